@@ -1,0 +1,71 @@
+# attncc build. `make` builds ./attncc; `make test` runs every test; `make demo`
+# compiles an example transformer block to C, builds it with clang and runs it.
+CC      ?= clang
+ifeq ($(origin CC),default)
+CC      := clang
+endif
+PYTHON  ?= /usr/bin/python3
+PREFIX  ?= /usr/local
+LUA_PC  := $(shell pkg-config --exists lua5.4 && echo lua5.4 || echo lua-5.4)
+CFLAGS  ?= -O2 -g
+CFLAGS  += -std=c11 -Wall -Wextra -Werror -Icompiler -Iruntime $(shell pkg-config --cflags $(LUA_PC) libcjson)
+LDLIBS  += $(shell pkg-config --libs $(LUA_PC) libcjson) -lm
+SAN     := -fsanitize=address,undefined -fno-omit-frame-pointer
+
+SRCS := compiler/main.c compiler/util.c compiler/graph.c compiler/shape.c \
+        compiler/lua_host.c compiler/simplify.c compiler/memplan.c compiler/emit.c compiler/weights.c \
+        compiler/check.c runtime/attncc_safetensors.c runtime/attncc_params.c
+EMBED := dsl/prelude.lua dsl/nn.lua templates/kernels.c templates/check_main.c \
+         templates/check_main.h runtime/attncc_safetensors.c runtime/attncc_safetensors.h \
+         runtime/attncc_params.c runtime/attncc_params.h
+HDRS := compiler/attncc.h compiler/ops.def runtime/attncc_safetensors.h runtime/attncc_params.h
+
+all: attncc
+
+build/embed_files: tools/embed_files.c
+	@mkdir -p build
+	$(CC) -std=c11 -O1 -Wall -Wextra -o $@ $<
+
+build/embedded.c: build/embed_files $(EMBED)
+	build/embed_files $@ $(EMBED)
+
+attncc: $(SRCS) build/embedded.c $(HDRS)
+	$(CC) $(CFLAGS) -o $@ $(SRCS) build/embedded.c $(LDLIBS)
+
+# the same compiler, built with AddressSanitizer and UBSan (tests run it too)
+build/attncc-asan: $(SRCS) build/embedded.c $(HDRS)
+	$(CC) $(CFLAGS) $(SAN) -o $@ $(SRCS) build/embedded.c $(LDLIBS)
+
+install: attncc
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/attncc/runtime
+	install -m 755 attncc $(DESTDIR)$(PREFIX)/bin/attncc
+	install -m 644 runtime/*.c runtime/*.h $(DESTDIR)$(PREFIX)/share/attncc/runtime/
+
+# ---- tests ----
+UNIT_TESTS := build/test_safetensors build/test_params build/test_shape build/test_graph \
+              build/test_emit
+UNIT_LIB_SRCS := compiler/util.c compiler/graph.c compiler/shape.c compiler/memplan.c compiler/simplify.c \
+                 compiler/emit.c build/embedded.c runtime/attncc_safetensors.c runtime/attncc_params.c
+
+build/test_%: tests/unit/test_%.c $(UNIT_LIB_SRCS) $(HDRS)
+	$(CC) $(CFLAGS) $(SAN) -o $@ $< $(UNIT_LIB_SRCS) $(LDLIBS) -lcmocka
+
+test-unit: $(UNIT_TESTS)
+	@for t in $(UNIT_TESTS); do echo "== $$t"; ./$$t || exit 1; done
+
+test-cli: attncc build/attncc-asan
+	ATTNCC=./build/attncc-asan bash tests/cli/run.sh
+
+test-e2e: attncc
+	ATTNCC=./attncc $(PYTHON) tests/e2e/run_compare.py -j 2
+
+test: test-unit test-cli test-e2e
+
+# ---- demo: the transformer block example, end to end ----
+demo: attncc
+	bash examples/demo.sh
+
+clean:
+	rm -rf build attncc
+
+.PHONY: all install test test-unit test-cli test-e2e demo clean

@@ -1,0 +1,212 @@
+/* attncc.h: every type shared between the compiler's files and the prototypes each
+ * file exports, grouped by file. The pipeline is
+ *   lua_host (run model.lua, building the graph with shapes checked as it goes)
+ *   -> graph_prune (dead code) -> memplan (workspace offsets) -> emit (C + header).
+ * Only lua_host.c knows Lua; every later stage sees the IR alone. */
+#ifndef ATTNCC_H
+#define ATTNCC_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+
+#define ATTNCC_VERSION "0.1.0"
+#define MAX_DIMS 8
+
+// util.c
+typedef struct {
+  char *buf;
+  size_t len, cap;
+} StrBuf;
+
+void *xalloc(size_t size);                 /* zeroed, freed by arena_free_all */
+char *xstrdup(const char *s);
+char *xformat(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void arena_free_all(void);
+void sb_printf(StrBuf *sb, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void sb_puts(StrBuf *sb, const char *s);
+void sb_free(StrBuf *sb);
+_Noreturn void internal_error(const char *file, int line, const char *msg);
+#define ATTN_ASSERT(x) ((x) ? (void)0 : internal_error(__FILE__, __LINE__, #x))
+
+// graph.c
+typedef enum { DT_F32, DT_I32, DT_BOOL } DType;
+
+typedef struct {
+  int ndim;
+  int64_t dim[MAX_DIMS];                   /* row-major: dim[ndim-1] is contiguous */
+} Shape;
+
+typedef struct {
+  const char *file;                        /* model file as named on the command line */
+  int line;                                /* 0 when unknown */
+} Loc;
+
+typedef enum {
+  OK_LEAF,                                 /* input, param, const */
+  OK_UNARY,                                /* elementwise, one source */
+  OK_BINARY,                               /* elementwise arithmetic, two sources */
+  OK_COMPARE,                              /* elementwise, bool result */
+  OK_WHERE,                                /* cond ? a : b */
+  OK_MATMUL,                               /* batched matrix product */
+  OK_MOVE,                                 /* data movement: reshape, permute, slice, cat */
+  OK_GATHER,                               /* row gather by integer index */
+  OK_SOFTMAX,                              /* softmax / log_softmax along an axis */
+  OK_REDUCE,                               /* sum / mean / max along an axis */
+} OpKind;
+
+typedef enum {
+#define OP(name, lua, kind) OP_##name,
+#include "ops.def"
+#undef OP
+  OP_COUNT
+} OpCode;
+
+typedef enum {
+  ST_NONE,                                 /* not stored (dead or not yet planned) */
+  ST_INPUT,                                /* caller's input pointer */
+  ST_PARAM,                                /* parameter: embedded array or params struct */
+  ST_CONST,                                /* static const array in the output */
+  ST_WORK,                                 /* workspace + offset */
+  ST_OUTPUT,                               /* caller's output pointer */
+  ST_ALIAS,                                /* same bytes as alias_of (reshape) */
+} Storage;
+
+typedef struct Node Node;
+struct Node {
+  OpCode op;
+  int id;                                  /* creation index, stable: names in output */
+  Node **src;                              /* nsrc sources */
+  int nsrc;
+  DType dtype;
+  Shape shape;
+  Loc loc;                                 /* where model.lua created it */
+  const char *path;                        /* module path, "" at top level */
+  const char *name;                        /* input/param name (state_dict key) */
+  /* attributes */
+  int axis;                                /* softmax, reduce, slice, cat */
+  int perm[MAX_DIMS];                      /* permute */
+  int64_t start, len;                      /* slice */
+  bool keepdim;                            /* reduce */
+  bool log;                                /* softmax: log_softmax */
+  bool trans_b;                            /* matmul: src1 is stored [..., N, K] */
+  void *data;                              /* const: numel values of dtype */
+  /* analysis results */
+  int nuses;                               /* consumers among live nodes */
+  bool live;                               /* reaches an output */
+  Storage storage;
+  Node *alias_of;                          /* ST_ALIAS: the node owning the bytes */
+  int64_t offset;                          /* ST_WORK: byte offset in the workspace */
+  int out_index;                           /* ST_OUTPUT: which output */
+  int param_index;                         /* ST_PARAM: index among used params */
+};
+
+typedef struct {
+  const char *name;
+  Node *node;
+} Output;
+
+typedef struct {
+  Node **nodes;                            /* all nodes in creation (= topological) order */
+  int nnodes, cap;
+  Node **inputs;
+  int ninputs, inputs_cap;
+  Node **params;                           /* every param, used or not (state_dict) */
+  int nparams, params_cap;
+  Output *outputs;
+  int noutputs, outputs_cap;
+  const char **buffer_names;               /* registered buffers: accepted in weights files */
+  int nbuffer_names, buffer_names_cap;
+  int64_t workspace_size;                  /* set by memplan */
+} Graph;
+
+extern const char *const op_names[OP_COUNT];
+extern const OpKind op_kinds[OP_COUNT];
+
+Graph *graph_new(void);
+Node *graph_add(Graph *g, OpCode op, Node **src, int nsrc, Loc loc, const char *path);
+void graph_add_output(Graph *g, const char *name, Node *n);
+int64_t shape_numel(const Shape *s);
+bool shape_equal(const Shape *a, const Shape *b);
+void shape_format(const Shape *s, char *buf, size_t len); /* "[1,128,256]" */
+size_t dtype_size(DType t);
+const char *dtype_name(DType t);           /* "float32", "int32", "bool" */
+const char *dtype_ctype(DType t);          /* "float", "int32_t", "uint8_t" */
+void graph_prune(Graph *g);                /* live flags + use counts from outputs */
+bool graph_depends_on_input(const Graph *g, const Node *n);
+void graph_dump(const Graph *g, FILE *out);
+
+// shape.c
+/* Infers n->shape and n->dtype from its sources and attributes. On a user error
+ * returns false with a message like "matmul: shapes [..] and [..] do not match ...". */
+bool shape_infer(Node *n, char *msg, size_t len);
+int shape_norm_dim(int dim, int ndim);     /* negative dims from the end; -1 when out of range */
+bool shape_broadcast(const Shape *a, const Shape *b, Shape *out);
+
+// simplify.c
+void simplify_run(Graph *g);               /* result-preserving rewrites (transpose into matmul) */
+
+// memplan.c
+void memplan_run(Graph *g);                /* storage classes and workspace offsets */
+
+// emit.c
+typedef struct {
+  const char *prefix;                      /* symbol prefix, e.g. "model" */
+  const char *header_name;                 /* file name of the header, for #include */
+  const char *command_line;                /* recorded in the head comment */
+  bool embed_weights;                      /* params as constants (values in node->data) */
+} EmitOptions;
+
+void emit_source(const Graph *g, const EmitOptions *o, FILE *out);
+void emit_header(const Graph *g, const EmitOptions *o, FILE *out);
+void emit_check_driver(const Graph *g, const EmitOptions *o, FILE *out);
+const char *emit_param_field(const Graph *g, const Node *param); /* C field name */
+
+// lua_host.c
+typedef struct {
+  const char *name;
+  const char *value;
+  bool used;
+} Define;
+
+typedef struct {
+  const char *model_path;
+  Define *defines;
+  int ndefines;
+  bool traceback;                          /* -v: Lua tracebacks on errors */
+} HostOptions;
+
+/* Runs model.lua and returns its graph, or NULL after printing diagnostics. */
+Graph *lua_host_run(const HostOptions *o);
+
+// weights.c
+/* Loads every param's values from a safetensors file (embedded-weights mode). */
+bool weights_load(Graph *g, const char *path);
+
+// embedded.c (generated at build time from dsl/, runtime/, templates/)
+typedef struct {
+  const char *name;
+  const char *text;
+  size_t len;
+} EmbeddedFile;
+
+extern const EmbeddedFile embedded_files[];
+extern const int embedded_file_count;
+const EmbeddedFile *embedded_find(const char *name);
+
+// check.c
+typedef struct {
+  const char *ref_path;
+  const char *weights_path;
+  bool runtime_weights;
+  const char *cc;
+  const char *keep_dir;                    /* keep build files here (NULL: temp dir) */
+  double tol;                              /* |out-ref| <= tol * (1 + |ref|) */
+  int repeat;                              /* > 0: also time this many runs */
+} CheckOptions;
+
+int check_run(const Graph *g, const EmitOptions *eo, const CheckOptions *co);
+
+#endif

@@ -1,0 +1,687 @@
+/* emit.c: writes the standalone C file and its header from a planned graph. Every
+ * live node becomes one commented block of fixed-size loops, in graph order; shapes
+ * and strides are constants. Elementwise ops, broadcasts, permutes, slices and
+ * concatenations share one strided-loop generator; matmul and softmax call the
+ * kernels in templates/kernels.c, which are copied into the output. */
+#include "attncc.h"
+
+#include <ctype.h>
+#include <math.h>
+#include <string.h>
+
+/* ---- names ---- */
+
+static char *c_ident(const char *s) {
+  char *r = xalloc(strlen(s) + 3);
+  char *p = r;
+  if (isdigit((unsigned char)s[0]))
+    *p++ = '_';
+  for (; *s; s++)
+    *p++ = (isalnum((unsigned char)*s) || *s == '_') ? *s : '_';
+  return r;
+}
+
+static char *upper(const char *s) {
+  char *r = xstrdup(s);
+  for (char *p = r; *p; p++)
+    *p = (char)toupper((unsigned char)*p);
+  return r;
+}
+
+/* The C field name of a param: its state_dict name with '.' -> '_', made unique. */
+const char *emit_param_field(const Graph *g, const Node *param) {
+  const char *base = c_ident(param->name);
+  int dup = 0;
+  for (int i = 0; i < g->nparams && g->params[i] != param; i++)
+    if (!strcmp(c_ident(g->params[i]->name), base))
+      dup++;
+  return dup ? xformat("%s_%d", base, dup) : base;
+}
+
+static const char *input_var(const Node *n) { return xformat("in_%s", c_ident(n->name)); }
+static const char *output_var(const Graph *g, int k) {
+  return xformat("out_%s", c_ident(g->outputs[k].name));
+}
+
+/* pointer expression for a node's data, with its C element type */
+static const char *ref(const Graph *g, const EmitOptions *o, const Node *n) {
+  switch (n->storage) {
+  case ST_INPUT:
+    return input_var(n);
+  case ST_PARAM:
+    return o->embed_weights ? xformat("%s_w_%s", o->prefix, emit_param_field(g, n))
+                            : xformat("params->%s", emit_param_field(g, n));
+  case ST_CONST:
+    return xformat("%s_c%d", o->prefix, n->id);
+  case ST_WORK:
+    return xformat("((%s *)(ws + %lld))", dtype_ctype(n->dtype), (long long)n->offset);
+  case ST_OUTPUT:
+    return output_var(g, n->out_index);
+  case ST_ALIAS:
+    return ref(g, o, n->alias_of);
+  case ST_NONE:
+    break;
+  }
+  internal_error(__FILE__, __LINE__, "reference to an unplanned node");
+}
+
+/* ---- literals ---- */
+
+static void put_float(StrBuf *sb, float v) {
+  if (isnan(v))
+    sb_puts(sb, "NAN");
+  else if (isinf(v))
+    sb_puts(sb, v < 0 ? "-INFINITY" : "INFINITY");
+  else
+    sb_printf(sb, "%af", (double)v);  /* C99 hex float: exact */
+}
+
+static void put_values(StrBuf *sb, DType t, const void *data, int64_t n) {
+  for (int64_t i = 0; i < n; i++) {
+    if (i % 8 == 0)
+      sb_puts(sb, "\n  ");
+    if (t == DT_F32)
+      put_float(sb, ((const float *)data)[i]);
+    else if (t == DT_I32)
+      sb_printf(sb, "%d", (int)((const int32_t *)data)[i]);
+    else
+      sb_printf(sb, "%d", (int)((const uint8_t *)data)[i]);
+    sb_puts(sb, ",");
+  }
+}
+
+/* ---- strided loops ---- */
+
+typedef struct {
+  const char *ptr;                         /* pointer expression */
+  DType dtype;
+  int64_t offset;                          /* in elements */
+  int64_t stride[MAX_DIMS];                /* per iteration dim, in elements; 0 = broadcast */
+} Operand;
+
+/* strides of a contiguous tensor of shape s viewed in an iteration space of ndim dims */
+static void broadcast_strides(const Shape *s, const Shape *iter, int64_t *stride) {
+  int64_t st = 1;
+  for (int i = iter->ndim - 1; i >= 0; i--) {
+    int j = s->ndim - iter->ndim + i;
+    if (j < 0 || s->dim[j] == 1) {
+      stride[i] = 0;
+    } else {
+      stride[i] = st;
+    }
+    if (j >= 0)
+      st *= s->dim[j];
+  }
+}
+
+static Operand operand_of(const Graph *g, const EmitOptions *o, const Node *n, const Shape *iter) {
+  Operand op = {ref(g, o, n), n->dtype, 0, {0}};
+  broadcast_strides(&n->shape, iter, op.stride);
+  return op;
+}
+
+/* Merges iteration dims where every operand is contiguous across them; drops 1s. */
+static void collapse(Shape *iter, Operand *ops, int nops) {
+  Shape s = {0, {0}};
+  int64_t st[8][MAX_DIMS];
+  for (int d = 0; d < iter->ndim; d++) {
+    if (iter->dim[d] == 1)
+      continue;
+    bool merge = s.ndim > 0;
+    for (int k = 0; merge && k < nops; k++)
+      merge = st[k][s.ndim - 1] == ops[k].stride[d] * iter->dim[d];
+    if (merge) {
+      s.dim[s.ndim - 1] *= iter->dim[d];
+      for (int k = 0; k < nops; k++)
+        st[k][s.ndim - 1] = ops[k].stride[d];
+    } else {
+      for (int k = 0; k < nops; k++)
+        st[k][s.ndim] = ops[k].stride[d];
+      s.dim[s.ndim++] = iter->dim[d];
+    }
+  }
+  for (int k = 0; k < nops; k++)
+    memcpy(ops[k].stride, st[k], sizeof(int64_t) * (size_t)s.ndim);
+  *iter = s;
+}
+
+static const char *index_expr(const Operand *op, int ndim) {
+  StrBuf sb = {0};
+  sb_printf(&sb, "%lld", (long long)op->offset);
+  for (int d = 0; d < ndim; d++) {
+    if (op->stride[d] == 1)
+      sb_printf(&sb, " + i%d", d);
+    else if (op->stride[d])
+      sb_printf(&sb, " + i%d * %lld", d, (long long)op->stride[d]);
+  }
+  const char *r = xstrdup(sb.buf);
+  sb_free(&sb);
+  return r;
+}
+
+static const char *compute_type_expr(const char *load, DType from, DType to) {
+  if (from == to)
+    return load;
+  if (to == DT_BOOL)
+    return xformat("(%s != 0)", load);
+  return xformat("(%s)%s", dtype_ctype(to), load);
+}
+
+typedef const char *(*ExprFn)(const Node *n, const char **v, DType ct);
+
+/* for (i0..) for (i1..) dst[...] = expr(srcs[...]) */
+static void emit_loops(StrBuf *sb, const Node *n, Shape iter, Operand *ops, int nops, ExprFn fn,
+                       DType ct) {
+  collapse(&iter, ops, nops);
+  for (int d = 0; d < iter.ndim; d++) {
+    sb_printf(sb, "%*sfor (int64_t i%d = 0; i%d < %lld; i%d++)\n", 2 * d + 4, "", d, d,
+              (long long)iter.dim[d], d);
+  }
+  const char *v[8];
+  for (int k = 1; k < nops; k++)
+    v[k - 1] = compute_type_expr(xformat("%s[%s]", ops[k].ptr, index_expr(&ops[k], iter.ndim)),
+                                 ops[k].dtype, ct);
+  const char *value = fn(n, v, ct);
+  if (ct != ops[0].dtype)
+    value = compute_type_expr(value, ct, ops[0].dtype);
+  sb_printf(sb, "%*s%s[%s] = %s;\n", 2 * iter.ndim + 4, "", ops[0].ptr,
+            index_expr(&ops[0], iter.ndim), value);
+}
+
+/* ---- elementwise expressions ---- */
+
+static const char *expr_elementwise(const Node *n, const char **v, DType ct) {
+  bool f = ct == DT_F32;
+  switch (n->op) {
+  case OP_NEG: return xformat("(-%s)", v[0]);
+  case OP_EXP: return xformat("expf(%s)", v[0]);
+  case OP_LOG: return xformat("logf(%s)", v[0]);
+  case OP_SQRT: return xformat("sqrtf(%s)", v[0]);
+  case OP_RSQRT: return xformat("(1.0f / sqrtf(%s))", v[0]);
+  case OP_TANH: return xformat("tanhf(%s)", v[0]);
+  case OP_SIGMOID: return xformat("(1.0f / (1.0f + expf(-%s)))", v[0]);
+  case OP_RELU: return xformat("(%s < 0 ? 0 : %s)", v[0], v[0]);
+  case OP_GELU: return xformat("(0.5f * %s * (1.0f + erff(%s * 0.70710678118654752f)))", v[0], v[0]);
+  case OP_ERF: return xformat("erff(%s)", v[0]);
+  case OP_ABS: return f ? xformat("fabsf(%s)", v[0]) : xformat("(%s < 0 ? -%s : %s)", v[0], v[0], v[0]);
+  case OP_NOT: return xformat("(uint8_t)!%s", v[0]);
+  case OP_CAST:
+  case OP_EXPAND: return v[0];
+  case OP_ADD: return xformat("(%s + %s)", v[0], v[1]);
+  case OP_SUB: return xformat("(%s - %s)", v[0], v[1]);
+  case OP_MUL: return xformat("(%s * %s)", v[0], v[1]);
+  case OP_DIV: return xformat("(%s / %s)", v[0], v[1]);
+  case OP_POW: return xformat("powf(%s, %s)", v[0], v[1]);
+  case OP_MAXIMUM: return xformat("((%s != %s || %s > %s) ? %s : %s)", v[0], v[0], v[0], v[1], v[0], v[1]);
+  case OP_MINIMUM: return xformat("((%s != %s || %s < %s) ? %s : %s)", v[0], v[0], v[0], v[1], v[0], v[1]);
+  case OP_EQ: return xformat("(uint8_t)(%s == %s)", v[0], v[1]);
+  case OP_NE: return xformat("(uint8_t)(%s != %s)", v[0], v[1]);
+  case OP_LT: return xformat("(uint8_t)(%s < %s)", v[0], v[1]);
+  case OP_LE: return xformat("(uint8_t)(%s <= %s)", v[0], v[1]);
+  case OP_GT: return xformat("(uint8_t)(%s > %s)", v[0], v[1]);
+  case OP_GE: return xformat("(uint8_t)(%s >= %s)", v[0], v[1]);
+  case OP_AND: return xformat("(uint8_t)(%s && %s)", v[0], v[1]);
+  case OP_OR: return xformat("(uint8_t)(%s || %s)", v[0], v[1]);
+  case OP_WHERE: return xformat("(%s ? %s : %s)", v[0], v[1], v[2]);
+  default: break;
+  }
+  internal_error(__FILE__, __LINE__, "not an elementwise op");
+}
+
+/* the type an elementwise op computes in (its result for arithmetic) */
+static DType compute_type(const Node *n) {
+  switch (op_kinds[n->op]) {
+  case OK_COMPARE: {
+    if (n->op == OP_AND || n->op == OP_OR)
+      return DT_BOOL;
+    DType a = n->src[0]->dtype, b = n->src[1]->dtype;
+    DType t = a < b ? a : b;
+    return t == DT_BOOL ? DT_I32 : t;
+  }
+  default:
+    return n->dtype;
+  }
+}
+
+static void emit_elementwise(StrBuf *sb, const Graph *g, const EmitOptions *o, const Node *n) {
+  Operand ops[4];
+  ops[0] = operand_of(g, o, n, &n->shape);
+  for (int s = 0; s < n->nsrc; s++)
+    ops[s + 1] = operand_of(g, o, n->src[s], &n->shape);
+  emit_loops(sb, n, n->shape, ops, n->nsrc + 1, expr_elementwise, compute_type(n));
+}
+
+static const char *expr_copy(const Node *n, const char **v, DType ct) {
+  (void)n;
+  (void)ct;
+  return v[0];
+}
+
+/* dst = src, where both are described by strides over an iteration shape */
+static void emit_copy(StrBuf *sb, const Node *n, Shape iter, Operand dst, Operand src) {
+  Operand ops[2] = {dst, src};
+  emit_loops(sb, n, iter, ops, 2, expr_copy, dst.dtype);
+}
+
+static void contiguous_strides(const Shape *s, int64_t *stride) {
+  int64_t st = 1;
+  for (int i = s->ndim - 1; i >= 0; i--) {
+    stride[i] = st;
+    st *= s->dim[i];
+  }
+}
+
+static void emit_permute(StrBuf *sb, const Graph *g, const EmitOptions *o, const Node *n) {
+  Operand dst = operand_of(g, o, n, &n->shape);
+  Operand src = {ref(g, o, n->src[0]), n->src[0]->dtype, 0, {0}};
+  int64_t in_stride[MAX_DIMS];
+  contiguous_strides(&n->src[0]->shape, in_stride);
+  for (int d = 0; d < n->shape.ndim; d++)
+    src.stride[d] = in_stride[n->perm[d]];
+  emit_copy(sb, n, n->shape, dst, src);
+}
+
+static void emit_slice(StrBuf *sb, const Graph *g, const EmitOptions *o, const Node *n) {
+  Operand dst = operand_of(g, o, n, &n->shape);
+  Operand src = {ref(g, o, n->src[0]), n->src[0]->dtype, 0, {0}};
+  contiguous_strides(&n->src[0]->shape, src.stride);
+  src.offset = n->start * src.stride[n->axis];
+  emit_copy(sb, n, n->shape, dst, src);
+}
+
+static void emit_cat(StrBuf *sb, const Graph *g, const EmitOptions *o, const Node *n) {
+  int64_t out_stride[MAX_DIMS];
+  contiguous_strides(&n->shape, out_stride);
+  int64_t at = 0;
+  for (int s = 0; s < n->nsrc; s++) {
+    const Node *in = n->src[s];
+    Operand dst = {ref(g, o, n), n->dtype, at * out_stride[n->axis], {0}};
+    memcpy(dst.stride, out_stride, sizeof out_stride);
+    Operand src = operand_of(g, o, in, &in->shape);
+    emit_copy(sb, n, in->shape, dst, src);
+    at += in->shape.dim[n->axis];
+  }
+}
+
+/* ---- matmul, softmax, reductions, gather ---- */
+
+static void emit_matmul(StrBuf *sb, const Graph *g, const EmitOptions *o, const Node *n) {
+  const Node *a = n->src[0], *b = n->src[1];
+  int64_t M = n->shape.dim[n->shape.ndim - 2], N = n->shape.dim[n->shape.ndim - 1];
+  int64_t K = a->shape.dim[a->shape.ndim - 1];
+  Shape batch = n->shape;
+  batch.ndim -= 2;
+  Shape ba = a->shape, bb = b->shape;
+  ba.ndim -= 2;
+  bb.ndim -= 2;
+  int64_t sa[MAX_DIMS], sbs[MAX_DIMS], sc[MAX_DIMS];
+  broadcast_strides(&ba, &batch, sa);
+  broadcast_strides(&bb, &batch, sbs);
+  contiguous_strides(&batch, sc);
+  bool b_shared = shape_numel(&bb) == 1;
+  bool a_full = shape_numel(&ba) == shape_numel(&batch);
+  const char *kern = n->trans_b ? "gemm_nt" : "gemm_nn";
+  if (b_shared && a_full) { /* one product: [batch*M, K] x [K, N] */
+    sb_printf(sb, "    %s_%s(%lld, %lld, %lld, %s, %s, %s);\n", o->prefix, kern,
+              (long long)(M * shape_numel(&batch)), (long long)N, (long long)K, ref(g, o, a),
+              ref(g, o, b), ref(g, o, n));
+    return;
+  }
+  Operand ops[3] = {{"c", DT_F32, 0, {0}}, {"a", DT_F32, 0, {0}}, {"b", DT_F32, 0, {0}}};
+  for (int d = 0; d < batch.ndim; d++) {
+    ops[0].stride[d] = sc[d] * M * N;
+    ops[1].stride[d] = sa[d] * M * K;
+    ops[2].stride[d] = sbs[d] * K * N;
+  }
+  collapse(&batch, ops, 3);
+  for (int d = 0; d < batch.ndim; d++)
+    sb_printf(sb, "%*sfor (int64_t i%d = 0; i%d < %lld; i%d++)\n", 2 * d + 4, "", d, d,
+              (long long)batch.dim[d], d);
+  sb_printf(sb, "%*s%s_%s(%lld, %lld, %lld, %s + %s, %s + %s, %s + %s);\n", 2 * batch.ndim + 4,
+            "", o->prefix, kern, (long long)M, (long long)N, (long long)K, ref(g, o, a),
+            index_expr(&ops[1], batch.ndim), ref(g, o, b), index_expr(&ops[2], batch.ndim),
+            ref(g, o, n), index_expr(&ops[0], batch.ndim));
+}
+
+static void outer_inner(const Shape *s, int axis, int64_t *outer, int64_t *len, int64_t *inner) {
+  *outer = *inner = 1;
+  for (int d = 0; d < axis; d++)
+    *outer *= s->dim[d];
+  for (int d = axis + 1; d < s->ndim; d++)
+    *inner *= s->dim[d];
+  *len = s->dim[axis];
+}
+
+static void emit_softmax(StrBuf *sb, const Graph *g, const EmitOptions *o, const Node *n) {
+  int64_t outer, len, inner;
+  outer_inner(&n->shape, n->axis, &outer, &len, &inner);
+  sb_printf(sb, "    %s_softmax(%s, %s, %lld, %lld, %lld, %d);\n", o->prefix, ref(g, o, n->src[0]),
+            ref(g, o, n), (long long)outer, (long long)len, (long long)inner, n->log ? 1 : 0);
+}
+
+static void emit_reduce(StrBuf *sb, const Graph *g, const EmitOptions *o, const Node *n) {
+  const Node *a = n->src[0];
+  int64_t outer, len, inner;
+  outer_inner(&a->shape, n->axis, &outer, &len, &inner);
+  const char *acc_t = dtype_ctype(n->dtype == DT_F32 ? DT_F32 : DT_I32);
+  const char *x = ref(g, o, a), *y = ref(g, o, n);
+  const char *init = n->op == OP_AMAX ? xformat("%s[o * %lld + i]", x, (long long)(len * inner))
+                                      : "0";
+  sb_printf(sb, "    for (int64_t o = 0; o < %lld; o++)\n", (long long)outer);
+  sb_printf(sb, "      for (int64_t i = 0; i < %lld; i++) {\n", (long long)inner);
+  sb_printf(sb, "        %s acc = %s;\n", acc_t, init);
+  sb_printf(sb, "        for (int64_t r = 0; r < %lld; r++) {\n", (long long)len);
+  sb_printf(sb, "          %s v = %s[(o * %lld + r) * %lld + i];\n", acc_t, x, (long long)len,
+            (long long)inner);
+  if (n->op == OP_AMAX)
+    sb_puts(sb, "          if (v > acc || v != v) acc = v;\n");
+  else
+    sb_puts(sb, "          acc += v;\n");
+  sb_puts(sb, "        }\n");
+  if (n->op == OP_MEAN)
+    sb_printf(sb, "        %s[o * %lld + i] = acc / %lld.0f;\n", y, (long long)inner,
+              (long long)len);
+  else
+    sb_printf(sb, "        %s[o * %lld + i] = (%s)acc;\n", y, (long long)inner,
+              dtype_ctype(n->dtype));
+  sb_puts(sb, "      }\n");
+}
+
+static void emit_gather(StrBuf *sb, const Graph *g, const EmitOptions *o, const Node *n) {
+  const Node *t = n->src[0], *ix = n->src[1];
+  int64_t rows = t->shape.dim[0], rowlen = shape_numel(&t->shape) / rows;
+  sb_printf(sb, "    for (int64_t r = 0; r < %lld; r++) {\n", (long long)shape_numel(&ix->shape));
+  sb_printf(sb, "      int64_t k = (int64_t)%s[r];\n", ref(g, o, ix));
+  sb_printf(sb, "      if (k < 0) k += %lld;\n", (long long)rows);
+  sb_printf(sb, "      if (k < 0 || k >= %lld) { status = 1; k = 0; }\n", (long long)rows);
+  sb_printf(sb, "      memcpy(%s + r * %lld, %s + k * %lld, %lld * sizeof(%s));\n", ref(g, o, n),
+            (long long)rowlen, ref(g, o, t), (long long)rowlen, (long long)rowlen,
+            dtype_ctype(n->dtype));
+  sb_puts(sb, "    }\n");
+}
+
+static void emit_node(StrBuf *sb, const Graph *g, const EmitOptions *o, const Node *n) {
+  char shape[128];
+  shape_format(&n->shape, shape, sizeof shape);
+  sb_printf(sb, "  { /* %%%d %s %s%s", n->id, op_names[n->op], dtype_name(n->dtype), shape);
+  if (n->loc.line)
+    sb_printf(sb, " at %s:%d", n->loc.file, n->loc.line);
+  if (n->path[0])
+    sb_printf(sb, " in %s", n->path);
+  sb_puts(sb, " */\n");
+  switch (op_kinds[n->op]) {
+  case OK_UNARY:
+  case OK_BINARY:
+  case OK_COMPARE:
+  case OK_WHERE:
+    emit_elementwise(sb, g, o, n);
+    break;
+  case OK_MATMUL:
+    emit_matmul(sb, g, o, n);
+    break;
+  case OK_MOVE:
+    if (n->op == OP_PERMUTE)
+      emit_permute(sb, g, o, n);
+    else if (n->op == OP_SLICE)
+      emit_slice(sb, g, o, n);
+    else
+      emit_cat(sb, g, o, n);
+    break;
+  case OK_GATHER:
+    emit_gather(sb, g, o, n);
+    break;
+  case OK_SOFTMAX:
+    emit_softmax(sb, g, o, n);
+    break;
+  case OK_REDUCE:
+    emit_reduce(sb, g, o, n);
+    break;
+  case OK_LEAF:
+    break;
+  }
+  sb_puts(sb, "  }\n");
+}
+
+/* ---- the run function's signature, shared by source, header and driver ---- */
+
+static void put_signature(StrBuf *sb, const Graph *g, const EmitOptions *o) {
+  sb_printf(sb, "int %s_run(", o->prefix);
+  for (int i = 0; i < g->ninputs; i++)
+    sb_printf(sb, "const %s *%s, ", dtype_ctype(g->inputs[i]->dtype), input_var(g->inputs[i]));
+  for (int k = 0; k < g->noutputs; k++)
+    sb_printf(sb, "%s *%s, ", dtype_ctype(g->outputs[k].node->dtype), output_var(g, k));
+  if (!o->embed_weights)
+    sb_printf(sb, "const %s_params *params, ", o->prefix);
+  sb_puts(sb, "void *workspace)");
+}
+
+static void put_head_comment(StrBuf *sb, const EmitOptions *o, const char *what) {
+  sb_printf(sb, "/* %s: generated by attncc %s. Do not edit.\n * command: %s */\n", what,
+            ATTNCC_VERSION, o->command_line);
+}
+
+/* the kernel a node calls, if any */
+static const char *kernel_of(const Node *n) {
+  if (n->op == OP_MATMUL)
+    return n->trans_b ? "gemm_nt" : "gemm_nn";
+  if (n->op == OP_SOFTMAX)
+    return "softmax";
+  return NULL;
+}
+
+/* copies the sections of templates/kernels.c that live nodes use, prefixed */
+static void put_kernels(StrBuf *sb, const Graph *g, const EmitOptions *o) {
+  const EmbeddedFile *kern = embedded_find("kernels.c");
+  ATTN_ASSERT(kern);
+  sb_puts(sb, "/* ---- kernels ---- */\n");
+  for (const char *p = strstr(kern->text, "//@ "); p;) {
+    const char *name = p + 4, *body = strchr(name, '\n');
+    ATTN_ASSERT(body);
+    const char *end = strstr(body, "//@ ");
+    size_t namelen = (size_t)(body - name);
+    bool used = false;
+    for (int i = 0; i < g->nnodes && !used; i++) {
+      const char *k = g->nodes[i]->live ? kernel_of(g->nodes[i]) : NULL;
+      used = k && strlen(k) == namelen && !strncmp(k, name, namelen);
+    }
+    for (const char *q = body + 1; used && q < (end ? end : body + strlen(body));) {
+      const char *hit = strstr(q, "PREFIX_");
+      const char *stop = end ? end : q + strlen(q);
+      if (!hit || hit >= stop) {
+        sb_printf(sb, "%.*s", (int)(stop - q), q);
+        break;
+      }
+      sb_printf(sb, "%.*s%s_", (int)(hit - q), q, o->prefix);
+      q = hit + strlen("PREFIX_");
+    }
+    p = end;
+  }
+}
+
+void emit_source(const Graph *g, const EmitOptions *o, FILE *out) {
+  StrBuf sb = {0};
+  put_head_comment(&sb, o, "model source");
+  sb_printf(&sb, "#include \"%s\"\n\n#include <math.h>\n#include <stdint.h>\n#include <string.h>\n\n",
+            o->header_name);
+  put_kernels(&sb, g, o);
+  sb_puts(&sb, "\n/* ---- constants ---- */\n");
+  for (int i = 0; i < g->nnodes; i++) {
+    const Node *n = g->nodes[i];
+    if (!n->live || n->storage != ST_CONST)
+      continue;
+    char shape[128];
+    shape_format(&n->shape, shape, sizeof shape);
+    sb_printf(&sb, "static const %s %s_c%d[%lld] = { /* %s%s */", dtype_ctype(n->dtype), o->prefix,
+              n->id, (long long)shape_numel(&n->shape), dtype_name(n->dtype), shape);
+    put_values(&sb, n->dtype, n->data, shape_numel(&n->shape));
+    sb_puts(&sb, "\n};\n");
+  }
+  if (o->embed_weights) {
+    sb_puts(&sb, "\n/* ---- parameters ---- */\n");
+    for (int i = 0; i < g->nparams; i++) {
+      const Node *n = g->params[i];
+      if (!n->live)
+        continue;
+      char shape[128];
+      shape_format(&n->shape, shape, sizeof shape);
+      sb_printf(&sb, "static const float %s_w_%s[%lld] = { /* %s %s */", o->prefix,
+                emit_param_field(g, n), (long long)shape_numel(&n->shape), n->name, shape);
+      put_values(&sb, DT_F32, n->data, shape_numel(&n->shape));
+      sb_puts(&sb, "\n};\n");
+    }
+  } else {
+    sb_printf(&sb, "\nconst attncc_param_info %s_param_info[%s_NUM_PARAMS] = {\n", o->prefix,
+              upper(o->prefix));
+    for (int i = 0; i < g->nparams; i++) {
+      const Node *n = g->params[i];
+      sb_printf(&sb, "  {\"%s\", %d, {", n->name, n->shape.ndim);
+      for (int d = 0; d < n->shape.ndim; d++)
+        sb_printf(&sb, "%s%lld", d ? ", " : "", (long long)n->shape.dim[d]);
+      sb_printf(&sb, "}, offsetof(%s_params, %s)},\n", o->prefix, emit_param_field(g, n));
+    }
+    sb_puts(&sb, "};\n");
+  }
+  sb_printf(&sb, "\nconst char *const %s_buffer_names[] = {", o->prefix);
+  for (int i = 0; i < g->nbuffer_names; i++)
+    sb_printf(&sb, "\"%s\", ", g->buffer_names[i]);
+  sb_puts(&sb, "NULL};\n");
+
+  sb_puts(&sb, "\n/* ---- forward ---- */\n");
+  put_signature(&sb, g, o);
+  sb_puts(&sb, " {\n  unsigned char *ws = (unsigned char *)workspace;\n  int status = 0;\n");
+  sb_puts(&sb, "  (void)ws;\n");
+  if (!o->embed_weights)
+    sb_puts(&sb, "  (void)params;\n");
+  for (int i = 0; i < g->ninputs; i++)
+    if (!g->inputs[i]->live)
+      sb_printf(&sb, "  (void)%s; /* not used by any output */\n", input_var(g->inputs[i]));
+  for (int i = 0; i < g->nnodes; i++) {
+    const Node *n = g->nodes[i];
+    if (n->live && (n->storage == ST_WORK || n->storage == ST_OUTPUT))
+      emit_node(&sb, g, o, n);
+  }
+  for (int k = 0; k < g->noutputs; k++) {
+    const Node *n = g->outputs[k].node;
+    if (n->storage == ST_OUTPUT && n->out_index == k)
+      continue;
+    sb_printf(&sb, "  memcpy(%s, %s, %lld); /* output '%s' */\n", output_var(g, k), ref(g, o, n),
+              (long long)(shape_numel(&n->shape) * (int64_t)dtype_size(n->dtype)),
+              g->outputs[k].name);
+  }
+  sb_puts(&sb, "  return status;\n}\n");
+  fwrite(sb.buf, 1, sb.len, out);
+  sb_free(&sb);
+}
+
+static void put_tensor_macros(StrBuf *sb, const char *up, const char *kind, const char *name,
+                              const Node *n) {
+  char shape[128];
+  shape_format(&n->shape, shape, sizeof shape);
+  const char *id = upper(c_ident(name));
+  sb_printf(sb, "/* %s '%s': %s%s */\n", kind, name, dtype_name(n->dtype), shape);
+  sb_printf(sb, "#define %s_%s_NDIM %d\n", up, id, n->shape.ndim);
+  sb_printf(sb, "#define %s_%s_SHAPE {", up, id);
+  for (int d = 0; d < n->shape.ndim; d++)
+    sb_printf(sb, "%s%lld", d ? ", " : "", (long long)n->shape.dim[d]);
+  sb_printf(sb, "}\n#define %s_%s_NUMEL %lld\n", up, id, (long long)shape_numel(&n->shape));
+}
+
+void emit_header(const Graph *g, const EmitOptions *o, FILE *out) {
+  StrBuf sb = {0};
+  const char *up = upper(o->prefix);
+  put_head_comment(&sb, o, "model header");
+  sb_printf(&sb, "#ifndef %s_H_\n#define %s_H_\n\n", up, up);
+  sb_puts(&sb, "#include <stddef.h>\n#include <stdint.h>\n\n#ifdef __cplusplus\nextern \"C\" {\n#endif\n\n");
+  sb_puts(&sb, "/* Shapes are fixed at compile time. Tensors are dense, row-major (last dim\n"
+               " * contiguous). int64 inputs of the PyTorch model are int32_t here; bool is\n"
+               " * uint8_t (0 or 1). */\n");
+  for (int i = 0; i < g->ninputs; i++)
+    put_tensor_macros(&sb, up, "input", g->inputs[i]->name, g->inputs[i]);
+  for (int k = 0; k < g->noutputs; k++)
+    put_tensor_macros(&sb, up, "output", g->outputs[k].name, g->outputs[k].node);
+  sb_printf(&sb, "\n/* Bytes of scratch memory one call needs; the pointer passed as workspace\n"
+                 " * must be aligned to %s_WORKSPACE_ALIGN. One workspace per concurrent call. */\n",
+            up);
+  sb_printf(&sb, "#define %s_WORKSPACE_SIZE %lld\n#define %s_WORKSPACE_ALIGN 64\n", up,
+            (long long)g->workspace_size, up);
+  sb_printf(&sb, "\n/* Names of registered buffers (constants of the model, accepted in weights\n"
+                 " * files), NULL-terminated. */\nextern const char *const %s_buffer_names[];\n",
+            o->prefix);
+  if (!o->embed_weights) {
+    sb_puts(&sb, "\n#ifndef ATTNCC_PARAM_INFO_DEFINED\n#define ATTNCC_PARAM_INFO_DEFINED\n"
+                 "typedef struct { const char *name; int ndim; long long shape[8]; size_t offset; } "
+                 "attncc_param_info;\n#endif\n\n");
+    sb_puts(&sb, "/* Parameters, in state_dict order: float32, dense. Fill them yourself or with\n"
+                 " * attncc_load_params() from runtime/attncc_params.h. */\ntypedef struct {\n");
+    for (int i = 0; i < g->nparams; i++) {
+      const Node *n = g->params[i];
+      char shape[128];
+      shape_format(&n->shape, shape, sizeof shape);
+      sb_printf(&sb, "  const float *%s; /* '%s' %s */\n", emit_param_field(g, n), n->name, shape);
+    }
+    if (g->nparams == 0)
+      sb_puts(&sb, "  const float *unused_;\n");
+    sb_printf(&sb, "} %s_params;\n\n#define %s_NUM_PARAMS %d\n", o->prefix, up,
+              g->nparams ? g->nparams : 1);
+    sb_printf(&sb, "extern const attncc_param_info %s_param_info[%s_NUM_PARAMS];\n", o->prefix, up);
+  }
+  sb_puts(&sb, "\n/* Runs the model. Returns 0, or 1 when an integer index input was out of\n"
+               " * range (those rows read row 0). Inputs are not modified. */\n");
+  put_signature(&sb, g, o);
+  sb_puts(&sb, ";\n\n#ifdef __cplusplus\n}\n#endif\n\n#endif\n");
+  fwrite(sb.buf, 1, sb.len, out);
+  sb_free(&sb);
+}
+
+/* the driver of `attncc check`: tables describing the model for templates/check_main.c */
+void emit_check_driver(const Graph *g, const EmitOptions *o, FILE *out) {
+  StrBuf sb = {0};
+  put_head_comment(&sb, o, "check driver");
+  sb_printf(&sb, "#include \"%s\"\n#include \"check_main.h\"\n\n", o->header_name);
+  sb_printf(&sb, "const check_tensor check_inputs[] = {\n");
+  for (int i = 0; i < g->ninputs + 1; i++) {
+    if (i == g->ninputs) {
+      sb_puts(&sb, "  {NULL, 0, 0, {0}, 0},\n");
+      break;
+    }
+    const Node *n = g->inputs[i];
+    sb_printf(&sb, "  {\"%s\", %d, %d, {", n->name, (int)n->dtype, n->shape.ndim);
+    for (int d = 0; d < n->shape.ndim; d++)
+      sb_printf(&sb, "%s%lld", d ? ", " : "", (long long)n->shape.dim[d]);
+    sb_printf(&sb, "}, %lld},\n", (long long)shape_numel(&n->shape));
+  }
+  sb_puts(&sb, "};\nconst check_tensor check_outputs[] = {\n");
+  for (int k = 0; k < g->noutputs + 1; k++) {
+    if (k == g->noutputs) {
+      sb_puts(&sb, "  {NULL, 0, 0, {0}, 0},\n");
+      break;
+    }
+    const Node *n = g->outputs[k].node;
+    sb_printf(&sb, "  {\"%s\", %d, %d, {", g->outputs[k].name, (int)n->dtype, n->shape.ndim);
+    for (int d = 0; d < n->shape.ndim; d++)
+      sb_printf(&sb, "%s%lld", d ? ", " : "", (long long)n->shape.dim[d]);
+    sb_printf(&sb, "}, %lld},\n", (long long)shape_numel(&n->shape));
+  }
+  sb_printf(&sb, "};\nconst size_t check_workspace_size = %s_WORKSPACE_SIZE;\n", upper(o->prefix));
+  if (o->embed_weights) {
+    sb_puts(&sb, "const attncc_param_info *check_param_info = NULL;\nconst int check_num_params = 0;\n");
+    sb_puts(&sb, "const size_t check_params_size = 0;\n");
+  } else {
+    sb_printf(&sb, "const attncc_param_info *check_param_info = %s_param_info;\n", o->prefix);
+    sb_printf(&sb, "const int check_num_params = %s_NUM_PARAMS;\n", upper(o->prefix));
+    sb_printf(&sb, "const size_t check_params_size = sizeof(%s_params);\n", o->prefix);
+  }
+  sb_printf(&sb, "const char *const *check_buffer_names = %s_buffer_names;\n", o->prefix);
+  sb_puts(&sb, "\nint check_call(void *const *in, void *const *out, const void *params, void *ws) {\n");
+  sb_puts(&sb, "  (void)params;\n");
+  sb_printf(&sb, "  return %s_run(", o->prefix);
+  for (int i = 0; i < g->ninputs; i++)
+    sb_printf(&sb, "(const %s *)in[%d], ", dtype_ctype(g->inputs[i]->dtype), i);
+  for (int k = 0; k < g->noutputs; k++)
+    sb_printf(&sb, "(%s *)out[%d], ", dtype_ctype(g->outputs[k].node->dtype), k);
+  if (!o->embed_weights)
+    sb_printf(&sb, "(const %s_params *)params, ", o->prefix);
+  sb_puts(&sb, "ws);\n}\n");
+  fwrite(sb.buf, 1, sb.len, out);
+  sb_free(&sb);
+}

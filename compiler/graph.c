@@ -1,0 +1,158 @@
+/* graph.c: the IR container. Nodes are appended in creation order, which is a
+ * topological order because a node's sources always exist before it. Also: shape
+ * and dtype helpers, dead-node pruning from the outputs, and a text dump. */
+#include "attncc.h"
+
+#include <string.h>
+
+const char *const op_names[OP_COUNT] = {
+#define OP(name, lua, kind) lua,
+#include "ops.def"
+#undef OP
+};
+
+const OpKind op_kinds[OP_COUNT] = {
+#define OP(name, lua, kind) kind,
+#include "ops.def"
+#undef OP
+};
+
+Graph *graph_new(void) { return xalloc(sizeof(Graph)); }
+
+#define GROW(arr, n, cap)                                                      \
+  do {                                                                         \
+    if ((n) == (cap)) {                                                        \
+      int newcap_ = (cap) ? 2 * (cap) : 64;                                    \
+      void *p_ = xalloc(sizeof(*(arr)) * (size_t)newcap_);                     \
+      if (n)                                                                   \
+        memcpy(p_, (arr), sizeof(*(arr)) * (size_t)(n));                       \
+      (arr) = p_;                                                              \
+      (cap) = newcap_;                                                         \
+    }                                                                          \
+  } while (0)
+
+Node *graph_add(Graph *g, OpCode op, Node **src, int nsrc, Loc loc, const char *path) {
+  Node *n = xalloc(sizeof(Node));
+  n->op = op;
+  n->id = g->nnodes;
+  n->nsrc = nsrc;
+  if (nsrc) {
+    n->src = xalloc(sizeof(Node *) * (size_t)nsrc);
+    memcpy(n->src, src, sizeof(Node *) * (size_t)nsrc);
+  }
+  n->loc = loc;
+  n->path = path ? path : "";
+  n->offset = -1;
+  n->out_index = -1;
+  n->param_index = -1;
+  GROW(g->nodes, g->nnodes, g->cap);
+  g->nodes[g->nnodes++] = n;
+  if (op == OP_INPUT) {
+    GROW(g->inputs, g->ninputs, g->inputs_cap);
+    g->inputs[g->ninputs++] = n;
+  } else if (op == OP_PARAM) {
+    GROW(g->params, g->nparams, g->params_cap);
+    g->params[g->nparams++] = n;
+  }
+  return n;
+}
+
+void graph_add_output(Graph *g, const char *name, Node *n) {
+  GROW(g->outputs, g->noutputs, g->outputs_cap);
+  g->outputs[g->noutputs].name = name;
+  g->outputs[g->noutputs].node = n;
+  g->noutputs++;
+}
+
+int64_t shape_numel(const Shape *s) {
+  int64_t n = 1;
+  for (int i = 0; i < s->ndim; i++)
+    n *= s->dim[i];
+  return n;
+}
+
+bool shape_equal(const Shape *a, const Shape *b) {
+  if (a->ndim != b->ndim)
+    return false;
+  for (int i = 0; i < a->ndim; i++)
+    if (a->dim[i] != b->dim[i])
+      return false;
+  return true;
+}
+
+void shape_format(const Shape *s, char *buf, size_t len) {
+  size_t at = 0;
+  at += (size_t)snprintf(buf, len, "[");
+  for (int i = 0; i < s->ndim && at < len; i++)
+    at += (size_t)snprintf(buf + at, len - at, "%s%lld", i ? "," : "", (long long)s->dim[i]);
+  if (at < len)
+    snprintf(buf + at, len - at, "]");
+}
+
+size_t dtype_size(DType t) { return t == DT_BOOL ? 1 : 4; }
+
+const char *dtype_name(DType t) {
+  static const char *const names[] = {"float32", "int32", "bool"};
+  return names[t];
+}
+
+const char *dtype_ctype(DType t) {
+  static const char *const names[] = {"float", "int32_t", "uint8_t"};
+  return names[t];
+}
+
+void graph_prune(Graph *g) {
+  for (int i = 0; i < g->nnodes; i++) {
+    g->nodes[i]->live = false;
+    g->nodes[i]->nuses = 0;
+  }
+  for (int i = 0; i < g->noutputs; i++)
+    g->outputs[i].node->live = true;
+  for (int i = g->nnodes - 1; i >= 0; i--) {
+    Node *n = g->nodes[i];
+    if (!n->live)
+      continue;
+    for (int s = 0; s < n->nsrc; s++) {
+      n->src[s]->live = true;
+      n->src[s]->nuses++;
+    }
+  }
+}
+
+bool graph_depends_on_input(const Graph *g, const Node *n) {
+  bool *reach = xalloc((size_t)g->nnodes);
+  reach[n->id] = true;
+  for (int i = n->id; i >= 0; i--) {
+    const Node *m = g->nodes[i];
+    if (!reach[i])
+      continue;
+    if (m->op == OP_INPUT)
+      return true;
+    for (int s = 0; s < m->nsrc; s++)
+      reach[m->src[s]->id] = true;
+  }
+  return false;
+}
+
+void graph_dump(const Graph *g, FILE *out) {
+  char buf[128];
+  for (int i = 0; i < g->nnodes; i++) {
+    const Node *n = g->nodes[i];
+    if (!n->live)
+      continue;
+    shape_format(&n->shape, buf, sizeof buf);
+    fprintf(out, "%%%d = %s", n->id, op_names[n->op]);
+    for (int s = 0; s < n->nsrc; s++)
+      fprintf(out, "%s%%%d", s ? ", " : " ", n->src[s]->id);
+    if (n->name)
+      fprintf(out, " '%s'", n->name);
+    fprintf(out, " : %s%s", dtype_name(n->dtype), buf);
+    if (n->loc.line)
+      fprintf(out, "  ; %s:%d", n->loc.file, n->loc.line);
+    if (n->path[0])
+      fprintf(out, " %s", n->path);
+    fputc('\n', out);
+  }
+  for (int i = 0; i < g->noutputs; i++)
+    fprintf(out, "output '%s' = %%%d\n", g->outputs[i].name, g->outputs[i].node->id);
+}

@@ -1,0 +1,286 @@
+/* main.c: the attncc command line. Parses flags, runs the pipeline
+ *   lua_host_run -> [weights_load] -> simplify_run -> memplan_run -> emit_source/emit_header
+ * and writes OUT.c and OUT.h atomically (temporary files renamed at the end, so an
+ * error never leaves a half-written output). `attncc check` runs the same pipeline
+ * and hands the graph to check.c. Exit status: 0 ok, 1 user error, 2 internal. */
+#define _POSIX_C_SOURCE 200809L
+#include "attncc.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+static const char usage[] =
+    "usage: attncc [options] MODEL.lua -o OUT.c\n"
+    "       attncc check [options] MODEL.lua --ref REF.safetensors\n"
+    "\n"
+    "Compiles a model described in the attncc Lua DSL into standalone C (OUT.c and OUT.h).\n"
+    "\n"
+    "options:\n"
+    "  -o FILE             write the C source to FILE and the header beside it (.h)\n"
+    "  --weights FILE      load the parameters from a .safetensors file (PyTorch state_dict\n"
+    "                      names) and embed them; without it OUT.h declares a params struct\n"
+    "  -D NAME=VALUE       a value model.lua reads with define(\"NAME\", default)\n"
+    "  --prefix NAME       prefix of every exported symbol (default: OUT's base name)\n"
+    "  --dump-graph        print the graph after planning, as text, to stdout\n"
+    "  -v                  show Lua tracebacks with errors in model.lua\n"
+    "  --help              this text\n"
+    "  --version           the attncc version\n"
+    "\n"
+    "check options (compile-and-compare against reference outputs):\n"
+    "  --ref FILE          .safetensors with the inputs and the expected outputs, by name\n"
+    "  --runtime-weights   load the parameters at run time (runtime/attncc_params.c) instead\n"
+    "                      of embedding them\n"
+    "  --tol X             pass when |out - ref| <= X * (1 + |ref|) everywhere (default 1e-4)\n"
+    "  --cc CC             C compiler to build with (default: $CC, else clang)\n"
+    "  --keep DIR          keep the generated and built files in DIR\n"
+    "  --repeat N          also time N runs and print the median\n";
+
+typedef struct {
+  const char *model, *out, *weights, *prefix, *ref, *cc, *keep;
+  Define *defines;
+  int ndefines;
+  bool check, runtime_weights, dump, verbose;
+  double tol;
+  int repeat;
+  const char *command_line;
+} Args;
+
+static int arg_error(const char *fmt, const char *what) {
+  fprintf(stderr, "attncc: error: ");
+  fprintf(stderr, fmt, what);
+  fprintf(stderr, "\n(run 'attncc --help' for usage)\n");
+  return 1;
+}
+
+/* the value of a flag, as "--flag VALUE" or "--flag=VALUE" */
+static const char *flag_value(int argc, char **argv, int *i, const char *flag) {
+  size_t n = strlen(flag);
+  if (!strncmp(argv[*i], flag, n) && argv[*i][n] == '=')
+    return argv[*i] + n + 1;
+  if (strcmp(argv[*i], flag))
+    return NULL;
+  if (*i + 1 >= argc)
+    return "";
+  return argv[++*i];
+}
+
+static const char *quote_arg(const char *s) {
+  if (*s && strspn(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_=./,+:") ==
+                strlen(s))
+    return s;
+  StrBuf sb = {0};
+  sb_puts(&sb, "'");
+  for (; *s; s++) {
+    if (*s == '\'')
+      sb_puts(&sb, "'\\''");
+    else if (*s == '*' && s[1] == '/')
+      sb_puts(&sb, "*'\\''"); /* never close the head comment */
+    else
+      sb_printf(&sb, "%c", *s);
+  }
+  sb_puts(&sb, "'");
+  char *r = xstrdup(sb.buf);
+  sb_free(&sb);
+  return r;
+}
+
+static int parse_args(int argc, char **argv, Args *a) {
+  a->tol = 1e-4;
+  a->defines = xalloc(sizeof(Define) * (size_t)argc);
+  StrBuf cmd = {0};
+  sb_puts(&cmd, "attncc");
+  int first = 1;
+  if (argc > 1 && !strcmp(argv[1], "check")) {
+    a->check = true;
+    first = 2;
+    sb_puts(&cmd, " check");
+  }
+  for (int i = first; i < argc; i++) {
+    const char *v;
+    int start = i;
+    if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
+      fputs(usage, stdout);
+      exit(0);
+    } else if (!strcmp(argv[i], "--version")) {
+      printf("attncc %s\n", ATTNCC_VERSION);
+      exit(0);
+    } else if ((v = flag_value(argc, argv, &i, "-o"))) {
+      a->out = v;
+    } else if ((v = flag_value(argc, argv, &i, "--weights"))) {
+      a->weights = v;
+    } else if ((v = flag_value(argc, argv, &i, "--prefix"))) {
+      a->prefix = v;
+    } else if ((v = flag_value(argc, argv, &i, "--ref"))) {
+      a->ref = v;
+    } else if ((v = flag_value(argc, argv, &i, "--cc"))) {
+      a->cc = v;
+    } else if ((v = flag_value(argc, argv, &i, "--keep"))) {
+      a->keep = v;
+    } else if ((v = flag_value(argc, argv, &i, "--tol"))) {
+      char *end;
+      a->tol = strtod(v, &end);
+      if (!*v || *end || !(a->tol > 0))
+        return arg_error("--tol needs a positive number, got '%s'", v);
+    } else if ((v = flag_value(argc, argv, &i, "--repeat"))) {
+      a->repeat = atoi(v);
+    } else if (!strcmp(argv[i], "--runtime-weights")) {
+      a->runtime_weights = true;
+    } else if (!strcmp(argv[i], "--dump-graph")) {
+      a->dump = true;
+    } else if (!strcmp(argv[i], "-v")) {
+      a->verbose = true;
+    } else if (!strncmp(argv[i], "-D", 2)) {
+      const char *def = argv[i][2] ? argv[i] + 2 : (i + 1 < argc ? argv[++i] : "");
+      const char *eq = strchr(def, '=');
+      if (!eq || eq == def)
+        return arg_error("-D needs NAME=VALUE, got '%s'", def);
+      Define *d = &a->defines[a->ndefines++];
+      d->name = xformat("%.*s", (int)(eq - def), def);
+      d->value = eq + 1;
+    } else if (argv[i][0] == '-' && argv[i][1]) {
+      return arg_error("unknown option '%s'", argv[i]);
+    } else if (a->model) {
+      return arg_error("more than one model file given ('%s')", argv[i]);
+    } else {
+      a->model = argv[i];
+    }
+    if (v && !*v)
+      return arg_error("%s needs a value", argv[start]);
+    for (int k = start; k <= i; k++)
+      sb_printf(&cmd, " %s", quote_arg(argv[k]));
+  }
+  a->command_line = xstrdup(cmd.buf);
+  sb_free(&cmd);
+  if (!a->model)
+    return arg_error("%s", "no model file given");
+  if (a->check && !a->ref)
+    return arg_error("%s", "check needs --ref REF.safetensors");
+  if (a->check && a->runtime_weights && !a->weights)
+    return arg_error("%s", "--runtime-weights needs --weights FILE");
+  if (!a->check && !a->out)
+    return arg_error("%s", "no output file given (-o OUT.c)");
+  return 0;
+}
+
+/* "dir/model.c" -> "model"; made a C identifier */
+static const char *default_prefix(const char *out) {
+  const char *base = strrchr(out, '/');
+  base = base ? base + 1 : out;
+  size_t n = strcspn(base, ".");
+  char *p = xformat("%s%.*s", (base[0] >= '0' && base[0] <= '9') ? "m" : "", (int)n, base);
+  for (char *c = p; *c; c++)
+    if (!((*c >= 'a' && *c <= 'z') || (*c >= 'A' && *c <= 'Z') || (*c >= '0' && *c <= '9')))
+      *c = '_';
+  return *p ? p : "model";
+}
+
+static bool valid_prefix(const char *p) {
+  if (!*p || (*p >= '0' && *p <= '9'))
+    return false;
+  for (; *p; p++)
+    if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') ||
+          *p == '_'))
+      return false;
+  return true;
+}
+
+static const char *header_path(const char *out) {
+  size_t n = strlen(out);
+  if (n > 2 && !strcmp(out + n - 2, ".c"))
+    return xformat("%.*s.h", (int)(n - 2), out);
+  return xformat("%s.h", out);
+}
+
+typedef void (*EmitFn)(const Graph *, const EmitOptions *, FILE *);
+
+/* writes into a temporary file beside path; returns its name, or NULL */
+static const char *emit_to_temp(const char *path, EmitFn fn, const Graph *g, const EmitOptions *o) {
+  char *tmp = xformat("%s.tmp-XXXXXX", path);
+  int fd = mkstemp(tmp);
+  if (fd < 0) {
+    fprintf(stderr, "attncc: error: cannot write %s: %s\n", path, strerror(errno));
+    return NULL;
+  }
+  FILE *f = fdopen(fd, "wb");
+  fn(g, o, f);
+  if (ferror(f) | (fclose(f) != 0)) {
+    fprintf(stderr, "attncc: error: cannot write %s: %s\n", path, strerror(errno));
+    unlink(tmp);
+    return NULL;
+  }
+  return tmp;
+}
+
+static int write_outputs(const Graph *g, const EmitOptions *o, const char *out) {
+  const char *hpath = header_path(out);
+  const char *tc = emit_to_temp(out, emit_source, g, o);
+  const char *th = tc ? emit_to_temp(hpath, emit_header, g, o) : NULL;
+  if (!th || rename(tc, out) != 0 || rename(th, hpath) != 0) {
+    if (tc)
+      unlink(tc);
+    if (th)
+      unlink(th);
+    if (tc && th)
+      fprintf(stderr, "attncc: error: cannot write %s: %s\n", out, strerror(errno));
+    return 1;
+  }
+  return 0;
+}
+
+static int compile(const Args *a) {
+  HostOptions ho = {a->model, a->defines, a->ndefines, a->verbose};
+  Graph *g = lua_host_run(&ho);
+  if (!g)
+    return 1;
+  for (int i = 0; i < g->nparams; i++) {
+    if (!g->params[i]->name) {
+      const Node *n = g->params[i];
+      fprintf(stderr, "%s:%d: error: nn.Parameter is not assigned to a module attribute "
+                      "(self.name = nn.Parameter(...)), so it has no state_dict name\n",
+              n->loc.file, n->loc.line);
+      return 1;
+    }
+  }
+  bool embed = a->weights && !a->runtime_weights;
+  if (embed && !weights_load(g, a->weights))
+    return 1;
+  if (a->check && !a->weights && g->nparams > 0) {
+    fprintf(stderr, "attncc: error: the model has %d parameters: pass --weights FILE\n",
+            g->nparams);
+    return 1;
+  }
+  simplify_run(g);
+  memplan_run(g);
+  if (a->dump)
+    graph_dump(g, stdout);
+  EmitOptions eo = {0};
+  eo.embed_weights = embed || g->nparams == 0;
+  eo.command_line = a->command_line;
+  if (a->check) {
+    eo.prefix = a->prefix ? a->prefix : "model";
+    CheckOptions co = {a->ref, a->weights, a->runtime_weights && g->nparams > 0,
+                       a->cc ? a->cc : (getenv("CC") ? getenv("CC") : "clang"),
+                       a->keep, a->tol, a->repeat};
+    return check_run(g, &eo, &co);
+  }
+  eo.prefix = a->prefix ? a->prefix : default_prefix(a->out);
+  if (!valid_prefix(eo.prefix)) {
+    fprintf(stderr, "attncc: error: --prefix '%s' is not a C identifier\n", eo.prefix);
+    return 1;
+  }
+  const char *h = header_path(a->out);
+  const char *slash = strrchr(h, '/');
+  eo.header_name = slash ? slash + 1 : h;
+  return write_outputs(g, &eo, a->out);
+}
+
+int main(int argc, char **argv) {
+  Args a = {0};
+  int rc = parse_args(argc, argv, &a);
+  if (rc == 0)
+    rc = compile(&a);
+  arena_free_all();
+  return rc;
+}

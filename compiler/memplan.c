@@ -1,0 +1,107 @@
+/* memplan.c: decides where every live tensor lives. Leaves stay where the caller
+ * or the embedded constants put them, reshapes alias their source, outputs are
+ * written straight into the caller's buffers, and the other intermediates share one
+ * workspace: each gets the lowest 64-byte aligned gap free for its whole lifetime
+ * (first fit over live ranges, freed after the last consumer, ggml-alloc style). */
+#include "attncc.h"
+
+#include <string.h>
+
+#define ALIGN 64
+
+typedef struct {
+  int64_t offset, size;
+  int node;                                /* owner id, -1 when free */
+} Slot;
+
+static Node *root_of(Node *n) { return n->storage == ST_ALIAS ? n->alias_of : n; }
+
+static void assign_storage(Graph *g) {
+  for (int i = 0; i < g->nnodes; i++) {
+    Node *n = g->nodes[i];
+    n->storage = ST_NONE;
+    n->alias_of = NULL;
+    n->out_index = -1;
+    if (!n->live)
+      continue;
+    if (n->op == OP_INPUT)
+      n->storage = ST_INPUT;
+    else if (n->op == OP_PARAM)
+      n->storage = ST_PARAM;
+    else if (n->op == OP_CONST)
+      n->storage = ST_CONST;
+    else if (n->op == OP_RESHAPE) {
+      n->storage = ST_ALIAS;
+      n->alias_of = root_of(n->src[0]);
+    } else
+      n->storage = ST_WORK;
+  }
+  for (int k = 0; k < g->noutputs; k++) {
+    Node *n = g->outputs[k].node;
+    if (n->storage == ST_WORK) {
+      n->storage = ST_OUTPUT;
+      n->out_index = k;
+    }
+  }
+}
+
+static int64_t aligned_size(const Node *n) {
+  int64_t bytes = shape_numel(&n->shape) * (int64_t)dtype_size(n->dtype);
+  return (bytes + ALIGN - 1) / ALIGN * ALIGN;
+}
+
+/* lowest offset where size bytes fit between the busy intervals */
+static int64_t first_fit(const Slot *busy, int nbusy, int64_t size) {
+  int64_t at = 0;
+  for (;;) {
+    bool moved = false;
+    for (int i = 0; i < nbusy; i++) {
+      if (busy[i].offset < at + size && at < busy[i].offset + busy[i].size) {
+        at = busy[i].offset + busy[i].size;
+        moved = true;
+      }
+    }
+    if (!moved)
+      return at;
+  }
+}
+
+void memplan_run(Graph *g) {
+  graph_prune(g);
+  assign_storage(g);
+  /* last use of each owner's bytes, through aliases */
+  int *last = xalloc(sizeof(int) * (size_t)g->nnodes);
+  for (int i = 0; i < g->nnodes; i++) {
+    Node *n = g->nodes[i];
+    last[i] = i;
+    if (!n->live)
+      continue;
+    for (int s = 0; s < n->nsrc; s++) {
+      Node *r = root_of(n->src[s]);
+      if (last[r->id] < i)
+        last[r->id] = i;
+    }
+  }
+  for (int k = 0; k < g->noutputs; k++) /* copied out at the very end */
+    last[root_of(g->outputs[k].node)->id] = g->nnodes;
+  Slot *busy = xalloc(sizeof(Slot) * (size_t)(g->nnodes + 1));
+  int nbusy = 0;
+  int64_t peak = 0;
+  for (int i = 0; i < g->nnodes; i++) {
+    Node *n = g->nodes[i];
+    if (n->live && n->storage == ST_WORK) {
+      int64_t size = aligned_size(n);
+      n->offset = first_fit(busy, nbusy, size);
+      busy[nbusy++] = (Slot){n->offset, size, n->id};
+      if (n->offset + size > peak)
+        peak = n->offset + size;
+    }
+    for (int b = 0; b < nbusy;) { /* free what node i was the last to read */
+      if (last[busy[b].node] <= i && busy[b].node != n->id)
+        busy[b] = busy[--nbusy];
+      else
+        b++;
+    }
+  }
+  g->workspace_size = peak;
+}

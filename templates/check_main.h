@@ -1,0 +1,27 @@
+/* check_main.h: what the generated check driver tells templates/check_main.c about
+ * one model: its inputs and outputs, workspace size, parameters and a call shim. */
+#ifndef CHECK_MAIN_H
+#define CHECK_MAIN_H
+
+#include "attncc_params.h"
+
+#include <stddef.h>
+
+typedef struct {
+  const char *name;
+  int dtype;                               /* 0 float32, 1 int32, 2 bool (uint8) */
+  int ndim;
+  long long shape[8];
+  long long numel;
+} check_tensor;
+
+extern const check_tensor check_inputs[];  /* terminated by a NULL name */
+extern const check_tensor check_outputs[];
+extern const size_t check_workspace_size;
+extern const attncc_param_info *check_param_info; /* NULL with embedded weights */
+extern const int check_num_params;
+extern const size_t check_params_size;
+extern const char *const *check_buffer_names;
+int check_call(void *const *in, void *const *out, const void *params, void *ws);
+
+#endif
