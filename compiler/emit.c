@@ -94,6 +94,7 @@ static void put_values(StrBuf *sb, DType t, const void *data, int64_t n) {
 
 typedef struct {
   const char *ptr;                         /* pointer expression */
+  const char *lit;                         /* a scalar constant's literal, used instead of loads */
   DType dtype;
   int64_t offset;                          /* in elements */
   int64_t stride[MAX_DIMS];                /* per iteration dim, in elements; 0 = broadcast */
@@ -114,9 +115,38 @@ static void broadcast_strides(const Shape *s, const Shape *iter, int64_t *stride
   }
 }
 
-static Operand operand_of(const Graph *g, const EmitOptions *o, const Node *n, const Shape *iter) {
-  Operand op = {ref(g, o, n), n->dtype, 0, {0}};
-  broadcast_strides(&n->shape, iter, op.stride);
+/* the name of operand x inside the kernel of node n: y for the result, s<i> for src i */
+static const char *kname(const Node *n, const Node *x) {
+  if (x == n)
+    return "y";
+  for (int i = 0; i < n->nsrc; i++)
+    if (n->src[i] == x)
+      return xformat("s%d", i);
+  internal_error(__FILE__, __LINE__, "operand is not a source");
+}
+
+static const char *literal(const Node *c) {
+  if (c->dtype == DT_F32) {
+    StrBuf sb = {0};
+    put_float(&sb, *(const float *)c->data);
+    const char *r = xstrdup(sb.buf);
+    sb_free(&sb);
+    return r;
+  }
+  if (c->dtype == DT_I32)
+    return xformat("%d", (int)*(const int32_t *)c->data);
+  return xformat("%d", (int)*(const uint8_t *)c->data);
+}
+
+static bool is_scalar_const(const Node *x) {
+  return x->op == OP_CONST && shape_numel(&x->shape) == 1;
+}
+
+static Operand operand_of(const Node *n, const Node *x, const Shape *iter) {
+  Operand op = {kname(n, x), NULL, x->dtype, 0, {0}};
+  if (is_scalar_const(x) && x != n)
+    op.lit = literal(x);
+  broadcast_strides(&x->shape, iter, op.stride);
   return op;
 }
 
@@ -174,17 +204,19 @@ static void emit_loops(StrBuf *sb, const Node *n, Shape iter, Operand *ops, int 
                        DType ct) {
   collapse(&iter, ops, nops);
   for (int d = 0; d < iter.ndim; d++) {
-    sb_printf(sb, "%*sfor (int64_t i%d = 0; i%d < %lld; i%d++)\n", 2 * d + 4, "", d, d,
+    sb_printf(sb, "%*sfor (int64_t i%d = 0; i%d < %lld; i%d++)\n", 2 * d + 2, "", d, d,
               (long long)iter.dim[d], d);
   }
   const char *v[8];
-  for (int k = 1; k < nops; k++)
-    v[k - 1] = compute_type_expr(xformat("%s[%s]", ops[k].ptr, index_expr(&ops[k], iter.ndim)),
-                                 ops[k].dtype, ct);
+  for (int k = 1; k < nops; k++) {
+    const char *load = ops[k].lit ? ops[k].lit
+                                  : xformat("%s[%s]", ops[k].ptr, index_expr(&ops[k], iter.ndim));
+    v[k - 1] = compute_type_expr(load, ops[k].dtype, ct);
+  }
   const char *value = fn(n, v, ct);
   if (ct != ops[0].dtype)
     value = compute_type_expr(value, ct, ops[0].dtype);
-  sb_printf(sb, "%*s%s[%s] = %s;\n", 2 * iter.ndim + 4, "", ops[0].ptr,
+  sb_printf(sb, "%*s%s[%s] = %s;\n", 2 * iter.ndim + 2, "", ops[0].ptr,
             index_expr(&ops[0], iter.ndim), value);
 }
 
@@ -243,11 +275,13 @@ static DType compute_type(const Node *n) {
   }
 }
 
-static void emit_elementwise(StrBuf *sb, const Graph *g, const EmitOptions *o, const Node *n) {
+static void emit_elementwise(StrBuf *sb, const Node *n) {
   Operand ops[4];
-  ops[0] = operand_of(g, o, n, &n->shape);
-  for (int s = 0; s < n->nsrc; s++)
-    ops[s + 1] = operand_of(g, o, n->src[s], &n->shape);
+  ops[0] = operand_of(n, n, &n->shape);
+  for (int s = 0; s < n->nsrc; s++) {
+    ops[s + 1] = operand_of(n, n->src[s], &n->shape);
+    ops[s + 1].ptr = xformat("s%d", s);
+  }
   emit_loops(sb, n, n->shape, ops, n->nsrc + 1, expr_elementwise, compute_type(n));
 }
 
@@ -271,9 +305,9 @@ static void contiguous_strides(const Shape *s, int64_t *stride) {
   }
 }
 
-static void emit_permute(StrBuf *sb, const Graph *g, const EmitOptions *o, const Node *n) {
-  Operand dst = operand_of(g, o, n, &n->shape);
-  Operand src = {ref(g, o, n->src[0]), n->src[0]->dtype, 0, {0}};
+static void emit_permute(StrBuf *sb, const Node *n) {
+  Operand dst = operand_of(n, n, &n->shape);
+  Operand src = {"s0", NULL, n->src[0]->dtype, 0, {0}};
   int64_t in_stride[MAX_DIMS];
   contiguous_strides(&n->src[0]->shape, in_stride);
   for (int d = 0; d < n->shape.ndim; d++)
@@ -281,23 +315,24 @@ static void emit_permute(StrBuf *sb, const Graph *g, const EmitOptions *o, const
   emit_copy(sb, n, n->shape, dst, src);
 }
 
-static void emit_slice(StrBuf *sb, const Graph *g, const EmitOptions *o, const Node *n) {
-  Operand dst = operand_of(g, o, n, &n->shape);
-  Operand src = {ref(g, o, n->src[0]), n->src[0]->dtype, 0, {0}};
+static void emit_slice(StrBuf *sb, const Node *n) {
+  Operand dst = operand_of(n, n, &n->shape);
+  Operand src = {"s0", NULL, n->src[0]->dtype, 0, {0}};
   contiguous_strides(&n->src[0]->shape, src.stride);
   src.offset = n->start * src.stride[n->axis];
   emit_copy(sb, n, n->shape, dst, src);
 }
 
-static void emit_cat(StrBuf *sb, const Graph *g, const EmitOptions *o, const Node *n) {
+static void emit_cat(StrBuf *sb, const Node *n) {
   int64_t out_stride[MAX_DIMS];
   contiguous_strides(&n->shape, out_stride);
   int64_t at = 0;
   for (int s = 0; s < n->nsrc; s++) {
     const Node *in = n->src[s];
-    Operand dst = {ref(g, o, n), n->dtype, at * out_stride[n->axis], {0}};
+    Operand dst = {"y", NULL, n->dtype, at * out_stride[n->axis], {0}};
     memcpy(dst.stride, out_stride, sizeof out_stride);
-    Operand src = operand_of(g, o, in, &in->shape);
+    Operand src = operand_of(n, in, &in->shape);
+    src.ptr = xformat("s%d", s);
     emit_copy(sb, n, in->shape, dst, src);
     at += in->shape.dim[n->axis];
   }
@@ -305,7 +340,7 @@ static void emit_cat(StrBuf *sb, const Graph *g, const EmitOptions *o, const Nod
 
 /* ---- matmul, softmax, reductions, gather ---- */
 
-static void emit_matmul(StrBuf *sb, const Graph *g, const EmitOptions *o, const Node *n) {
+static void emit_matmul(StrBuf *sb, const EmitOptions *o, const Node *n) {
   const Node *a = n->src[0], *b = n->src[1];
   int64_t M = n->shape.dim[n->shape.ndim - 2], N = n->shape.dim[n->shape.ndim - 1];
   int64_t K = a->shape.dim[a->shape.ndim - 1];
@@ -322,12 +357,12 @@ static void emit_matmul(StrBuf *sb, const Graph *g, const EmitOptions *o, const 
   bool a_full = shape_numel(&ba) == shape_numel(&batch);
   const char *kern = n->trans_b ? "gemm_nt" : "gemm_nn";
   if (b_shared && a_full) { /* one product: [batch*M, K] x [K, N] */
-    sb_printf(sb, "    %s_%s(%lld, %lld, %lld, %s, %s, %s);\n", o->prefix, kern,
-              (long long)(M * shape_numel(&batch)), (long long)N, (long long)K, ref(g, o, a),
-              ref(g, o, b), ref(g, o, n));
+    sb_printf(sb, "  %s_%s(%lld, %lld, %lld, s0, s1, y);\n", o->prefix, kern,
+              (long long)(M * shape_numel(&batch)), (long long)N, (long long)K);
     return;
   }
-  Operand ops[3] = {{"c", DT_F32, 0, {0}}, {"a", DT_F32, 0, {0}}, {"b", DT_F32, 0, {0}}};
+  Operand ops[3] = {{"y", NULL, DT_F32, 0, {0}}, {"s0", NULL, DT_F32, 0, {0}},
+                    {"s1", NULL, DT_F32, 0, {0}}};
   for (int d = 0; d < batch.ndim; d++) {
     ops[0].stride[d] = sc[d] * M * N;
     ops[1].stride[d] = sa[d] * M * K;
@@ -335,12 +370,12 @@ static void emit_matmul(StrBuf *sb, const Graph *g, const EmitOptions *o, const 
   }
   collapse(&batch, ops, 3);
   for (int d = 0; d < batch.ndim; d++)
-    sb_printf(sb, "%*sfor (int64_t i%d = 0; i%d < %lld; i%d++)\n", 2 * d + 4, "", d, d,
+    sb_printf(sb, "%*sfor (int64_t i%d = 0; i%d < %lld; i%d++)\n", 2 * d + 2, "", d, d,
               (long long)batch.dim[d], d);
-  sb_printf(sb, "%*s%s_%s(%lld, %lld, %lld, %s + %s, %s + %s, %s + %s);\n", 2 * batch.ndim + 4,
-            "", o->prefix, kern, (long long)M, (long long)N, (long long)K, ref(g, o, a),
-            index_expr(&ops[1], batch.ndim), ref(g, o, b), index_expr(&ops[2], batch.ndim),
-            ref(g, o, n), index_expr(&ops[0], batch.ndim));
+  sb_printf(sb, "%*s%s_%s(%lld, %lld, %lld, s0 + %s, s1 + %s, y + %s);\n", 2 * batch.ndim + 2,
+            "", o->prefix, kern, (long long)M, (long long)N, (long long)K,
+            index_expr(&ops[1], batch.ndim), index_expr(&ops[2], batch.ndim),
+            index_expr(&ops[0], batch.ndim));
 }
 
 static void outer_inner(const Shape *s, int axis, int64_t *outer, int64_t *len, int64_t *inner) {
@@ -352,94 +387,155 @@ static void outer_inner(const Shape *s, int axis, int64_t *outer, int64_t *len, 
   *len = s->dim[axis];
 }
 
-static void emit_softmax(StrBuf *sb, const Graph *g, const EmitOptions *o, const Node *n) {
+static void emit_softmax(StrBuf *sb, const EmitOptions *o, const Node *n) {
   int64_t outer, len, inner;
   outer_inner(&n->shape, n->axis, &outer, &len, &inner);
-  sb_printf(sb, "    %s_softmax(%s, %s, %lld, %lld, %lld, %d);\n", o->prefix, ref(g, o, n->src[0]),
-            ref(g, o, n), (long long)outer, (long long)len, (long long)inner, n->log ? 1 : 0);
+  sb_printf(sb, "  %s_softmax(s0, y, %lld, %lld, %lld, %d);\n", o->prefix, (long long)outer,
+            (long long)len, (long long)inner, n->log ? 1 : 0);
 }
 
-static void emit_reduce(StrBuf *sb, const Graph *g, const EmitOptions *o, const Node *n) {
+static void emit_reduce(StrBuf *sb, const Node *n) {
   const Node *a = n->src[0];
   int64_t outer, len, inner;
   outer_inner(&a->shape, n->axis, &outer, &len, &inner);
   const char *acc_t = dtype_ctype(n->dtype == DT_F32 ? DT_F32 : DT_I32);
-  const char *x = ref(g, o, a), *y = ref(g, o, n);
+  const char *x = "s0", *y = "y";
   const char *init = n->op == OP_AMAX ? xformat("%s[o * %lld + i]", x, (long long)(len * inner))
                                       : "0";
-  sb_printf(sb, "    for (int64_t o = 0; o < %lld; o++)\n", (long long)outer);
-  sb_printf(sb, "      for (int64_t i = 0; i < %lld; i++) {\n", (long long)inner);
-  sb_printf(sb, "        %s acc = %s;\n", acc_t, init);
-  sb_printf(sb, "        for (int64_t r = 0; r < %lld; r++) {\n", (long long)len);
-  sb_printf(sb, "          %s v = %s[(o * %lld + r) * %lld + i];\n", acc_t, x, (long long)len,
+  sb_printf(sb, "  for (int64_t o = 0; o < %lld; o++)\n", (long long)outer);
+  sb_printf(sb, "    for (int64_t i = 0; i < %lld; i++) {\n", (long long)inner);
+  sb_printf(sb, "      %s acc = %s;\n", acc_t, init);
+  sb_printf(sb, "      for (int64_t r = 0; r < %lld; r++) {\n", (long long)len);
+  sb_printf(sb, "        %s v = %s[(o * %lld + r) * %lld + i];\n", acc_t, x, (long long)len,
             (long long)inner);
   if (n->op == OP_AMAX)
-    sb_puts(sb, "          if (v > acc || v != v) acc = v;\n");
+    sb_puts(sb, "        if (v > acc || v != v) acc = v;\n");
   else
-    sb_puts(sb, "          acc += v;\n");
-  sb_puts(sb, "        }\n");
+    sb_puts(sb, "        acc += v;\n");
+  sb_puts(sb, "      }\n");
   if (n->op == OP_MEAN)
-    sb_printf(sb, "        %s[o * %lld + i] = acc / %lld.0f;\n", y, (long long)inner,
+    sb_printf(sb, "      %s[o * %lld + i] = acc / %lld.0f;\n", y, (long long)inner,
               (long long)len);
   else
-    sb_printf(sb, "        %s[o * %lld + i] = (%s)acc;\n", y, (long long)inner,
+    sb_printf(sb, "      %s[o * %lld + i] = (%s)acc;\n", y, (long long)inner,
               dtype_ctype(n->dtype));
-  sb_puts(sb, "      }\n");
-}
-
-static void emit_gather(StrBuf *sb, const Graph *g, const EmitOptions *o, const Node *n) {
-  const Node *t = n->src[0], *ix = n->src[1];
-  int64_t rows = t->shape.dim[0], rowlen = shape_numel(&t->shape) / rows;
-  sb_printf(sb, "    for (int64_t r = 0; r < %lld; r++) {\n", (long long)shape_numel(&ix->shape));
-  sb_printf(sb, "      int64_t k = (int64_t)%s[r];\n", ref(g, o, ix));
-  sb_printf(sb, "      if (k < 0) k += %lld;\n", (long long)rows);
-  sb_printf(sb, "      if (k < 0 || k >= %lld) { status = 1; k = 0; }\n", (long long)rows);
-  sb_printf(sb, "      memcpy(%s + r * %lld, %s + k * %lld, %lld * sizeof(%s));\n", ref(g, o, n),
-            (long long)rowlen, ref(g, o, t), (long long)rowlen, (long long)rowlen,
-            dtype_ctype(n->dtype));
   sb_puts(sb, "    }\n");
 }
 
-static void emit_node(StrBuf *sb, const Graph *g, const EmitOptions *o, const Node *n) {
-  char shape[128];
-  shape_format(&n->shape, shape, sizeof shape);
-  sb_printf(sb, "  { /* %%%d %s %s%s", n->id, op_names[n->op], dtype_name(n->dtype), shape);
-  if (n->loc.line)
-    sb_printf(sb, " at %s:%d", n->loc.file, n->loc.line);
-  if (n->path[0])
-    sb_printf(sb, " in %s", n->path);
-  sb_puts(sb, " */\n");
+static void emit_gather(StrBuf *sb, const Node *n) {
+  const Node *t = n->src[0], *ix = n->src[1];
+  int64_t rows = t->shape.dim[0], rowlen = shape_numel(&t->shape) / rows;
+  sb_printf(sb, "  for (int64_t r = 0; r < %lld; r++) {\n", (long long)shape_numel(&ix->shape));
+  sb_puts(sb, "    int64_t k = (int64_t)s1[r];\n");
+  sb_printf(sb, "    if (k < 0) k += %lld;\n", (long long)rows);
+  sb_printf(sb, "    if (k < 0 || k >= %lld) { *status = 1; k = 0; }\n", (long long)rows);
+  sb_printf(sb, "    memcpy(y + r * %lld, s0 + k * %lld, %lld * sizeof(%s));\n",
+            (long long)rowlen, (long long)rowlen, (long long)rowlen, dtype_ctype(n->dtype));
+  sb_puts(sb, "  }\n");
+}
+
+/* the loops of node n, over kernel parameters y (result) and s0, s1, ... (sources) */
+static void kernel_body(StrBuf *sb, const EmitOptions *o, const Node *n) {
   switch (op_kinds[n->op]) {
   case OK_UNARY:
   case OK_BINARY:
   case OK_COMPARE:
   case OK_WHERE:
-    emit_elementwise(sb, g, o, n);
+    emit_elementwise(sb, n);
     break;
   case OK_MATMUL:
-    emit_matmul(sb, g, o, n);
+    emit_matmul(sb, o, n);
     break;
   case OK_MOVE:
     if (n->op == OP_PERMUTE)
-      emit_permute(sb, g, o, n);
+      emit_permute(sb, n);
     else if (n->op == OP_SLICE)
-      emit_slice(sb, g, o, n);
+      emit_slice(sb, n);
     else
-      emit_cat(sb, g, o, n);
+      emit_cat(sb, n);
     break;
   case OK_GATHER:
-    emit_gather(sb, g, o, n);
+    emit_gather(sb, n);
     break;
   case OK_SOFTMAX:
-    emit_softmax(sb, g, o, n);
+    emit_softmax(sb, o, n);
     break;
   case OK_REDUCE:
-    emit_reduce(sb, g, o, n);
+    emit_reduce(sb, n);
     break;
   case OK_LEAF:
     break;
   }
-  sb_puts(sb, "  }\n");
+}
+
+static bool uses_word(const char *text, const char *word) {
+  size_t n = strlen(word);
+  for (const char *p = strstr(text, word); p; p = strstr(p + 1, word)) {
+    bool left = p == text || !(isalnum((unsigned char)p[-1]) || p[-1] == '_');
+    bool right = !(isalnum((unsigned char)p[n]) || p[n] == '_');
+    if (left && right)
+      return true;
+  }
+  return false;
+}
+
+/* Kernels: one static function per distinct body, so repeated layers share code. */
+typedef struct {
+  StrBuf defs;                             /* the kernel functions */
+  StrBuf calls;                            /* the run function's body */
+  const char **keys;                       /* signature + body of each kernel */
+  int n, cap;
+} Kernels;
+
+static int kernel_find_or_add(Kernels *k, const char *key) {
+  for (int i = 0; i < k->n; i++)
+    if (!strcmp(k->keys[i], key))
+      return i;
+  if (k->n == k->cap) {
+    k->cap = k->cap ? 2 * k->cap : 64;
+    const char **p = xalloc(sizeof *p * (size_t)k->cap);
+    if (k->n)
+      memcpy(p, k->keys, sizeof *p * (size_t)k->n);
+    k->keys = p;
+  }
+  k->keys[k->n] = key;
+  return k->n++;
+}
+
+static void emit_node(Kernels *k, const Graph *g, const EmitOptions *o, const Node *n) {
+  StrBuf body = {0};
+  kernel_body(&body, o, n);
+  /* parameters: the result, the sources the body reads, the status flag */
+  StrBuf sig = {0}, args = {0};
+  sb_printf(&sig, "%s *restrict y", dtype_ctype(n->dtype));
+  sb_puts(&args, ref(g, o, n));
+  for (int i = 0; i < n->nsrc; i++) {
+    const char *name = xformat("s%d", i);
+    if (!uses_word(body.buf, name))
+      continue;
+    sb_printf(&sig, ", const %s *restrict %s", dtype_ctype(n->src[i]->dtype), name);
+    sb_printf(&args, ", %s", ref(g, o, n->src[i]));
+  }
+  if (uses_word(body.buf, "status")) {
+    sb_puts(&sig, ", int *restrict status");
+    sb_puts(&args, ", &status");
+  }
+  const char *key = xformat("(%s) {\n%s}\n", sig.buf, body.buf);
+  int before = k->n, id = kernel_find_or_add(k, key);
+  if (id == before)
+    sb_printf(&k->defs, "static void %s_k%d%s\n", o->prefix, id, key);
+  char shape[128];
+  shape_format(&n->shape, shape, sizeof shape);
+  sb_printf(&k->calls, "  %s_k%d(%s); /* %%%d %s %s%s", o->prefix, id, args.buf, n->id,
+            op_names[n->op], dtype_name(n->dtype), shape);
+  if (n->loc.line)
+    sb_printf(&k->calls, " at %s:%d", n->loc.file, n->loc.line);
+  if (n->path[0])
+    sb_printf(&k->calls, " in %s", n->path);
+  sb_puts(&k->calls, " */\n");
+  sb_free(&body);
+  sb_free(&sig);
+  sb_free(&args);
 }
 
 /* ---- the run function's signature, shared by source, header and driver ---- */
@@ -504,11 +600,21 @@ void emit_source(const Graph *g, const EmitOptions *o, FILE *out) {
   sb_printf(&sb, "#include \"%s\"\n\n#include <math.h>\n#include <stdint.h>\n#include <string.h>\n\n",
             o->header_name);
   put_kernels(&sb, g, o);
+  Kernels k = {0};
+  for (int i = 0; i < g->nnodes; i++) {
+    const Node *n = g->nodes[i];
+    if (n->live && (n->storage == ST_WORK || n->storage == ST_OUTPUT))
+      emit_node(&k, g, o, n);
+  }
+  StrBuf used = {0}; /* every pointer the run function passes or copies from */
+  sb_puts(&used, k.calls.buf ? k.calls.buf : "");
+  for (int i = 0; i < g->noutputs; i++)
+    sb_printf(&used, " %s", ref(g, o, g->outputs[i].node));
   sb_puts(&sb, "\n/* ---- constants ---- */\n");
   for (int i = 0; i < g->nnodes; i++) {
     const Node *n = g->nodes[i];
-    if (!n->live || n->storage != ST_CONST)
-      continue;
+    if (!n->live || n->storage != ST_CONST || !uses_word(used.buf, ref(g, o, n)))
+      continue; /* scalars are written as literals in the kernels */
     char shape[128];
     shape_format(&n->shape, shape, sizeof shape);
     sb_printf(&sb, "static const %s %s_c%d[%lld] = { /* %s%s */", dtype_ctype(n->dtype), o->prefix,
@@ -546,6 +652,9 @@ void emit_source(const Graph *g, const EmitOptions *o, FILE *out) {
     sb_printf(&sb, "\"%s\", ", g->buffer_names[i]);
   sb_puts(&sb, "NULL};\n");
 
+  sb_puts(&sb, "\n/* ---- one function per distinct operation ---- */\n");
+  if (k.defs.buf)
+    sb_puts(&sb, k.defs.buf);
   sb_puts(&sb, "\n/* ---- forward ---- */\n");
   put_signature(&sb, g, o);
   sb_puts(&sb, " {\n  unsigned char *ws = (unsigned char *)workspace;\n  int status = 0;\n");
@@ -555,11 +664,11 @@ void emit_source(const Graph *g, const EmitOptions *o, FILE *out) {
   for (int i = 0; i < g->ninputs; i++)
     if (!g->inputs[i]->live)
       sb_printf(&sb, "  (void)%s; /* not used by any output */\n", input_var(g->inputs[i]));
-  for (int i = 0; i < g->nnodes; i++) {
-    const Node *n = g->nodes[i];
-    if (n->live && (n->storage == ST_WORK || n->storage == ST_OUTPUT))
-      emit_node(&sb, g, o, n);
-  }
+  if (k.calls.buf)
+    sb_puts(&sb, k.calls.buf);
+  sb_free(&k.defs);
+  sb_free(&k.calls);
+  sb_free(&used);
   for (int k = 0; k < g->noutputs; k++) {
     const Node *n = g->outputs[k].node;
     if (n->storage == ST_OUTPUT && n->out_index == k)
