@@ -10,7 +10,7 @@ LUA_PC  := $(shell pkg-config --exists lua5.4 && echo lua5.4 || echo lua-5.4)
 CFLAGS  ?= -O2 -g
 CFLAGS  += -std=c11 -Wall -Wextra -Werror -Icompiler -Iruntime $(shell pkg-config --cflags $(LUA_PC) libcjson)
 LDLIBS  += $(shell pkg-config --libs $(LUA_PC) libcjson) -lm
-SAN     := -fsanitize=address,undefined -fno-omit-frame-pointer
+SAN     := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
 
 SRCS := compiler/main.c compiler/util.c compiler/graph.c compiler/shape.c \
         compiler/lua_host.c compiler/simplify.c compiler/memplan.c compiler/emit.c compiler/weights.c \

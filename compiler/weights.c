@@ -29,7 +29,8 @@ bool weights_load(Graph *g, const char *path) {
     return false;
   }
   const char **ignore = xalloc(sizeof(char *) * (size_t)(g->nbuffer_names + 1));
-  memcpy(ignore, g->buffer_names, sizeof(char *) * (size_t)g->nbuffer_names);
+  for (int i = 0; i < g->nbuffer_names; i++)
+    ignore[i] = g->buffer_names[i];
   bool ok = attncc_match_params(&f, param_infos(g), g->nparams, ignore, err, sizeof err) == 0;
   if (!ok)
     fprintf(stderr, "%s: error: %s\n", path, err);
