@@ -1,0 +1,115 @@
+/* test_emit.c: snippets of the emitted C: identical operations share one kernel
+ * function, broadcasting loops collapse, scalars and weights are exact hex floats,
+ * and the header declares the documented API. */
+#define _POSIX_C_SOURCE 200809L
+#include "builders.h"
+
+#include <stdlib.h>
+
+static Graph *g;
+
+static int setup(void **state) {
+  (void)state;
+  g = graph_new();
+  return 0;
+}
+
+static int teardown(void **state) {
+  (void)state;
+  arena_free_all();
+  return 0;
+}
+
+typedef void (*EmitFn)(const Graph *, const EmitOptions *, FILE *);
+
+static char *capture(EmitFn fn, bool embed) {
+  EmitOptions o = {"m", "m.h", "attncc test", embed};
+  char *buf = NULL;
+  size_t len = 0;
+  FILE *f = open_memstream(&buf, &len);
+  fn(g, &o, f);
+  fclose(f);
+  char *r = xstrdup(buf);
+  free(buf);
+  return r;
+}
+
+static int count(const char *text, const char *what) {
+  int n = 0;
+  for (const char *p = strstr(text, what); p; p = strstr(p + 1, what))
+    n++;
+  return n;
+}
+
+static void expect_in(const char *text, const char *want) {
+  if (!strstr(text, want)) {
+    fprintf(stderr, "emitted text:\n%s\n", text);
+    fail_msg("emitted text lacks \"%s\"", want);
+  }
+}
+
+static void test_kernels_shared(void **state) {
+  (void)state;
+  Node *x = b_input(g, "x", shp(2, 4, 8), DT_F32);
+  Node *a = b_op1(g, OP_TANH, x);
+  Node *b = b_op1(g, OP_TANH, a);
+  Node *c = b_op1(g, OP_TANH, b);
+  graph_add_output(g, "y", c);
+  memplan_run(g);
+  char *src = capture(emit_source, true);
+  assert_int_equal(count(src, "static void m_k"), 1);
+  assert_int_equal(count(src, "  m_k0("), 3); /* three calls */
+  expect_in(src, "for (int64_t i0 = 0; i0 < 32; i0++)"); /* collapsed to one loop */
+  expect_in(src, "tanhf(s0[0 + i0])");
+}
+
+static void test_broadcast_and_literals(void **state) {
+  (void)state;
+  Node *x = b_input(g, "x", shp(3, 2, 4, 8), DT_F32);
+  Node *bias = b_param(g, "bias", shp(1, 8));
+  float *w = xalloc(8 * sizeof(float));
+  for (int i = 0; i < 8; i++)
+    w[i] = 0.1f * (float)i;
+  bias->data = w;
+  Node *y = b_op2(g, OP_MUL, b_op2(g, OP_ADD, x, bias), b_scalar(g, 0.125f));
+  graph_add_output(g, "y", y);
+  memplan_run(g);
+  char *src = capture(emit_source, true);
+  expect_in(src, "s1[0 + i1]");                 /* bias broadcast over rows */
+  expect_in(src, "* 0x1p-3f");                  /* the scalar is an exact literal */
+  expect_in(src, "0x1.99999ap-4f");             /* 0.1f, bit-exact */
+  expect_in(src, "static const float m_w_bias[8]");
+  char *hdr = capture(emit_header, true);
+  expect_in(hdr, "int m_run(const float *in_x, float *out_y, void *workspace);");
+  expect_in(hdr, "#define M_X_SHAPE {2, 4, 8}");
+  expect_in(hdr, "extern \"C\"");
+  expect_in(hdr, "#define M_WORKSPACE_SIZE");
+}
+
+static void test_runtime_params_header(void **state) {
+  (void)state;
+  Node *x = b_input(g, "x", shp(2, 4, 8), DT_F32);
+  Node *w = b_param(g, "layers.0.fc.weight", shp(2, 8, 8));
+  Node p = {0};
+  p.op = OP_MATMUL;
+  p.trans_b = true;
+  Node *src2[2] = {x, w};
+  Node *y = node(g, p, src2, 2);
+  graph_add_output(g, "y", y);
+  memplan_run(g);
+  char *hdr = capture(emit_header, false);
+  expect_in(hdr, "const float *layers_0_fc_weight; /* 'layers.0.fc.weight' [8,8] */");
+  expect_in(hdr, "const m_params *params, void *workspace);");
+  char *src = capture(emit_source, false);
+  expect_in(src, "{\"layers.0.fc.weight\", 2, {8, 8}, offsetof(m_params, layers_0_fc_weight)}");
+  expect_in(src, "m_gemm_nt(4, 8, 8, s0, s1, y);");
+}
+
+int main(void) {
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test_setup_teardown(test_kernels_shared, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_broadcast_and_literals, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_runtime_params_header, setup, teardown),
+  };
+  return cmocka_run_group_tests(tests, NULL, NULL);
+}

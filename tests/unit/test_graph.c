@@ -1,0 +1,108 @@
+/* test_graph.c: pruning, input dependence, the transpose-into-matmul rewrite and the
+ * memory planner (no two buffers alive at once share bytes; reuse does happen). */
+#include "builders.h"
+
+static Graph *g;
+
+static int setup(void **state) {
+  (void)state;
+  g = graph_new();
+  return 0;
+}
+
+static int teardown(void **state) {
+  (void)state;
+  arena_free_all();
+  return 0;
+}
+
+static void test_prune(void **state) {
+  (void)state;
+  Node *x = b_input(g, "x", shp(1, 4), DT_F32);
+  Node *dead = b_op1(g, OP_EXP, x);
+  Node *y = b_op1(g, OP_TANH, x);
+  graph_add_output(g, "y", y);
+  graph_prune(g);
+  assert_true(y->live);
+  assert_true(x->live);
+  assert_false(dead->live);
+  assert_int_equal(x->nuses, 1);
+  assert_true(graph_depends_on_input(g, y));
+  Node *c = b_op1(g, OP_EXP, b_scalar(g, 1.0f));
+  assert_false(graph_depends_on_input(g, c));
+}
+
+static void test_simplify_transpose(void **state) {
+  (void)state;
+  Node *x = b_input(g, "x", shp(3, 2, 5, 8), DT_F32);
+  Node *w = b_param(g, "w", shp(2, 6, 8));
+  Node p = {0};
+  p.op = OP_PERMUTE;
+  p.perm[0] = 1;
+  p.perm[1] = 0;
+  Node *wt = node(g, p, &w, 1);
+  Node *y = b_op2(g, OP_MATMUL, x, wt);
+  graph_add_output(g, "y", y);
+  simplify_run(g);
+  graph_prune(g);
+  assert_true(y->trans_b);
+  assert_ptr_equal(y->src[1], w);
+  assert_false(wt->live);
+}
+
+/* a chain of elementwise ops and a diamond: buffers alive together never overlap */
+static void test_memplan_disjoint(void **state) {
+  (void)state;
+  Node *x = b_input(g, "x", shp(2, 16, 16), DT_F32);
+  Node *a = b_op1(g, OP_EXP, x);
+  Node *b = b_op1(g, OP_TANH, a);
+  Node *c = b_op1(g, OP_SIGMOID, b);
+  Node *d = b_op2(g, OP_ADD, a, c); /* a lives until here */
+  Node *e = b_op1(g, OP_RELU, d);
+  Node *f = b_op1(g, OP_NEG, e);
+  graph_add_output(g, "f", f);
+  memplan_run(g);
+  Node *work[] = {a, b, c, d, e};
+  int first[] = {1, 2, 3, 4, 5}, last[] = {4, 3, 4, 5, 6};
+  for (int i = 0; i < 5; i++) {
+    assert_int_equal(work[i]->storage, ST_WORK);
+    assert_int_equal(work[i]->offset % 64, 0);
+    for (int j = i + 1; j < 5; j++) {
+      bool overlap_time = first[i] <= last[j] && first[j] <= last[i];
+      int64_t si = 16 * 16 * 4, sj = si;
+      bool overlap_bytes = work[i]->offset < work[j]->offset + sj &&
+                           work[j]->offset < work[i]->offset + si;
+      if (overlap_time && overlap_bytes)
+        fail_msg("%%%d and %%%d are alive together and share bytes", work[i]->id, work[j]->id);
+    }
+  }
+  assert_int_equal(f->storage, ST_OUTPUT);
+  /* five 1 KiB intermediates, at most three alive at once */
+  assert_true(g->workspace_size <= 3 * 1024);
+  assert_true(g->workspace_size >= 2 * 1024);
+}
+
+static void test_reshape_aliases(void **state) {
+  (void)state;
+  Node *x = b_input(g, "x", shp(2, 4, 4), DT_F32);
+  Node *a = b_op1(g, OP_EXP, x);
+  Node p = {0};
+  p.op = OP_RESHAPE;
+  p.shape = shp(1, 16);
+  Node *r = node(g, p, &a, 1);
+  Node *y = b_op1(g, OP_TANH, r);
+  graph_add_output(g, "y", y);
+  memplan_run(g);
+  assert_int_equal(r->storage, ST_ALIAS);
+  assert_ptr_equal(r->alias_of, a);
+}
+
+int main(void) {
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test_setup_teardown(test_prune, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_simplify_transpose, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_memplan_disjoint, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_reshape_aliases, setup, teardown),
+  };
+  return cmocka_run_group_tests(tests, NULL, NULL);
+}
