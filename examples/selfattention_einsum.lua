@@ -1,0 +1,69 @@
+-- mirrors: SelfAttention(embed_size, heads) from seed 001 ("Transformer中的自注意力机制详解与代码实现");
+-- PyTorch twin in tests/e2e/models.py.  One head_dim x head_dim projection (no bias) shared by
+-- all heads, einsum attention, masked_fill(mask == 0, -1e20), softmax(energy / embed_size^(1/2)).
+-- (The seed's `self.embed_size # (1 / 2)` is a typo for `** (1 / 2)`.)
+--
+-- defines: N (batch), QLEN (query length), KLEN (key/value length), EMBED, HEADS,
+--          MASK: 0 = no mask (mask is nil), 1 = key padding mask [N, 1, 1, KLEN],
+--                2 = full mask [N, 1, QLEN, KLEN] (e.g. causal); int64, 0 = masked out
+-- inputs:  values [N, KLEN, EMBED], keys [N, KLEN, EMBED], query [N, QLEN, EMBED], mask (MASK > 0)
+-- outputs: out [N, QLEN, EMBED]
+
+local SelfAttention = nn.Module("SelfAttention")
+
+function SelfAttention:init(embed_size, heads)
+  self.embed_size = embed_size
+  self.heads = heads
+  self.head_dim = embed_size // heads
+  assert(self.head_dim * heads == embed_size, "Embedding size needs to be divisible by heads")
+
+  self.values = nn.Linear(self.head_dim, self.head_dim, {bias = false})
+  self.keys = nn.Linear(self.head_dim, self.head_dim, {bias = false})
+  self.queries = nn.Linear(self.head_dim, self.head_dim, {bias = false})
+  self.fc_out = nn.Linear(heads * self.head_dim, embed_size)
+end
+
+function SelfAttention:forward(values, keys, query, mask)
+  local N = query.shape[0]
+  local value_len, key_len, query_len = values.shape[1], keys.shape[1], query.shape[1]
+
+  -- Split the embedding into self.heads different pieces
+  values = values:reshape(N, value_len, self.heads, self.head_dim)
+  keys = keys:reshape(N, key_len, self.heads, self.head_dim)
+  local queries = query:reshape(N, query_len, self.heads, self.head_dim)
+
+  values = self.values(values)
+  keys = self.keys(keys)
+  queries = self.queries(queries)
+
+  local energy = einsum("nqhd,nkhd->nhqk", queries, keys)
+  if mask ~= nil then
+    energy = energy:masked_fill(mask:eq(0), -1e20)
+  end
+
+  local attention = softmax(energy / (self.embed_size ^ (1 / 2)), 3)
+  local out = einsum("nhql,nlhd->nqhd", attention, values):reshape(
+    N, query_len, self.heads * self.head_dim)
+
+  out = self.fc_out(out)
+  return out
+end
+
+local N = define("N", 2)
+local QLEN = define("QLEN", 16)
+local KLEN = define("KLEN", 16)
+local EMBED = define("EMBED", 64)
+local HEADS = define("HEADS", 4)
+local MASK = define("MASK", 1)
+
+local model = SelfAttention(EMBED, HEADS)
+local values = input("values", {N, KLEN, EMBED})
+local keys = input("keys", {N, KLEN, EMBED})
+local query = input("query", {N, QLEN, EMBED})
+local mask = nil
+if MASK == 1 then
+  mask = input("mask", {N, 1, 1, KLEN}, "int64")
+elseif MASK == 2 then
+  mask = input("mask", {N, 1, QLEN, KLEN}, "int64")
+end
+output("out", model(values, keys, query, mask))

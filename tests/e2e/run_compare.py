@@ -1,0 +1,400 @@
+#!/usr/bin/python3
+"""Compile every example with attncc and compare it with its PyTorch twin.
+
+usage: /usr/bin/python3 tests/e2e/run_compare.py [-j N] [--torch-only] [--list] [-v] [FILTER ...]
+
+For each case of tests/e2e/cases.py whose name contains one of the FILTER
+substrings (all cases when none is given):
+  1. build the PyTorch module (seeded, parameters re-initialised with randn * 0.2),
+     run it with tools/attncc_ref.py's export_reference, writing weights.safetensors
+     and ref.safetensors into a temporary directory;
+  2. run   $ATTNCC check examples/X.lua --weights W --ref R -D K=V ...
+     (weights embedded in the C code), and
+  3. run the same with --runtime-weights (weights loaded by the C loader at run time).
+`attncc check` prints, per output, `check: output NAME shape [..] max_abs_err E max_rel_err R`
+and exits 0 when every output is within |out - ref| <= 1e-4 * (1 + |ref|), 1 otherwise.
+A run passes when attncc exits 0 and reported every output the reference holds.
+
+Prints a table (case, mode, max abs err, PASS/FAIL; attncc's stderr on failure) and
+a last line `N passed, M failed`; exits 1 when anything failed.
+
+options:
+  -j N           run N cases in parallel in a process pool (default 2)
+  --torch-only   no attncc: run the PyTorch side of every case, export it, read the
+                 files back with load_safetensors and check they round-trip exactly;
+                 also runs the case in float64 and fails it when PyTorch's own float32
+                 result is more than COND_LIMIT of attncc's tolerance away from float64
+                 (an ill-conditioned case would fail attncc for rounding alone);
+                 prints every case's input and output shapes and that ratio
+  --list         print the case names and their attncc command lines
+  --keep         keep the temporary directories (printed)
+  -v             print attncc's stdout for passing runs too
+
+environment:
+  ATTNCC         the compiler (default ./attncc at the repository root)
+  PYTHON         the interpreter with torch (default /usr/bin/python3); the script
+                 re-executes itself with it when the current one cannot import torch,
+                 and uses it for the worker processes
+  ATTNCC_TIMEOUT seconds per attncc run (default 60; the whole suite should take well
+                 under 2 minutes on 2 cores)
+"""
+
+import os
+import sys
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(os.path.dirname(HERE))
+DEFAULT_PYTHON = "/usr/bin/python3"
+
+try:
+    import torch  # noqa: F401
+except ImportError:
+    _py = os.environ.get("PYTHON", DEFAULT_PYTHON)
+    if os.path.realpath(_py) != os.path.realpath(sys.executable) and not os.environ.get("_ATTNCC_REEXEC"):
+        os.environ["_ATTNCC_REEXEC"] = "1"
+        os.execv(_py, [_py, os.path.abspath(__file__)] + sys.argv[1:])
+    sys.stderr.write("run_compare.py: cannot import torch with %s; run it with /usr/bin/python3 "
+                     "or set PYTHON\n" % sys.executable)
+    sys.exit(2)
+
+import multiprocessing  # noqa: E402
+import re  # noqa: E402
+import shutil  # noqa: E402
+import subprocess  # noqa: E402
+import tempfile  # noqa: E402
+import time  # noqa: E402
+
+sys.path.insert(0, HERE)
+sys.path.insert(0, os.path.join(ROOT, "tools"))
+import attncc_ref  # noqa: E402
+import cases as cases_mod  # noqa: E402
+
+CHECK_RE = re.compile(r"^check: output (\S+) shape \[([^\]]*)\] max_abs_err (\S+) max_rel_err (\S+)",
+                      re.M)
+MODES = (("embedded", []), ("runtime", ["--runtime-weights"]))
+
+
+def attncc_path():
+    a = os.environ.get("ATTNCC")
+    if a:
+        return os.path.abspath(a) if os.sep in a else (shutil.which(a) or a)
+    return os.path.join(ROOT, "attncc")
+
+
+def define_args(defines):
+    args = []
+    for k, v in defines.items():
+        args += ["-D", "%s=%s" % (k, v)]
+    return args
+
+
+def check_command(case, wpath, rpath, extra):
+    return [attncc_path(), "check", os.path.join("examples", case.lua), "--weights", wpath,
+            "--ref", rpath] + define_args(case.defines) + extra
+
+
+def export_case(case, tmpdir):
+    """Run the torch side; write weights/ref. Returns (inputs, outputs, wpath, rpath)."""
+    module = cases_mod.make_module(case)
+    inputs = cases_mod.make_inputs(case)
+    wpath = os.path.join(tmpdir, "weights.safetensors")
+    rpath = os.path.join(tmpdir, "ref.safetensors")
+    outputs = attncc_ref.export_reference(module, inputs, wpath, rpath, case.outputs,
+                                          call=case.call, metadata={"case": case.name})
+    return module, inputs, outputs, wpath, rpath
+
+
+def _fmt_err(x):
+    return "%.3e" % x if x is not None else "-"
+
+
+def parse_check(stdout):
+    """{name: (shape str, max_abs_err float, max_rel_err float)} from attncc check's stdout."""
+    res = {}
+    for m in CHECK_RE.finditer(stdout):
+        try:
+            abs_e, rel_e = float(m.group(3)), float(m.group(4))
+        except ValueError:
+            abs_e = rel_e = float("nan")
+        res[m.group(1)] = (m.group(2), abs_e, rel_e)
+    return res
+
+
+def _case(case):
+    """Workers get a case's index (cases hold lambdas, which do not pickle)."""
+    return cases_mod.CASES[case] if isinstance(case, int) else case
+
+
+def run_case(case, keep=False):
+    """Worker: export and run both attncc modes. Returns a list of result dicts."""
+    case = _case(case)
+    torch.set_num_threads(1)
+    tmpdir = tempfile.mkdtemp(prefix="attncc_e2e_%s_" % case.name[:40])
+    results = []
+    try:
+        try:
+            _, _, outputs, wpath, rpath = export_case(case, tmpdir)
+        except Exception as e:  # a broken torch side fails both modes
+            import traceback
+            msg = "torch export failed: %s\n%s" % (e, traceback.format_exc())
+            return [dict(case=case.name, mode=m, ok=False, err=None, detail=msg, cmd="")
+                    for m, _ in MODES]
+        timeout = float(os.environ.get("ATTNCC_TIMEOUT", "60"))
+        for mode, extra in MODES:
+            cmd = check_command(case, wpath, rpath, extra)
+            t0 = time.time()
+            try:
+                p = subprocess.run(cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                   universal_newlines=True, timeout=timeout)
+                rc, out, err = p.returncode, p.stdout, p.stderr
+            except FileNotFoundError as e:
+                rc, out, err = 127, "", "cannot run %s: %s" % (cmd[0], e)
+            except subprocess.TimeoutExpired as e:
+                rc = -1
+                out = e.stdout if isinstance(e.stdout, str) else ""
+                err = "timed out after %.0f s\n%s" % (timeout, e.stderr if isinstance(e.stderr, str) else "")
+            secs = time.time() - t0
+            checks = parse_check(out)
+            missing = [n for n in outputs if n not in checks]
+            errs = [v[1] for v in checks.values()]
+            max_err = max(errs) if errs else None
+            ok = rc == 0 and not missing
+            detail = ""
+            if not ok:
+                detail = "$ %s\nexit status %d\n" % (" ".join(cmd), rc)
+                if rc == 0 and missing:
+                    detail += "attncc check exited 0 but reported no result for: %s\n" % ", ".join(missing)
+                if out.strip():
+                    detail += "--- stdout ---\n%s\n" % out.rstrip()
+                if err.strip():
+                    detail += "--- stderr ---\n%s\n" % err.rstrip()
+            results.append(dict(case=case.name, mode=mode, ok=ok, err=max_err, detail=detail,
+                                stdout=out, secs=secs, cmd=" ".join(cmd)))
+    finally:
+        if keep:
+            sys.stderr.write("kept %s\n" % tmpdir)
+        else:
+            shutil.rmtree(tmpdir, ignore_errors=True)
+    return results
+
+
+COND_LIMIT = 0.25
+TOL = 1e-4
+
+
+def conditioning(case, module, inputs, outputs):
+    """max over outputs of |out32 - out64| / (TOL * (1 + |out64|)): how much of attncc's
+    tolerance PyTorch's own float32 rounding uses up (NaN positions must agree)."""
+    import copy
+    m64 = copy.deepcopy(module).double()
+    in64 = {k: (v.double() if isinstance(v, torch.Tensor) and v.is_floating_point() else v)
+            for k, v in inputs.items()}
+    with torch.no_grad():
+        res = case.call(m64, in64) if case.call is not None else m64(**in64)
+    res = res if isinstance(res, (tuple, list)) else (res,)
+    worst = 0.0
+    for name, r in zip(case.outputs, res):
+        if r is None or name not in outputs:
+            continue
+        o = outputs[name].double()
+        nan = torch.isnan(o) | torch.isnan(r)
+        if not torch.equal(torch.isnan(o), torch.isnan(r)):
+            return float("inf")
+        err = (o - r).abs()[~nan]
+        if err.numel():
+            worst = max(worst, float((err / (TOL * (1 + r.abs()[~nan]))).max()))
+    return worst
+
+
+def torch_only_case(case):
+    """Worker for --torch-only: export, read back, compare bit for bit, report shapes."""
+    case = _case(case)
+    torch.set_num_threads(1)
+    tmpdir = tempfile.mkdtemp(prefix="attncc_e2e_")
+    try:
+        module, inputs, outputs, wpath, rpath = export_case(case, tmpdir)
+        problems = []
+        w = attncc_ref.load_safetensors(wpath)
+        sd = module.state_dict()
+        if list(w.keys()) != list(sd.keys()):
+            problems.append("weights keys differ: %s vs %s" % (list(w.keys()), list(sd.keys())))
+        for k, t in sd.items():
+            if k in w and not (w[k].dtype == t.dtype and torch.equal(w[k], t)):
+                problems.append("weight %s does not round-trip" % k)
+        r, meta = attncc_ref.load_safetensors(rpath, with_metadata=True)
+        if meta != {"case": case.name}:
+            problems.append("metadata does not round-trip: %r" % (meta,))
+        expect = [(k, v) for k, v in inputs.items() if v is not None] + list(outputs.items())
+        if list(r.keys()) != [k for k, _ in expect]:
+            problems.append("ref keys %s, expected %s" % (list(r.keys()), [k for k, _ in expect]))
+        for k, t in expect:
+            if k not in r:
+                continue
+            same = r[k].dtype == t.dtype and r[k].shape == t.shape and (
+                torch.equal(r[k], t) or (t.is_floating_point() and
+                                         torch.equal(torch.isnan(r[k]), torch.isnan(t)) and
+                                         torch.equal(r[k].nan_to_num(0), t.nan_to_num(0))))
+            if not same:
+                problems.append("ref tensor %s does not round-trip" % k)
+        for k, t in outputs.items():
+            if not torch.isfinite(t).all():
+                problems.append("output %s has non-finite values" % k)
+        cond = conditioning(case, module, inputs, outputs)
+        if cond > COND_LIMIT:
+            problems.append("ill-conditioned: float32 vs float64 differ by %.2f x the tolerance "
+                            "(limit %.2f)" % (cond, COND_LIMIT))
+        shapes = []
+        for k, t in expect:
+            dt = str(t.dtype).replace("torch.", "")
+            shapes.append("%s%s%s" % (k, list(t.shape), "" if dt == "float32" else ":" + dt))
+        nparams = sum(t.numel() for t in sd.values())
+        return dict(case=case.name, ok=not problems, problems=problems, shapes=shapes, cond=cond,
+                    weights=len(sd), nparams=nparams,
+                    files=(os.path.getsize(wpath), os.path.getsize(rpath)))
+    except Exception as e:
+        import traceback
+        return dict(case=case.name, ok=False, problems=["%s\n%s" % (e, traceback.format_exc())],
+                    shapes=[], weights=0, nparams=0, files=(0, 0), cond=float("nan"))
+    finally:
+        shutil.rmtree(tmpdir, ignore_errors=True)
+
+
+def _pool(jobs):
+    ctx = multiprocessing.get_context("spawn")
+    py = os.environ.get("PYTHON")
+    if py:
+        ctx.set_executable(py)
+    return ctx.Pool(processes=jobs)
+
+
+def _map(fn, items, jobs):
+    """Yield fn(item) in order, using a process pool when jobs > 1."""
+    if jobs <= 1 or len(items) <= 1:
+        for it in items:
+            yield fn(it)
+        return
+    with _pool(min(jobs, len(items))) as pool:
+        for r in pool.imap(fn, items):
+            yield r
+
+
+def _run_case_keep(case):
+    return run_case(case, keep=True)
+
+
+def self_test_safetensors():
+    """Round-trip every dtype, an empty and a 0-d tensor, and check the header layout."""
+    import json
+    import struct
+    tensors = {
+        "f32": torch.randn(3, 5), "f16": torch.randn(4).half(), "bf16": torch.randn(2, 3).bfloat16(),
+        "f64": torch.randn(2).double(), "i64": torch.arange(-3, 4), "i32": torch.arange(5, dtype=torch.int32),
+        "i16": torch.tensor([-7, 8], dtype=torch.int16), "i8": torch.tensor([-128, 127], dtype=torch.int8),
+        "u8": torch.tensor([0, 255], dtype=torch.uint8), "bool": torch.tensor([True, False, True]),
+        "empty": torch.zeros(0, 4), "scalar": torch.tensor(2.5),
+        "strided": torch.randn(4, 6).t(),
+    }
+    fd, path = tempfile.mkstemp(suffix=".safetensors")
+    os.close(fd)
+    try:
+        attncc_ref.save_safetensors(path, tensors, metadata={"format": "pt"})
+        back, meta = attncc_ref.load_safetensors(path, with_metadata=True)
+        assert meta == {"format": "pt"}, meta
+        assert list(back.keys()) == list(tensors.keys())
+        for k, t in tensors.items():
+            assert back[k].dtype == t.dtype and back[k].shape == t.shape and torch.equal(back[k], t), k
+        with open(path, "rb") as f:
+            raw = f.read()
+        (n,) = struct.unpack("<Q", raw[:8])
+        assert n % 8 == 0
+        header = json.loads(raw[8:8 + n])
+        end = 0
+        for k in tensors:
+            b, e = header[k]["data_offsets"]
+            assert b == end, k
+            end = e
+        assert 8 + n + end == len(raw)
+        assert header["i64"]["dtype"] == "I64" and header["bool"]["dtype"] == "BOOL"
+        assert raw[8 + n + header["i64"]["data_offsets"][0]:][:8] == struct.pack("<q", -3)
+    finally:
+        os.unlink(path)
+
+
+def main(argv):
+    jobs, torch_only, list_only, keep, verbose, filters = 2, False, False, False, False, []
+    i = 0
+    while i < len(argv):
+        a = argv[i]
+        if a == "-j" and i + 1 < len(argv):
+            jobs = int(argv[i + 1])
+            i += 1
+        elif a.startswith("-j") and a[2:].isdigit():
+            jobs = int(a[2:])
+        elif a == "--torch-only":
+            torch_only = True
+        elif a == "--list":
+            list_only = True
+        elif a == "--keep":
+            keep = True
+        elif a == "-v":
+            verbose = True
+        elif a in ("-h", "--help"):
+            print(__doc__.strip())
+            return 0
+        elif a.startswith("-"):
+            sys.stderr.write("run_compare.py: unknown option %s\n" % a)
+            return 2
+        else:
+            filters.append(a)
+        i += 1
+
+    selected = [c for c in cases_mod.CASES if not filters or any(f in c.name for f in filters)]
+    indices = [cases_mod.CASES.index(c) for c in selected]
+    if not selected:
+        sys.stderr.write("run_compare.py: no case matches %s\n" % " ".join(filters))
+        return 2
+
+    if list_only:
+        for c in selected:
+            print("%s\n    %s" % (c.name, " ".join(check_command(c, "W", "R", []))))
+        return 0
+
+    t0 = time.time()
+    if torch_only:
+        self_test_safetensors()
+        print("safetensors self-test: ok")
+        passed = failed = 0
+        for r in _map(torch_only_case, indices, jobs):
+            status = "PASS" if r["ok"] else "FAIL"
+            print("%-62s %s  cond %.3f  %2d tensors %7d params  %s" % (
+                r["case"], status, r["cond"], r["weights"], r["nparams"], " ".join(r["shapes"])))
+            for p in r["problems"]:
+                print("    " + p.replace("\n", "\n    "))
+            passed += r["ok"]
+            failed += not r["ok"]
+        print("(%.1f s)" % (time.time() - t0))
+        print("%d passed, %d failed" % (passed, failed))
+        return 1 if failed else 0
+
+    if not os.path.exists(attncc_path()):
+        sys.stderr.write("run_compare.py: warning: %s does not exist (set ATTNCC)\n" % attncc_path())
+    print("%-62s %-8s %-11s %s" % ("case", "mode", "max abs err", "result"))
+    passed = failed = 0
+    fn = _run_case_keep if keep else run_case
+    for results in _map(fn, indices, jobs):
+        for r in results:
+            status = "PASS" if r["ok"] else "FAIL"
+            print("%-62s %-8s %-11s %s" % (r["case"], r["mode"], _fmt_err(r["err"]), status), flush=True)
+            if not r["ok"]:
+                print("    " + r["detail"].rstrip().replace("\n", "\n    "))
+            elif verbose and r.get("stdout", "").strip():
+                print("    " + r["stdout"].rstrip().replace("\n", "\n    "))
+            passed += r["ok"]
+            failed += not r["ok"]
+    print("(%.1f s)" % (time.time() - t0))
+    print("%d passed, %d failed" % (passed, failed))
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
