@@ -13,9 +13,11 @@ LDLIBS  += $(shell pkg-config --libs $(LUA_PC) libcjson) -lm
 SAN     := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
 
 SRCS := compiler/main.c compiler/util.c compiler/graph.c compiler/shape.c \
-        compiler/lua_host.c compiler/simplify.c compiler/memplan.c compiler/emit.c compiler/weights.c \
+        compiler/lua_host.c compiler/simplify.c compiler/fuse.c compiler/pack.c \
+        compiler/target.c compiler/memplan.c compiler/emit.c compiler/weights.c \
         compiler/check.c runtime/attncc_safetensors.c runtime/attncc_params.c
-EMBED := dsl/prelude.lua dsl/nn.lua templates/kernels.c templates/check_main.c \
+EMBED := dsl/prelude.lua dsl/nn.lua templates/kernels.c $(wildcard templates/kernels_*.c) \
+         templates/check_main.c \
          templates/check_main.h runtime/attncc_safetensors.c runtime/attncc_safetensors.h \
          runtime/attncc_params.c runtime/attncc_params.h
 HDRS := compiler/attncc.h compiler/ops.def runtime/attncc_safetensors.h runtime/attncc_params.h
@@ -45,6 +47,7 @@ install: attncc
 UNIT_TESTS := build/test_safetensors build/test_params build/test_shape build/test_graph \
               build/test_emit
 UNIT_LIB_SRCS := compiler/util.c compiler/graph.c compiler/shape.c compiler/memplan.c compiler/simplify.c \
+                 compiler/fuse.c compiler/pack.c compiler/target.c \
                  compiler/emit.c build/embedded.c runtime/attncc_safetensors.c runtime/attncc_params.c
 
 build/test_%: tests/unit/test_%.c $(UNIT_LIB_SRCS) $(HDRS)

@@ -55,6 +55,7 @@ typedef enum {
   OK_GATHER,                               /* row gather by integer index */
   OK_SOFTMAX,                              /* softmax / log_softmax along an axis */
   OK_REDUCE,                               /* sum / mean / max along an axis */
+  OK_PACK,                                 /* weight layout change for the GEMM kernel */
 } OpKind;
 
 typedef enum {
@@ -91,7 +92,11 @@ struct Node {
   int64_t start, len;                      /* slice */
   bool keepdim;                            /* reduce */
   bool log;                                /* softmax: log_softmax */
-  bool trans_b;                            /* matmul: src1 is stored [..., N, K] */
+  bool trans_b;                            /* matmul, pack: src1 is stored [..., N, K] */
+  Node *bias;                              /* matmul epilogue: + bias[N] (also a src) */
+  Node *residual;                          /* matmul epilogue: + residual, after act (a src) */
+  int act;                                 /* matmul epilogue: 0 none, 1 relu, 2 gelu */
+  int64_t pk_k, pk_n;                      /* pack: the matrix is K x N */
   void *data;                              /* const: numel values of dtype */
   /* analysis results */
   int nuses;                               /* consumers among live nodes */
@@ -101,6 +106,8 @@ struct Node {
   int64_t offset;                          /* ST_WORK: byte offset in the workspace */
   int out_index;                           /* ST_OUTPUT: which output */
   int param_index;                         /* ST_PARAM: index among used params */
+  int64_t scratch_bytes;                   /* temporary workspace the kernel needs */
+  int64_t scratch_offset;                  /* where memplan put it */
 };
 
 typedef struct {
@@ -120,6 +127,7 @@ typedef struct {
   const char **buffer_names;               /* registered buffers: accepted in weights files */
   int nbuffer_names, buffer_names_cap;
   int64_t workspace_size;                  /* set by memplan */
+  int gemm_nr;                             /* panel width of the target's GEMM kernel */
 } Graph;
 
 extern const char *const op_names[OP_COUNT];
@@ -136,6 +144,9 @@ const char *dtype_name(DType t);           /* "float32", "int32", "bool" */
 const char *dtype_ctype(DType t);          /* "float", "int32_t", "uint8_t" */
 void graph_prune(Graph *g);                /* live flags + use counts from outputs */
 bool graph_depends_on_input(const Graph *g, const Node *n);
+void graph_replace_uses(Graph *g, Node *old, Node *new_node); /* srcs, epilogue links, outputs */
+void graph_move_after(Graph *g, Node *n, Node *anchor); /* reorders; ids follow positions */
+void graph_insert_before(Graph *g, Node *n, Node *anchor); /* n was just added (last) */
 void graph_dump(const Graph *g, FILE *out);
 
 // shape.c
@@ -148,6 +159,25 @@ bool shape_broadcast(const Shape *a, const Shape *b, Shape *out);
 // simplify.c
 void simplify_run(Graph *g);               /* result-preserving rewrites (transpose into matmul) */
 
+// fuse.c
+void fuse_epilogues(Graph *g);             /* matmul + bias + activation + residual add */
+
+// pack.c
+void pack_weights(Graph *g);               /* PACK nodes for matmuls by parameters/constants */
+int64_t pack_floats(int64_t k, int64_t n, int nr);
+void pack_matrix(int64_t k, int64_t n, const float *b, int64_t ldb_k, int64_t ldb_n, int nr,
+                 float *out);
+
+// target.c
+typedef struct {
+  const char *name;                        /* avx512, avx2, neon, generic */
+  const char *kernels;                     /* templates file with the GEMM kernels */
+  int gemm_nr;                             /* that kernel's panel width */
+  const char *cflags;                      /* flags the generated code needs ("" for none) */
+} Target;
+
+const Target *target_find(const char *name); /* "native" is the compiling machine; NULL if unknown */
+
 // memplan.c
 void memplan_run(Graph *g);                /* storage classes and workspace offsets */
 
@@ -157,6 +187,8 @@ typedef struct {
   const char *header_name;                 /* file name of the header, for #include */
   const char *command_line;                /* recorded in the head comment */
   bool embed_weights;                      /* params as constants (values in node->data) */
+  const Target *target;
+  int threads;                             /* > 1: OpenMP parallel loops */
 } EmitOptions;
 
 void emit_source(const Graph *g, const EmitOptions *o, FILE *out);
@@ -205,6 +237,7 @@ typedef struct {
   const char *keep_dir;                    /* keep build files here (NULL: temp dir) */
   double tol;                              /* |out-ref| <= tol * (1 + |ref|) */
   int repeat;                              /* > 0: also time this many runs */
+  const char *cflags;                      /* target flags for building the generated code */
 } CheckOptions;
 
 int check_run(const Graph *g, const EmitOptions *eo, const CheckOptions *co);

@@ -99,12 +99,18 @@ int check_run(const Graph *g, const EmitOptions *eo, const CheckOptions *co) {
       goto out;
   }
   const char *exe = xformat("%s/check", dir);
-  char *cc_argv[] = {(char *)co->cc, "-std=c11", "-O2", "-Wall", "-Wextra", "-Werror",
-                     "-Wno-unused-function", (char *)xformat("-I%s", dir), "-o", (char *)exe,
-                     (char *)xformat("%s/model.c", dir), (char *)xformat("%s/driver.c", dir),
-                     (char *)xformat("%s/check_main.c", dir),
-                     (char *)xformat("%s/attncc_safetensors.c", dir),
-                     (char *)xformat("%s/attncc_params.c", dir), "-lcjson", "-lm", NULL};
+  char *cc_argv[32] = {(char *)co->cc, "-std=c11", "-O2", "-Wall", "-Wextra", "-Werror"};
+  int n = 6;
+  char *flags = xstrdup(co->cflags);
+  for (char *f = strtok(flags, " "); f && n < 20; f = strtok(NULL, " "))
+    cc_argv[n++] = f;
+  const char *rest[] = {xformat("-I%s", dir), "-o", exe, xformat("%s/model.c", dir),
+                        xformat("%s/driver.c", dir), xformat("%s/check_main.c", dir),
+                        xformat("%s/attncc_safetensors.c", dir),
+                        xformat("%s/attncc_params.c", dir), "-lcjson", "-lm", NULL};
+  for (int i = 0; rest[i]; i++)
+    cc_argv[n++] = (char *)rest[i];
+  cc_argv[n] = NULL;
   if (run(cc_argv) != 0) {
     fprintf(stderr, "attncc: error: the generated code did not build with %s (files kept in %s)\n",
             co->cc, dir);

@@ -340,27 +340,34 @@ static void emit_cat(StrBuf *sb, const Node *n) {
 
 /* ---- matmul, softmax, reductions, gather ---- */
 
+/* the epilogue arguments of a gemm call: bias, residual (+ row offset), its stride, act */
+static const char *epilogue_args(const Node *n, const char *res_offset, int64_t ldr) {
+  const char *bias = n->bias ? kname(n, n->bias) : "NULL";
+  const char *res = n->residual ? xformat("%s + %s", kname(n, n->residual), res_offset) : "NULL";
+  return xformat("%s, %s, %lld, %d", bias, res, (long long)ldr, n->act);
+}
+
 static void emit_matmul(StrBuf *sb, const EmitOptions *o, const Node *n) {
   const Node *a = n->src[0], *b = n->src[1];
   int64_t M = n->shape.dim[n->shape.ndim - 2], N = n->shape.dim[n->shape.ndim - 1];
   int64_t K = a->shape.dim[a->shape.ndim - 1];
   Shape batch = n->shape;
   batch.ndim -= 2;
-  Shape ba = a->shape, bb = b->shape;
+  Shape ba = a->shape;
   ba.ndim -= 2;
+  if (b->op == OP_PACK) { /* a weight: one product over all rows of A */
+    ATTN_ASSERT(shape_numel(&ba) == shape_numel(&batch));
+    sb_printf(sb, "  %s_gemm(%lld, %lld, %lld, s0, %lld, s1, y, %lld, %s);\n", o->prefix,
+              (long long)(M * shape_numel(&batch)), (long long)N, (long long)K, (long long)K,
+              (long long)N, epilogue_args(n, "0", N));
+    return;
+  }
+  Shape bb = b->shape;
   bb.ndim -= 2;
   int64_t sa[MAX_DIMS], sbs[MAX_DIMS], sc[MAX_DIMS];
   broadcast_strides(&ba, &batch, sa);
   broadcast_strides(&bb, &batch, sbs);
   contiguous_strides(&batch, sc);
-  bool b_shared = shape_numel(&bb) == 1;
-  bool a_full = shape_numel(&ba) == shape_numel(&batch);
-  const char *kern = n->trans_b ? "gemm_nt" : "gemm_nn";
-  if (b_shared && a_full) { /* one product: [batch*M, K] x [K, N] */
-    sb_printf(sb, "  %s_%s(%lld, %lld, %lld, s0, s1, y);\n", o->prefix, kern,
-              (long long)(M * shape_numel(&batch)), (long long)N, (long long)K);
-    return;
-  }
   Operand ops[3] = {{"y", NULL, DT_F32, 0, {0}}, {"s0", NULL, DT_F32, 0, {0}},
                     {"s1", NULL, DT_F32, 0, {0}}};
   for (int d = 0; d < batch.ndim; d++) {
@@ -370,12 +377,28 @@ static void emit_matmul(StrBuf *sb, const EmitOptions *o, const Node *n) {
   }
   collapse(&batch, ops, 3);
   for (int d = 0; d < batch.ndim; d++)
-    sb_printf(sb, "%*sfor (int64_t i%d = 0; i%d < %lld; i%d++)\n", 2 * d + 2, "", d, d,
+    sb_printf(sb, "%*sfor (int64_t i%d = 0; i%d < %lld; i%d++) {\n", 2 * d + 2, "", d, d,
               (long long)batch.dim[d], d);
-  sb_printf(sb, "%*s%s_%s(%lld, %lld, %lld, s0 + %s, s1 + %s, y + %s);\n", 2 * batch.ndim + 2,
-            "", o->prefix, kern, (long long)M, (long long)N, (long long)K,
-            index_expr(&ops[1], batch.ndim), index_expr(&ops[2], batch.ndim),
-            index_expr(&ops[0], batch.ndim));
+  int ind = 2 * batch.ndim + 2;
+  /* B(k, n) of a [K, N] matrix, or of [N, K] read transposed */
+  int64_t ldb_k = n->trans_b ? 1 : N, ldb_n = n->trans_b ? K : 1;
+  sb_printf(sb, "%*s%s_pack_b(%lld, %lld, s1 + %s, %lld, %lld, scratch);\n", ind, "", o->prefix,
+            (long long)K, (long long)N, index_expr(&ops[2], batch.ndim), (long long)ldb_k,
+            (long long)ldb_n);
+  const char *coff = index_expr(&ops[0], batch.ndim);
+  sb_printf(sb, "%*s%s_gemm(%lld, %lld, %lld, s0 + %s, %lld, scratch, y + %s, %lld, %s);\n", ind,
+            "", o->prefix, (long long)M, (long long)N, (long long)K,
+            index_expr(&ops[1], batch.ndim), (long long)K, coff, (long long)N,
+            epilogue_args(n, coff, N));
+  for (int d = batch.ndim - 1; d >= 0; d--)
+    sb_printf(sb, "%*s}\n", 2 * d + 2, "");
+}
+
+/* a PACK computed at run time (weights loaded by the application) */
+static void emit_pack(StrBuf *sb, const EmitOptions *o, const Node *n) {
+  int64_t ldb_k = n->trans_b ? 1 : n->pk_n, ldb_n = n->trans_b ? n->pk_k : 1;
+  sb_printf(sb, "  %s_pack_b(%lld, %lld, s0, %lld, %lld, y);\n", o->prefix, (long long)n->pk_k,
+            (long long)n->pk_n, (long long)ldb_k, (long long)ldb_n);
 }
 
 static void outer_inner(const Shape *s, int axis, int64_t *outer, int64_t *len, int64_t *inner) {
@@ -463,6 +486,9 @@ static void kernel_body(StrBuf *sb, const EmitOptions *o, const Node *n) {
   case OK_REDUCE:
     emit_reduce(sb, n);
     break;
+  case OK_PACK:
+    emit_pack(sb, o, n);
+    break;
   case OK_LEAF:
     break;
   }
@@ -516,6 +542,10 @@ static void emit_node(Kernels *k, const Graph *g, const EmitOptions *o, const No
     sb_printf(&sig, ", const %s *restrict %s", dtype_ctype(n->src[i]->dtype), name);
     sb_printf(&args, ", %s", ref(g, o, n->src[i]));
   }
+  if (uses_word(body.buf, "scratch")) {
+    sb_puts(&sig, ", float *restrict scratch");
+    sb_printf(&args, ", (float *)(ws + %lld)", (long long)n->scratch_offset);
+  }
   if (uses_word(body.buf, "status")) {
     sb_puts(&sig, ", int *restrict status");
     sb_puts(&args, ", &status");
@@ -556,33 +586,53 @@ static void put_head_comment(StrBuf *sb, const EmitOptions *o, const char *what)
             ATTNCC_VERSION, o->command_line);
 }
 
-/* the kernel a node calls, if any */
-static const char *kernel_of(const Node *n) {
-  if (n->op == OP_MATMUL)
-    return n->trans_b ? "gemm_nt" : "gemm_nn";
-  if (n->op == OP_SOFTMAX)
-    return "softmax";
-  return NULL;
+/* the template sections node n's code calls */
+static void kernels_of(const Node *n, const char **names, int *count) {
+  if (n->op == OP_MATMUL) {
+    names[(*count)++] = "gemm";
+    if (n->src[1]->op != OP_PACK)
+      names[(*count)++] = "pack_b";
+  } else if (n->op == OP_PACK && n->storage != ST_CONST) {
+    names[(*count)++] = "pack_b";
+  } else if (n->op == OP_SOFTMAX) {
+    names[(*count)++] = "softmax";
+  }
 }
 
-/* copies the sections of templates/kernels.c that live nodes use, prefixed */
-static void put_kernels(StrBuf *sb, const Graph *g, const EmitOptions *o) {
-  const EmbeddedFile *kern = embedded_find("kernels.c");
-  ATTN_ASSERT(kern);
-  sb_puts(sb, "/* ---- kernels ---- */\n");
-  for (const char *p = strstr(kern->text, "//@ "); p;) {
+static bool needs_section(const Graph *g, const char *name, size_t len) {
+  bool gemm_common = len == 11 && !strncmp(name, "gemm_common", 11);
+  for (int i = 0; i < g->nnodes; i++) {
+    const char *names[4];
+    int count = 0;
+    if (g->nodes[i]->live)
+      kernels_of(g->nodes[i], names, &count);
+    for (int k = 0; k < count; k++)
+      if ((strlen(names[k]) == len && !strncmp(names[k], name, len)) || gemm_common)
+        return true;
+  }
+  return false;
+}
+
+/* does template file f define section name? */
+static bool has_section(const EmbeddedFile *f, const char *name, size_t len) {
+  for (const char *p = strstr(f->text, "//@ "); p; p = strstr(p + 1, "//@ "))
+    if (!strncmp(p + 4, name, len) && p[4 + len] == '\n')
+      return true;
+  return false;
+}
+
+/* copies the sections of a template file that live nodes use, with the prefix */
+static void put_sections(StrBuf *sb, const Graph *g, const EmitOptions *o, const EmbeddedFile *f,
+                         const EmbeddedFile *shadow) {
+  for (const char *p = strstr(f->text, "//@ "); p;) {
     const char *name = p + 4, *body = strchr(name, '\n');
     ATTN_ASSERT(body);
     const char *end = strstr(body, "//@ ");
+    const char *stop = end ? end : body + strlen(body);
     size_t namelen = (size_t)(body - name);
-    bool used = false;
-    for (int i = 0; i < g->nnodes && !used; i++) {
-      const char *k = g->nodes[i]->live ? kernel_of(g->nodes[i]) : NULL;
-      used = k && strlen(k) == namelen && !strncmp(k, name, namelen);
-    }
-    for (const char *q = body + 1; used && q < (end ? end : body + strlen(body));) {
+    bool used = needs_section(g, name, namelen) && !(shadow && has_section(shadow, name, namelen));
+    for (const char *q = body + 1; used && q < stop;) {
       const char *hit = strstr(q, "PREFIX_");
-      const char *stop = end ? end : q + strlen(q);
       if (!hit || hit >= stop) {
         sb_printf(sb, "%.*s", (int)(stop - q), q);
         break;
@@ -592,6 +642,20 @@ static void put_kernels(StrBuf *sb, const Graph *g, const EmitOptions *o) {
     }
     p = end;
   }
+}
+
+/* the target's kernels (GEMM), then the shared ones it does not replace */
+static void put_kernels(StrBuf *sb, const Graph *g, const EmitOptions *o) {
+  const EmbeddedFile *common = embedded_find("kernels.c");
+  const EmbeddedFile *target = embedded_find(o->target->kernels);
+  ATTN_ASSERT(common);
+  sb_printf(sb, "/* ---- kernels (target %s) ---- */\n", o->target->name);
+  if (target)
+    put_sections(sb, g, o, target, NULL);
+  put_sections(sb, g, o, common, target);
+  if (needs_section(g, "gemm_common", 11))
+    sb_printf(sb, "_Static_assert(%s_GEMM_NR == %d, \"weights were packed for another kernel\");\n",
+              o->prefix, g->gemm_nr);
 }
 
 void emit_source(const Graph *g, const EmitOptions *o, FILE *out) {
@@ -617,7 +681,7 @@ void emit_source(const Graph *g, const EmitOptions *o, FILE *out) {
       continue; /* scalars are written as literals in the kernels */
     char shape[128];
     shape_format(&n->shape, shape, sizeof shape);
-    sb_printf(&sb, "static const %s %s_c%d[%lld] = { /* %s%s */", dtype_ctype(n->dtype), o->prefix,
+    sb_printf(&sb, "static _Alignas(64) const %s %s_c%d[%lld] = { /* %s%s */", dtype_ctype(n->dtype), o->prefix,
               n->id, (long long)shape_numel(&n->shape), dtype_name(n->dtype), shape);
     put_values(&sb, n->dtype, n->data, shape_numel(&n->shape));
     sb_puts(&sb, "\n};\n");
@@ -626,11 +690,11 @@ void emit_source(const Graph *g, const EmitOptions *o, FILE *out) {
     sb_puts(&sb, "\n/* ---- parameters ---- */\n");
     for (int i = 0; i < g->nparams; i++) {
       const Node *n = g->params[i];
-      if (!n->live)
-        continue;
+      if (!n->live || !uses_word(used.buf, ref(g, o, n)))
+        continue; /* read only through its packed copy */
       char shape[128];
       shape_format(&n->shape, shape, sizeof shape);
-      sb_printf(&sb, "static const float %s_w_%s[%lld] = { /* %s %s */", o->prefix,
+      sb_printf(&sb, "static _Alignas(64) const float %s_w_%s[%lld] = { /* %s %s */", o->prefix,
                 emit_param_field(g, n), (long long)shape_numel(&n->shape), n->name, shape);
       put_values(&sb, DT_F32, n->data, shape_numel(&n->shape));
       sb_puts(&sb, "\n};\n");

@@ -134,6 +134,45 @@ bool graph_depends_on_input(const Graph *g, const Node *n) {
   return false;
 }
 
+void graph_replace_uses(Graph *g, Node *old, Node *new_node) {
+  for (int i = 0; i < g->nnodes; i++) {
+    Node *n = g->nodes[i];
+    if (n == new_node)
+      continue;
+    for (int s = 0; s < n->nsrc; s++)
+      if (n->src[s] == old)
+        n->src[s] = new_node;
+    if (n->bias == old)
+      n->bias = new_node;
+    if (n->residual == old)
+      n->residual = new_node;
+  }
+  for (int k = 0; k < g->noutputs; k++)
+    if (g->outputs[k].node == old)
+      g->outputs[k].node = new_node;
+}
+
+static void renumber(Graph *g, int from, int to) {
+  for (int i = from; i <= to; i++)
+    g->nodes[i]->id = i;
+}
+
+void graph_move_after(Graph *g, Node *n, Node *anchor) {
+  int from = n->id, to = anchor->id;
+  ATTN_ASSERT(from < to);
+  memmove(&g->nodes[from], &g->nodes[from + 1], sizeof(Node *) * (size_t)(to - from));
+  g->nodes[to] = n;
+  renumber(g, from, to);
+}
+
+void graph_insert_before(Graph *g, Node *n, Node *anchor) {
+  int at = anchor->id, last = g->nnodes - 1;
+  ATTN_ASSERT(n->id == last && at <= last);
+  memmove(&g->nodes[at + 1], &g->nodes[at], sizeof(Node *) * (size_t)(last - at));
+  g->nodes[at] = n;
+  renumber(g, at, last);
+}
+
 void graph_dump(const Graph *g, FILE *out) {
   char buf[128];
   for (int i = 0; i < g->nnodes; i++) {
@@ -146,6 +185,14 @@ void graph_dump(const Graph *g, FILE *out) {
       fprintf(out, "%s%%%d", s ? ", " : " ", n->src[s]->id);
     if (n->name)
       fprintf(out, " '%s'", n->name);
+    if (n->trans_b)
+      fprintf(out, " trans_b");
+    if (n->bias)
+      fprintf(out, " bias=%%%d", n->bias->id);
+    if (n->act)
+      fprintf(out, " act=%s", n->act == 1 ? "relu" : "gelu");
+    if (n->residual)
+      fprintf(out, " residual=%%%d", n->residual->id);
     fprintf(out, " : %s%s", dtype_name(n->dtype), buf);
     if (n->loc.line)
       fprintf(out, "  ; %s:%d", n->loc.file, n->loc.line);

@@ -343,10 +343,16 @@ static int l_permute(lua_State *L) {
     shape_format(&a->shape, sa, sizeof sa);
     dsl_error(L, "permute: %lld dims given for shape %s", (long long)luaL_len(L, 2), sa);
   }
+  bool identity = true;
   for (int i = 0; i < a->shape.ndim; i++) {
     lua_geti(L, 2, i + 1);
     proto.perm[i] = dim_arg(L, -1, "permute");
+    identity &= shape_norm_dim(proto.perm[i], a->shape.ndim) == i;
     lua_pop(L, 1);
+  }
+  if (identity) { /* nothing moves: the same tensor */
+    lua_pushvalue(L, 1);
+    return 1;
   }
   push_tensor(L, add_node(L, &proto, &a, 1));
   return 1;

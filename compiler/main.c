@@ -1,5 +1,6 @@
 /* main.c: the attncc command line. Parses flags, runs the pipeline
- *   lua_host_run -> [weights_load] -> simplify_run -> memplan_run -> emit_source/emit_header
+ *   lua_host_run -> [weights_load] -> simplify_run -> fuse_epilogues -> pack_weights
+ *   -> memplan_run -> emit_source/emit_header
  * and writes OUT.c and OUT.h atomically (temporary files renamed at the end, so an
  * error never leaves a half-written output). `attncc check` runs the same pipeline
  * and hands the graph to check.c. Exit status: 0 ok, 1 user error, 2 internal. */
@@ -23,6 +24,10 @@ static const char usage[] =
     "                      names) and embed them; without it OUT.h declares a params struct\n"
     "  -D NAME=VALUE       a value model.lua reads with define(\"NAME\", default)\n"
     "  --prefix NAME       prefix of every exported symbol (default: OUT's base name)\n"
+    "  --target T          native (default: this machine), avx512, avx2, neon or generic:\n"
+    "                      the kernels the generated code uses (generic is portable C)\n"
+    "  --threads N         split the big loops over N threads (OpenMP; build the output\n"
+    "                      with -fopenmp, without it the code runs single-threaded)\n"
     "  --dump-graph        print the graph after planning, as text, to stdout\n"
     "  -v                  show Lua tracebacks with errors in model.lua\n"
     "  --help              this text\n"
@@ -38,7 +43,8 @@ static const char usage[] =
     "  --repeat N          also time N runs and print the median\n";
 
 typedef struct {
-  const char *model, *out, *weights, *prefix, *ref, *cc, *keep;
+  const char *model, *out, *weights, *prefix, *ref, *cc, *keep, *target;
+  int threads;
   Define *defines;
   int ndefines;
   bool check, runtime_weights, dump, verbose;
@@ -123,6 +129,16 @@ static int parse_args(int argc, char **argv, Args *a) {
       a->tol = strtod(v, &end);
       if (!*v || *end || !(a->tol > 0))
         return arg_error("--tol needs a positive number, got '%s'", v);
+    } else if ((v = flag_value(argc, argv, &i, "--target"))) {
+      a->target = v;
+      if (*v && !target_find(v))
+        return arg_error("unknown target '%s' (native, avx512, avx2, neon, generic)", v);
+    } else if ((v = flag_value(argc, argv, &i, "--threads"))) {
+      char *end;
+      long t = strtol(v, &end, 10);
+      if (*v && (*end || t < 1 || t > 1024))
+        return arg_error("--threads needs a number from 1 to 1024, got '%s'", v);
+      a->threads = (int)t;
     } else if ((v = flag_value(argc, argv, &i, "--repeat"))) {
       a->repeat = atoi(v);
     } else if (!strcmp(argv[i], "--runtime-weights")) {
@@ -251,18 +267,27 @@ static int compile(const Args *a) {
             g->nparams);
     return 1;
   }
+  const Target *target = target_find(a->target ? a->target : "native");
+  g->gemm_nr = target->gemm_nr;
   simplify_run(g);
+  fuse_epilogues(g);
+  pack_weights(g);
   memplan_run(g);
   if (a->dump)
     graph_dump(g, stdout);
   EmitOptions eo = {0};
   eo.embed_weights = embed || g->nparams == 0;
   eo.command_line = a->command_line;
+  eo.target = target;
+  eo.threads = a->threads > 1 ? a->threads : 1;
   if (a->check) {
     eo.prefix = a->prefix ? a->prefix : "model";
+    bool native = !a->target || !strcmp(a->target, "native");
     CheckOptions co = {a->ref, a->weights, a->runtime_weights && g->nparams > 0,
                        a->cc ? a->cc : (getenv("CC") ? getenv("CC") : "clang"),
-                       a->keep, a->tol, a->repeat};
+                       a->keep, a->tol, a->repeat,
+                       xformat("%s%s", native ? "-march=native" : target->cflags,
+                               eo.threads > 1 ? " -fopenmp" : "")};
     return check_run(g, &eo, &co);
   }
   eo.prefix = a->prefix ? a->prefix : default_prefix(a->out);

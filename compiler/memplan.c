@@ -28,7 +28,7 @@ static void assign_storage(Graph *g) {
       n->storage = ST_INPUT;
     else if (n->op == OP_PARAM)
       n->storage = ST_PARAM;
-    else if (n->op == OP_CONST)
+    else if (n->op == OP_CONST || (n->op == OP_PACK && n->data))
       n->storage = ST_CONST;
     else if (n->op == OP_RESHAPE) {
       n->storage = ST_ALIAS;
@@ -95,6 +95,12 @@ void memplan_run(Graph *g) {
       busy[nbusy++] = (Slot){n->offset, size, n->id};
       if (n->offset + size > peak)
         peak = n->offset + size;
+    }
+    if (n->live && n->scratch_bytes > 0) { /* the kernel's temporary, freed right after */
+      int64_t size = (n->scratch_bytes + ALIGN - 1) / ALIGN * ALIGN;
+      n->scratch_offset = first_fit(busy, nbusy, size);
+      if (n->scratch_offset + size > peak)
+        peak = n->scratch_offset + size;
     }
     for (int b = 0; b < nbusy;) { /* free what node i was the last to read */
       if (last[busy[b].node] <= i && busy[b].node != n->id)

@@ -297,6 +297,7 @@ bool shape_infer(Node *n, char *msg, size_t len) {
       FAIL("%s: empty tensor operand", op_names[n->op]);
   switch (op_kinds[n->op]) {
   case OK_LEAF:
+  case OK_PACK: /* shapes set by the pass that makes them */
     return true;
   case OK_UNARY:
     return infer_unary(n, msg, len);

@@ -35,6 +35,8 @@ environment:
   PYTHON         the interpreter with torch (default /usr/bin/python3); the script
                  re-executes itself with it when the current one cannot import torch,
                  and uses it for the worker processes
+  ATTNCC_TARGETS comma-separated --target values to test (default: every target this
+                 machine can run: generic, avx2, avx512)
   ATTNCC_TIMEOUT seconds per attncc run (default 60; the whole suite should take well
                  under 2 minutes on 2 cores)
 """
@@ -71,7 +73,35 @@ import cases as cases_mod  # noqa: E402
 
 CHECK_RE = re.compile(r"^check: output (\S+) shape \[([^\]]*)\] max_abs_err (\S+) max_rel_err (\S+)",
                       re.M)
-MODES = (("embedded", []), ("runtime", ["--runtime-weights"]))
+def machine_targets():
+    """The attncc targets this machine can execute: generic always, avx2/avx512 by CPU flags."""
+    flags = set()
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("flags"):
+                    flags = set(line.split(":", 1)[1].split())
+                    break
+    except OSError:
+        pass
+    targets = ["generic"]
+    if {"avx2", "fma"} <= flags:
+        targets.append("avx2")
+    if {"avx512f", "avx512vl", "avx512dq"} <= flags:
+        targets.append("avx512")
+    return targets
+
+
+def make_modes(targets):
+    """Embedded weights on every target; run-time weights on the best one (and generic)."""
+    modes = [("embedded/%s" % t, ["--target", t]) for t in targets]
+    for t in sorted({targets[0], targets[-1]}):
+        modes.append(("runtime/%s" % t, ["--runtime-weights", "--target", t]))
+    return tuple(modes)
+
+
+TARGETS = [t for t in os.environ.get("ATTNCC_TARGETS", "").split(",") if t] or machine_targets()
+MODES = make_modes(TARGETS)
 
 
 def attncc_path():
@@ -378,13 +408,13 @@ def main(argv):
 
     if not os.path.exists(attncc_path()):
         sys.stderr.write("run_compare.py: warning: %s does not exist (set ATTNCC)\n" % attncc_path())
-    print("%-62s %-8s %-11s %s" % ("case", "mode", "max abs err", "result"))
+    print("%-58s %-16s %-11s %s" % ("case", "mode", "max abs err", "result"))
     passed = failed = 0
     fn = _run_case_keep if keep else run_case
     for results in _map(fn, indices, jobs):
         for r in results:
             status = "PASS" if r["ok"] else "FAIL"
-            print("%-62s %-8s %-11s %s" % (r["case"], r["mode"], _fmt_err(r["err"]), status), flush=True)
+            print("%-58s %-16s %-11s %s" % (r["case"], r["mode"], _fmt_err(r["err"]), status), flush=True)
             if not r["ok"]:
                 print("    " + r["detail"].rstrip().replace("\n", "\n    "))
             elif verbose and r.get("stdout", "").strip():

@@ -1,0 +1,92 @@
+/* fuse.c: epilogue fusion. A matmul whose only consumer adds a per-column bias,
+ * then applies ReLU or GELU, then adds a tensor of its own shape (a residual),
+ * absorbs those consumers: the GEMM kernel applies them as it stores each output
+ * tile, so the intermediate tensors are never written. The fused matmul moves to
+ * the position of the last op it absorbed, which keeps the order topological (the
+ * bias or residual may be computed after the matmul in model order). */
+#include "attncc.h"
+
+/* the single live consumer of n, if n has exactly one and is not an output */
+static Node *sole_user(Graph *g, Node *n) {
+  for (int k = 0; k < g->noutputs; k++)
+    if (g->outputs[k].node == n)
+      return NULL;
+  Node *user = NULL;
+  int uses = 0;
+  for (int i = n->id + 1; i < g->nnodes; i++) {
+    Node *m = g->nodes[i];
+    if (!m->live)
+      continue;
+    for (int s = 0; s < m->nsrc; s++) {
+      if (m->src[s] == n) {
+        user = m;
+        uses++;
+      }
+    }
+  }
+  return uses == 1 ? user : NULL;
+}
+
+/* the operand of binary node u that is not n */
+static Node *other_operand(Node *u, Node *n) { return u->src[0] == n ? u->src[1] : u->src[0]; }
+
+/* a float tensor holding one value per output column: [N], [1, N], ... */
+static bool is_column_vector(const Node *b, int64_t n) {
+  return b->dtype == DT_F32 && b->shape.ndim >= 1 && b->shape.dim[b->shape.ndim - 1] == n &&
+         shape_numel(&b->shape) == n;
+}
+
+static void add_src(Node *n, Node *s) {
+  Node **src = xalloc(sizeof(Node *) * (size_t)(n->nsrc + 1));
+  for (int i = 0; i < n->nsrc; i++)
+    src[i] = n->src[i];
+  src[n->nsrc++] = s;
+  n->src = src;
+}
+
+/* n takes over u: u's users read n, and n runs where u ran */
+static void absorb(Graph *g, Node *n, Node *u) {
+  graph_replace_uses(g, u, n);
+  u->live = false;
+  graph_move_after(g, n, u);
+}
+
+static void fuse_one(Graph *g, Node *n) {
+  int64_t cols = n->shape.dim[n->shape.ndim - 1];
+  Node *u = sole_user(g, n);
+  if (u && u->op == OP_ADD && shape_equal(&u->shape, &n->shape)) {
+    Node *b = other_operand(u, n);
+    if (b != n && is_column_vector(b, cols)) {
+      n->bias = b;
+      add_src(n, b);
+      absorb(g, n, u);
+      u = sole_user(g, n);
+    }
+  }
+  if (u && (u->op == OP_RELU || u->op == OP_GELU)) {
+    n->act = u->op == OP_RELU ? 1 : 2;
+    absorb(g, n, u);
+    u = sole_user(g, n);
+  }
+  if (u && u->op == OP_ADD && shape_equal(&u->shape, &n->shape)) {
+    Node *r = other_operand(u, n);
+    if (r != n && r->dtype == DT_F32 && shape_equal(&r->shape, &n->shape)) {
+      n->residual = r;
+      add_src(n, r);
+      absorb(g, n, u);
+    }
+  }
+}
+
+void fuse_epilogues(Graph *g) {
+  graph_prune(g);
+  for (int i = 0; i < g->nnodes; i++) {
+    Node *n = g->nodes[i];
+    if (n->live && n->op == OP_MATMUL && !n->bias && !n->act && !n->residual) {
+      fuse_one(g, n);
+      if (n->id != i)
+        i--; /* n moved later: the node now at i has not been visited */
+    }
+  }
+  graph_prune(g);
+}

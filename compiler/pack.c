@@ -1,0 +1,74 @@
+/* pack.c: weights are constants, so the GEMM kernel's packed layout is made once.
+ * For every matmul whose right operand is a parameter or constant (a Linear weight,
+ * transposed or not), a PACK node is inserted before its first user; one PACK
+ * serves every matmul of the same matrix. With embedded weights the packed values
+ * are computed here and written to the C file; otherwise the generated code packs
+ * at run time into the workspace. Layout (shared with the kernels' pack_b):
+ *   Bp[(p * K + k) * NR + j] = B(k, p * NR + j), zero past N. */
+#include "attncc.h"
+
+int64_t pack_floats(int64_t k, int64_t n, int nr) { return (n + nr - 1) / nr * nr * k; }
+
+void pack_matrix(int64_t k, int64_t n, const float *b, int64_t ldb_k, int64_t ldb_n, int nr,
+                 float *out) {
+  for (int64_t p = 0; p * nr < n; p++)
+    for (int64_t kk = 0; kk < k; kk++)
+      for (int64_t j = 0; j < nr; j++) {
+        int64_t col = p * nr + j;
+        out[(p * k + kk) * nr + j] = col < n ? b[kk * ldb_k + col * ldb_n] : 0.0f;
+      }
+}
+
+static bool is_weight(const Node *n) {
+  return (n->op == OP_PARAM || n->op == OP_CONST) && n->shape.ndim == 2 && n->dtype == DT_F32;
+}
+
+static Node *find_pack(Graph *g, Node *w, bool trans) {
+  for (int i = 0; i < g->nnodes; i++) {
+    Node *n = g->nodes[i];
+    if (n->op == OP_PACK && n->src[0] == w && n->trans_b == trans)
+      return n;
+  }
+  return NULL;
+}
+
+static Node *make_pack(Graph *g, Node *w, bool trans, Node *before) {
+  Node *p = graph_add(g, OP_PACK, &w, 1, w->loc, w->path);
+  p->trans_b = trans;
+  p->pk_k = trans ? w->shape.dim[1] : w->shape.dim[0];
+  p->pk_n = trans ? w->shape.dim[0] : w->shape.dim[1];
+  p->shape.ndim = 1;
+  p->shape.dim[0] = pack_floats(p->pk_k, p->pk_n, g->gemm_nr);
+  p->dtype = DT_F32;
+  p->live = true;
+  if (w->data) {
+    float *packed = xalloc(sizeof(float) * (size_t)p->shape.dim[0]);
+    int64_t ldb_k = trans ? 1 : p->pk_n, ldb_n = trans ? p->pk_k : 1;
+    pack_matrix(p->pk_k, p->pk_n, w->data, ldb_k, ldb_n, g->gemm_nr, packed);
+    p->data = packed;
+  }
+  graph_insert_before(g, p, before);
+  return p;
+}
+
+void pack_weights(Graph *g) {
+  graph_prune(g);
+  for (int i = 0; i < g->nnodes; i++) {
+    Node *n = g->nodes[i];
+    if (!n->live || n->op != OP_MATMUL)
+      continue;
+    if (!is_weight(n->src[1])) { /* packed per product into the kernel's scratch */
+      int64_t k = n->src[0]->shape.dim[n->src[0]->shape.ndim - 1];
+      int64_t cols = n->shape.dim[n->shape.ndim - 1];
+      n->scratch_bytes = (int64_t)sizeof(float) * pack_floats(k, cols, g->gemm_nr);
+      continue;
+    }
+    Node *p = find_pack(g, n->src[1], n->trans_b);
+    if (!p) {
+      p = make_pack(g, n->src[1], n->trans_b, n);
+      i++; /* n moved one place later */
+    }
+    n->src[1] = p;
+  }
+  graph_prune(g);
+}

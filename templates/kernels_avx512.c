@@ -1,0 +1,291 @@
+/* kernels_avx512.c: FP32 GEMM for x86-64 with AVX-512 (F, VL, DQ) and FMA.
+ * Build the generated file with -mavx512f -mavx512vl -mavx512dq -mfma (or -march=native).
+ * Same section format as kernels.c: each section starts with a "//@ NAME" line and the
+ * emitter copies only the sections a model uses, replacing PREFIX_ by the symbol prefix.
+ * gemm_common is always copied together with gemm; pack_b is self-contained.
+ *
+ * Layout of a packed B (K x N): panels of NR = 32 columns, panel p holds all K rows:
+ *   Bp[(p * K + k) * NR + j] = B(k, p * NR + j), zero for columns >= N.
+ * gemm: C = act(A * B + bias) + R. Loops: N blocks of NC columns (the KC x NC block of Bp
+ * stays in L2) > K blocks of KC > MR-row strips of A (packed to a small stack buffer that
+ * stays in L1) > NR-column panels, each an MR x 32 register tile (2 zmm per row,
+ * A broadcast from memory). Partial sums go through C; bias, act and R are applied once. */
+
+//@ gemm_common
+#include <immintrin.h>
+#ifndef PREFIX_GEMM_NR
+#define PREFIX_GEMM_NR 32 /* columns per packed B panel: 2 zmm */
+#endif
+#define PREFIX_GEMM_MR 12  /* rows of the register tile: 24 zmm accumulators */
+#define PREFIX_GEMM_KC 256 /* K block */
+#define PREFIX_GEMM_NC 768 /* N block (multiple of NR): KC x NC floats of Bp = 768 KiB, in L2 */
+#define PREFIX_GEMM_KCP (PREFIX_GEMM_KC + 16) /* row stride of packed A (+1 line: no set aliasing) */
+
+/* lanes [0, n) of a 16-lane mask, n may be <= 0 or >= 16 */
+static inline __mmask16 PREFIX_gemm_mask16(int64_t n) {
+  return n >= 16 ? (__mmask16)0xFFFF : n <= 0 ? (__mmask16)0 : (__mmask16)((1u << n) - 1u);
+}
+
+/* act 1 = relu (NaN stays NaN), 2 = exact gelu 0.5 x (1 + erf(x / sqrt 2)), else identity */
+static inline __m512 PREFIX_gemm_act16(__m512 x, int act) {
+  if (act == 1)
+    return _mm512_max_ps(_mm512_setzero_ps(), x);
+  if (act == 2) {
+    float t[16];
+    _mm512_storeu_ps(t, x);
+    for (int j = 0; j < 16; j++)
+      t[j] = 0.5f * t[j] * (1.0f + erff(t[j] * 0.70710678118654752f));
+    return _mm512_loadu_ps(t);
+  }
+  return x;
+}
+
+//@ pack_b
+#ifndef PREFIX_GEMM_NR
+#define PREFIX_GEMM_NR 32
+#endif
+/* floats in a packed B of K x N */
+static inline int64_t PREFIX_packed_b_floats(int64_t K, int64_t N) {
+  return (N + PREFIX_GEMM_NR - 1) / PREFIX_GEMM_NR * PREFIX_GEMM_NR * K;
+}
+
+/* B(k, n) = B[k * ldb_k + n * ldb_n] (row-major [K,N]: ldb_k = N, ldb_n = 1; a Linear
+ * weight [N,K] used transposed: ldb_k = 1, ldb_n = K) -> Bp, panels of NR columns */
+static inline void PREFIX_pack_b(int64_t K, int64_t N, const float *B, int64_t ldb_k, int64_t ldb_n,
+                                 float *Bp) {
+  const int64_t nr = PREFIX_GEMM_NR;
+  for (int64_t j0 = 0; j0 < N; j0 += nr) {
+    const int64_t nn = N - j0 < nr ? N - j0 : nr;
+    float *dst = Bp + j0 * K; /* panel j0 / nr starts at (j0 / nr) * K * nr */
+    if (ldb_n == 1) {
+      for (int64_t k = 0; k < K; k++) {
+        memcpy(dst + k * nr, B + k * ldb_k + j0, (size_t)nn * sizeof(float));
+        for (int64_t j = nn; j < nr; j++)
+          dst[k * nr + j] = 0.0f;
+      }
+    } else {
+      for (int64_t k0 = 0; k0 < K; k0 += 64) { /* 64 x NR blocks: reads and writes stay in cache */
+        const int64_t k1 = K - k0 < 64 ? K : k0 + 64;
+        for (int64_t j = 0; j < nr; j++) {
+          if (j < nn) {
+            const float *src = B + (j0 + j) * ldb_n;
+            for (int64_t k = k0; k < k1; k++)
+              dst[k * nr + j] = src[k * ldb_k];
+          } else {
+            for (int64_t k = k0; k < k1; k++)
+              dst[k * nr + j] = 0.0f;
+          }
+        }
+      }
+    }
+  }
+}
+
+//@ gemm
+/* The microkernel is stamped out for every row count 1..MR (mrv) and 1 or 2 zmm per row
+ * (nv), so tails do no wasted work; the X(i) row macros test the constants mrv, nv. */
+#define PREFIX_GEMM_ROWS(X) X(0) X(1) X(2) X(3) X(4) X(5) X(6) X(7) X(8) X(9) X(10) X(11)
+#define PREFIX_GEMM_DECL(i) __m512 c##i##_0 = _mm512_setzero_ps(), c##i##_1 = _mm512_setzero_ps();
+#define PREFIX_GEMM_LOAD(i)                                                                   \
+  if (mrv > i) {                                                                              \
+    c##i##_0 = _mm512_maskz_loadu_ps(m0, cin + i * ldcin);                                    \
+    if (nv > 1)                                                                               \
+      c##i##_1 = _mm512_maskz_loadu_ps(m1, cin + i * ldcin + 16);                             \
+  }
+#define PREFIX_GEMM_ADDR(i, P, LD)                                                            \
+  if (mrv > i) {                                                                              \
+    c##i##_0 = _mm512_add_ps(c##i##_0, _mm512_maskz_loadu_ps(m0, (P) + i * (LD)));            \
+    if (nv > 1)                                                                               \
+      c##i##_1 = _mm512_add_ps(c##i##_1, _mm512_maskz_loadu_ps(m1, (P) + i * (LD) + 16));     \
+  }
+#define PREFIX_GEMM_ADDRIN(i) PREFIX_GEMM_ADDR(i, rin, ldr)
+#define PREFIX_GEMM_ADDROUT(i) PREFIX_GEMM_ADDR(i, rout, ldr)
+#define PREFIX_GEMM_BIAS(i)                                                                   \
+  if (mrv > i) {                                                                              \
+    c##i##_0 = _mm512_add_ps(c##i##_0, bv0);                                                  \
+    if (nv > 1)                                                                               \
+      c##i##_1 = _mm512_add_ps(c##i##_1, bv1);                                                \
+  }
+#define PREFIX_GEMM_FMA(i)                                                                    \
+  if (mrv > i) {                                                                              \
+    const __m512 av = _mm512_set1_ps(a[i * PREFIX_GEMM_KCP]);                                 \
+    c##i##_0 = _mm512_fmadd_ps(av, bv0, c##i##_0);                                            \
+    if (nv > 1)                                                                               \
+      c##i##_1 = _mm512_fmadd_ps(av, bv1, c##i##_1);                                          \
+  }
+#define PREFIX_GEMM_ACT(i)                                                                    \
+  if (mrv > i) {                                                                              \
+    c##i##_0 = PREFIX_gemm_act16(c##i##_0, act);                                              \
+    if (nv > 1)                                                                               \
+      c##i##_1 = PREFIX_gemm_act16(c##i##_1, act);                                            \
+  }
+#define PREFIX_GEMM_STORE(i)                                                                  \
+  if (mrv > i) {                                                                              \
+    _mm512_mask_storeu_ps(c + i * ldc, m0, c##i##_0);                                         \
+    if (nv > 1)                                                                               \
+      _mm512_mask_storeu_ps(c + i * ldc + 16, m1, c##i##_1);                                  \
+  }
+
+/* one mrv x (16 nv) tile, n (<= 16 nv) columns valid: acc = cin (or 0) + bias + rin;
+ * acc += a[.., 0:kc] * b[0:kc, ..]; acc = act(acc) + rout; c = acc. a: packed A rows with
+ * stride KCP; b: a packed B panel at row k0. cin/c (and rin/rout) may be the same memory. */
+#define PREFIX_GEMM_UKR(MRV, NV)                                                              \
+  static inline void PREFIX_gemm_ukr_##MRV##_##NV(                                            \
+      int64_t kc, const float *a, const float *b, int64_t n, const float *cin,                \
+      int64_t ldcin, float *c, int64_t ldc, const float *bias, const float *rin,              \
+      const float *rout, int64_t ldr, int act) {                                              \
+    const int mrv = MRV, nv = NV;                                                             \
+    const __mmask16 m0 = PREFIX_gemm_mask16(n), m1 = PREFIX_gemm_mask16(n - 16);              \
+    PREFIX_GEMM_ROWS(PREFIX_GEMM_DECL)                                                        \
+    if (cin) {                                                                                \
+      PREFIX_GEMM_ROWS(PREFIX_GEMM_LOAD)                                                      \
+    }                                                                                         \
+    if (rin) {                                                                                \
+      PREFIX_GEMM_ROWS(PREFIX_GEMM_ADDRIN)                                                    \
+    }                                                                                         \
+    if (bias) {                                                                               \
+      const __m512 bv0 = _mm512_maskz_loadu_ps(m0, bias);                                     \
+      const __m512 bv1 = _mm512_maskz_loadu_ps(m1, bias + 16);                                \
+      PREFIX_GEMM_ROWS(PREFIX_GEMM_BIAS)                                                      \
+    }                                                                                         \
+    int64_t k = 0;                                                                            \
+    if (mrv == 1) { /* 1 row: 4 k-interleaved chains hide the FMA latency */                  \
+      __m512 d0 = _mm512_setzero_ps(), d1 = d0, e0 = d0, e1 = d0, f0 = d0, f1 = d0;           \
+      for (; k + 4 <= kc; k += 4, a += 4, b += 4 * PREFIX_GEMM_NR) {                          \
+        c0_0 = _mm512_fmadd_ps(_mm512_set1_ps(a[0]), _mm512_loadu_ps(b), c0_0);               \
+        d0 = _mm512_fmadd_ps(_mm512_set1_ps(a[1]), _mm512_loadu_ps(b + 32), d0);              \
+        e0 = _mm512_fmadd_ps(_mm512_set1_ps(a[2]), _mm512_loadu_ps(b + 64), e0);              \
+        f0 = _mm512_fmadd_ps(_mm512_set1_ps(a[3]), _mm512_loadu_ps(b + 96), f0);              \
+        if (nv > 1) {                                                                         \
+          c0_1 = _mm512_fmadd_ps(_mm512_set1_ps(a[0]), _mm512_loadu_ps(b + 16), c0_1);        \
+          d1 = _mm512_fmadd_ps(_mm512_set1_ps(a[1]), _mm512_loadu_ps(b + 48), d1);            \
+          e1 = _mm512_fmadd_ps(_mm512_set1_ps(a[2]), _mm512_loadu_ps(b + 80), e1);            \
+          f1 = _mm512_fmadd_ps(_mm512_set1_ps(a[3]), _mm512_loadu_ps(b + 112), f1);           \
+        }                                                                                     \
+      }                                                                                       \
+      c0_0 = _mm512_add_ps(_mm512_add_ps(c0_0, d0), _mm512_add_ps(e0, f0));                   \
+      c0_1 = _mm512_add_ps(_mm512_add_ps(c0_1, d1), _mm512_add_ps(e1, f1));                   \
+    }                                                                                         \
+    for (; k < kc; k++, a++, b += PREFIX_GEMM_NR) {                                           \
+      const __m512 bv0 = _mm512_loadu_ps(b);                                                  \
+      const __m512 bv1 = nv > 1 ? _mm512_loadu_ps(b + 16) : bv0;                              \
+      PREFIX_GEMM_ROWS(PREFIX_GEMM_FMA)                                                       \
+    }                                                                                         \
+    if (act) {                                                                                \
+      PREFIX_GEMM_ROWS(PREFIX_GEMM_ACT)                                                       \
+    }                                                                                         \
+    if (rout) {                                                                               \
+      PREFIX_GEMM_ROWS(PREFIX_GEMM_ADDROUT)                                                   \
+    }                                                                                         \
+    PREFIX_GEMM_ROWS(PREFIX_GEMM_STORE)                                                       \
+  }
+#define PREFIX_GEMM_UKR2(MRV) PREFIX_GEMM_UKR(MRV, 1) PREFIX_GEMM_UKR(MRV, 2)
+PREFIX_GEMM_UKR2(1)
+PREFIX_GEMM_UKR2(2)
+PREFIX_GEMM_UKR2(3)
+PREFIX_GEMM_UKR2(4)
+PREFIX_GEMM_UKR2(5)
+PREFIX_GEMM_UKR2(6)
+PREFIX_GEMM_UKR2(7)
+PREFIX_GEMM_UKR2(8)
+PREFIX_GEMM_UKR2(9)
+PREFIX_GEMM_UKR2(10)
+PREFIX_GEMM_UKR2(11)
+PREFIX_GEMM_UKR2(12)
+
+/* the tile for mr (1..MR) rows and n (1..NR) columns */
+static inline void PREFIX_gemm_tile(int64_t mr, int64_t kc, const float *a, const float *b, int64_t n,
+                                    const float *cin, int64_t ldcin, float *c, int64_t ldc,
+                                    const float *bias, const float *rin, const float *rout,
+                                    int64_t ldr, int act) {
+#define PREFIX_GEMM_CASE(MRV)                                                                 \
+  case MRV:                                                                                   \
+    if (n > 16)                                                                               \
+      PREFIX_gemm_ukr_##MRV##_2(kc, a, b, n, cin, ldcin, c, ldc, bias, rin, rout, ldr, act);  \
+    else                                                                                      \
+      PREFIX_gemm_ukr_##MRV##_1(kc, a, b, n, cin, ldcin, c, ldc, bias, rin, rout, ldr, act);  \
+    break;
+  switch (mr) {
+    PREFIX_GEMM_CASE(1)
+    PREFIX_GEMM_CASE(2)
+    PREFIX_GEMM_CASE(3)
+    PREFIX_GEMM_CASE(4)
+    PREFIX_GEMM_CASE(5)
+    PREFIX_GEMM_CASE(6)
+    PREFIX_GEMM_CASE(7)
+    PREFIX_GEMM_CASE(8)
+    PREFIX_GEMM_CASE(9)
+    PREFIX_GEMM_CASE(10)
+    PREFIX_GEMM_CASE(11)
+  default:
+    PREFIX_GEMM_CASE(12)
+  }
+#undef PREFIX_GEMM_CASE
+}
+
+/* C[M,N] = act(A[M,K] * B + bias) + R; A row stride lda, Bp = pack_b(B), C row stride ldc,
+ * bias[N] and R (row stride ldr) may be NULL; act 0 none, 1 relu, 2 gelu (erf).
+ * C must not overlap A, Bp or bias; it may be R itself (C == R, ldc == ldr). */
+static inline void PREFIX_gemm(int64_t M, int64_t N, int64_t K, const float *A, int64_t lda,
+                               const float *Bp, float *C, int64_t ldc, const float *bias,
+                               const float *R, int64_t ldr, int act) {
+  _Alignas(64) float ap[PREFIX_GEMM_MR * PREFIX_GEMM_KCP]; /* packed A strip: 13 KiB */
+  if (M <= 0 || N <= 0)
+    return;
+  if (K < 0)
+    K = 0;
+  const int64_t nkb = K > PREFIX_GEMM_KC ? (K + PREFIX_GEMM_KC - 1) / PREFIX_GEMM_KC : 1;
+  const int64_t kcb = nkb > 1 ? (K + nkb - 1) / nkb : K; /* equal K blocks */
+  /* R is added before the K loop when there is no act (then C == R is fine), else after
+   * the act at the last K block. With an act, several K blocks and C overlapping R, the
+   * partial sums cannot go through C: each tile then runs all its K blocks in a stack tile. */
+  const int r_late = R != NULL && act != 0;
+  int spill = 0;
+  if (r_late && nkb > 1) {
+    const uintptr_t c0 = (uintptr_t)C, c1 = (uintptr_t)(C + (M - 1) * ldc + N);
+    const uintptr_t r0 = (uintptr_t)R, r1 = (uintptr_t)(R + (M - 1) * ldr + N);
+    spill = c0 < r1 && r0 < c1;
+  }
+  if (!spill) {
+    for (int64_t jc = 0; jc < N; jc += PREFIX_GEMM_NC) {
+      const int64_t nc = N - jc < PREFIX_GEMM_NC ? N - jc : PREFIX_GEMM_NC;
+      int64_t pc = 0;
+      do {
+        const int64_t kc = K - pc < kcb ? K - pc : kcb;
+        const int first = pc == 0, last = pc + kc >= K;
+        for (int64_t ic = 0; ic < M; ic += PREFIX_GEMM_MR) {
+          const int64_t mr = M - ic < PREFIX_GEMM_MR ? M - ic : PREFIX_GEMM_MR;
+          for (int64_t i = 0; i < mr; i++)
+            memcpy(ap + i * PREFIX_GEMM_KCP, A + (ic + i) * lda + pc, (size_t)kc * sizeof(float));
+          for (int64_t j = jc; j < jc + nc; j += PREFIX_GEMM_NR) {
+            float *c = C + ic * ldc + j;
+            PREFIX_gemm_tile(mr, kc, ap, Bp + (j * K + pc * PREFIX_GEMM_NR), N - j < PREFIX_GEMM_NR ? N - j : PREFIX_GEMM_NR,
+                             first ? NULL : c, ldc, c, ldc, first && bias ? bias + j : NULL,
+                             first && R && !r_late ? R + ic * ldr + j : NULL,
+                             last && r_late ? R + ic * ldr + j : NULL, ldr, last ? act : 0);
+          }
+        }
+        pc += kc;
+      } while (pc < K);
+    }
+  } else {
+    _Alignas(64) float t[PREFIX_GEMM_MR * PREFIX_GEMM_NR];
+    for (int64_t ic = 0; ic < M; ic += PREFIX_GEMM_MR) {
+      const int64_t mr = M - ic < PREFIX_GEMM_MR ? M - ic : PREFIX_GEMM_MR;
+      for (int64_t j = 0; j < N; j += PREFIX_GEMM_NR) {
+        float *c = C + ic * ldc + j;
+        const int64_t n = N - j < PREFIX_GEMM_NR ? N - j : PREFIX_GEMM_NR;
+        for (int64_t pc = 0; pc < K;) {
+          const int64_t kc = K - pc < kcb ? K - pc : kcb;
+          const int first = pc == 0, last = pc + kc >= K;
+          for (int64_t i = 0; i < mr; i++)
+            memcpy(ap + i * PREFIX_GEMM_KCP, A + (ic + i) * lda + pc, (size_t)kc * sizeof(float));
+          PREFIX_gemm_tile(mr, kc, ap, Bp + (j * K + pc * PREFIX_GEMM_NR), n, first ? NULL : t, PREFIX_GEMM_NR,
+                           last ? c : t, last ? ldc : PREFIX_GEMM_NR, first && bias ? bias + j : NULL, NULL,
+                           last ? R + ic * ldr + j : NULL, ldr, last ? act : 0);
+          pc += kc;
+        }
+      }
+    }
+  }
+}
