@@ -56,6 +56,7 @@ typedef enum {
   OK_SOFTMAX,                              /* softmax / log_softmax along an axis */
   OK_REDUCE,                               /* sum / mean / max along an axis */
   OK_PACK,                                 /* weight layout change for the GEMM kernel */
+  OK_ATTENTION,                            /* fused attention */
 } OpKind;
 
 typedef enum {
@@ -74,6 +75,17 @@ typedef enum {
   ST_OUTPUT,                               /* caller's output pointer */
   ST_ALIAS,                                /* same bytes as alias_of (reshape) */
 } Storage;
+
+/* One elementwise step between Q K^T and softmax in a fused attention: the
+ * running score s is combined with a literal or another source of the node. */
+typedef struct {
+  int op;                                  /* OpCode: ADD, SUB, MUL, DIV, WHERE */
+  int operand;                             /* src index of the other value; -1: literal */
+  float literal;
+  int cond;                                /* WHERE: src index of the condition */
+  bool score_first;                        /* s is the left operand (WHERE: the true branch) */
+  Shape shape;                             /* the step's shape: operands broadcast to it */
+} AttnStep;
 
 typedef struct Node Node;
 struct Node {
@@ -97,6 +109,10 @@ struct Node {
   Node *residual;                          /* matmul epilogue: + residual, after act (a src) */
   int act;                                 /* matmul epilogue: 0 none, 1 relu, 2 gelu */
   int64_t pk_k, pk_n;                      /* pack: the matrix is K x N */
+  AttnStep *steps;                         /* attention: score chain */
+  int nsteps;
+  int64_t lq, lk, dh, dv;                  /* attention: query/key lengths, head dims */
+  bool k_rows;                             /* attention: K stored [Lk, d] (else [d, Lk]) */
   void *data;                              /* const: numel values of dtype */
   /* analysis results */
   int nuses;                               /* consumers among live nodes */
@@ -161,6 +177,9 @@ void simplify_run(Graph *g);               /* result-preserving rewrites (transp
 
 // fuse.c
 void fuse_epilogues(Graph *g);             /* matmul + bias + activation + residual add */
+
+// fuse_attention.c
+void fuse_attention(Graph *g);             /* matmul -> scale/mask/bias -> softmax -> matmul */
 
 // pack.c
 void pack_weights(Graph *g);               /* PACK nodes for matmuls by parameters/constants */

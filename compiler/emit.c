@@ -318,9 +318,18 @@ static void emit_permute(StrBuf *sb, const Node *n) {
 static void emit_slice(StrBuf *sb, const Node *n) {
   Operand dst = operand_of(n, n, &n->shape);
   Operand src = {"s0", NULL, n->src[0]->dtype, 0, {0}};
-  contiguous_strides(&n->src[0]->shape, src.stride);
-  src.offset = n->start * src.stride[n->axis];
+  contiguous_strides(&n->src[0]->shape, src.stride); /* the start is in the argument */
   emit_copy(sb, n, n->shape, dst, src);
+}
+
+/* elements from the start of the source a node's kernel argument points at */
+static int64_t src_arg_offset(const Node *n, int i) {
+  if (n->op != OP_SLICE || i != 0)
+    return 0;
+  int64_t inner = 1;
+  for (int d = n->axis + 1; d < n->src[0]->shape.ndim; d++)
+    inner *= n->src[0]->shape.dim[d];
+  return n->start * inner;
 }
 
 static void emit_cat(StrBuf *sb, const Node *n) {
@@ -392,6 +401,128 @@ static void emit_matmul(StrBuf *sb, const EmitOptions *o, const Node *n) {
             epilogue_args(n, coff, N));
   for (int d = batch.ndim - 1; d >= 0; d--)
     sb_printf(sb, "%*s}\n", 2 * d + 2, "");
+}
+
+/* ---- fused attention ---- */
+
+#define ATTN_BLOCK 64 /* keys per block of the online softmax */
+
+/* offset of source `src` of attention node n at flat score row r (code), for step st */
+static const char *attn_row_offset(const Node *n, const AttnStep *st, int src, int64_t *last) {
+  const Node *x = n->src[src];
+  int64_t stride[MAX_DIMS];
+  broadcast_strides(&x->shape, &st->shape, stride);
+  const Shape *s = &st->shape;
+  StrBuf sb = {0};
+  sb_puts(&sb, "0");
+  int64_t below = 1; /* rows per index step of dim d */
+  for (int d = s->ndim - 2; d >= 0; d--) {
+    if (stride[d] && s->dim[d] > 1)
+      sb_printf(&sb, " + ((r / %lld) %% %lld) * %lld", (long long)below, (long long)s->dim[d],
+                (long long)stride[d]);
+    below *= s->dim[d];
+  }
+  *last = stride[s->ndim - 1];
+  const char *r = xstrdup(sb.buf);
+  sb_free(&sb);
+  return r;
+}
+
+/* the value of a step's other operand at key jj */
+static const char *attn_value(const Node *n, const AttnStep *st, int src, StrBuf *rows, int id) {
+  if (src < 0) {
+    StrBuf sb = {0};
+    put_float(&sb, st->literal);
+    const char *r = xstrdup(sb.buf);
+    sb_free(&sb);
+    return r;
+  }
+  int64_t last;
+  const char *off = attn_row_offset(n, st, src, &last);
+  sb_printf(rows, "      const int64_t o%d = %s;\n", id, off);
+  const char *at = last ? xformat("s%d[o%d + jj]", src, id) : xformat("s%d[o%d]", src, id);
+  return n->src[src]->dtype == DT_F32 ? at : xformat("(float)%s", at);
+}
+
+/* the score chain: one statement per step, reading sv */
+static void attn_steps(const Node *n, StrBuf *code, StrBuf *rows) {
+  static const char *const sym[] = {[OP_ADD] = "+", [OP_SUB] = "-", [OP_MUL] = "*", [OP_DIV] = "/"};
+  int id = 0;
+  for (int t = 0; t < n->nsteps; t++) {
+    const AttnStep *st = &n->steps[t];
+    const char *v = attn_value(n, st, st->operand, rows, id++);
+    if (st->op == OP_WHERE) {
+      int64_t last;
+      const char *off = attn_row_offset(n, st, st->cond, &last);
+      sb_printf(rows, "      const int64_t o%d = %s;\n", id, off);
+      const char *c = last ? xformat("s%d[o%d + jj]", st->cond, id) : xformat("s%d[o%d]", st->cond, id);
+      id++;
+      sb_printf(code, "          sv = %s ? %s : %s;\n", c, st->score_first ? "sv" : v,
+                st->score_first ? v : "sv");
+    } else if (st->score_first) {
+      sb_printf(code, "          sv = sv %s %s;\n", sym[st->op], v);
+    } else {
+      sb_printf(code, "          sv = %s %s sv;\n", v, sym[st->op]);
+    }
+  }
+}
+
+static void emit_attention(StrBuf *sb, const Node *n) {
+  long long lq = n->lq, lk = n->lk, dh = n->dh, dv = n->dv;
+  long long batch = shape_numel(&n->shape) / (lq * dv);
+  StrBuf steps = {0}, rows = {0};
+  attn_steps(n, &steps, &rows);
+  sb_printf(sb, "  /* softmax(chain(Q K^T)) V over %lld batch items, %lld queries, %lld keys, "
+                "blocks of %d keys */\n", batch, lq, lk, ATTN_BLOCK);
+  sb_printf(sb, "  for (int64_t b = 0; b < %lld; b++) {\n", batch);
+  sb_printf(sb, "    const float *q = s0 + b * %lld;\n", lq * dh);
+  if (n->k_rows) { /* K is [Lk, d]: transpose it once per batch item so keys are contiguous */
+    sb_printf(sb, "    const float *kb = s1 + b * %lld;\n", lk * dh);
+    sb_printf(sb, "    for (int64_t j = 0; j < %lld; j++)\n", lk);
+    sb_printf(sb, "      for (int64_t c = 0; c < %lld; c++)\n", dh);
+    sb_printf(sb, "        scratch[c * %lld + j] = kb[j * %lld + c];\n", lk, dh);
+    sb_puts(sb, "    const float *kt = scratch;\n");
+  } else {
+    sb_printf(sb, "    const float *kt = s1 + b * %lld;\n", lk * dh);
+  }
+  sb_printf(sb, "    const float *v = s2 + b * %lld;\n", lk * dv);
+  sb_printf(sb, "    for (int64_t i = 0; i < %lld; i++) {\n", lq);
+  if (rows.len) {
+    if (strstr(rows.buf, "(r /"))
+      sb_printf(sb, "      const int64_t r = b * %lld + i;\n", lq);
+    sb_puts(sb, rows.buf);
+  }
+  sb_printf(sb, "      const float *qi = q + i * %lld;\n", dh);
+  sb_printf(sb, "      float *yo = y + (b * %lld + i) * %lld;\n", lq, dv);
+  sb_printf(sb, "      for (int64_t c = 0; c < %lld; c++)\n        yo[c] = 0.0f;\n", dv);
+  sb_puts(sb, "      float m = -INFINITY, l = 0.0f;\n");
+  sb_printf(sb, "      for (int64_t j0 = 0; j0 < %lld; j0 += %d) {\n", lk, ATTN_BLOCK);
+  sb_printf(sb, "        const int64_t jn = %lld - j0 < %d ? %lld - j0 : %d;\n", lk, ATTN_BLOCK, lk,
+            ATTN_BLOCK);
+  sb_printf(sb, "        float sb[%d];\n", ATTN_BLOCK);
+  sb_puts(sb, "        for (int64_t j = 0; j < jn; j++)\n          sb[j] = 0.0f;\n");
+  sb_printf(sb, "        for (int64_t c = 0; c < %lld; c++) {\n", dh);
+  sb_printf(sb, "          const float qc = qi[c];\n          const float *kr = kt + c * %lld + j0;\n", lk);
+  sb_puts(sb, "          for (int64_t j = 0; j < jn; j++)\n            sb[j] += qc * kr[j];\n        }\n");
+  sb_puts(sb, "        float mb = -INFINITY;\n        for (int64_t j = 0; j < jn; j++) {\n");
+  sb_puts(sb, "          float sv = sb[j];\n");
+  if (strstr(steps.buf ? steps.buf : "", "jj"))
+    sb_puts(sb, "          const int64_t jj = j0 + j;\n");
+  if (steps.len)
+    sb_puts(sb, steps.buf);
+  sb_puts(sb, "          sb[j] = sv;\n          if (sv > mb || sv != sv)\n            mb = sv;\n        }\n");
+  sb_puts(sb, "        if (mb == -INFINITY)\n          continue; /* every key masked with -inf so far */\n");
+  sb_puts(sb, "        const float mn = (mb > m || mb != mb) ? mb : m;\n");
+  sb_puts(sb, "        const float corr = expf(m - mn);\n        l *= corr;\n");
+  sb_printf(sb, "        for (int64_t c = 0; c < %lld; c++)\n          yo[c] *= corr;\n", dv);
+  sb_puts(sb, "        for (int64_t j = 0; j < jn; j++) {\n          const float p = expf(sb[j] - mn);\n");
+  sb_printf(sb, "          const float *vr = v + (j0 + j) * %lld;\n          l += p;\n", dv);
+  sb_printf(sb, "          for (int64_t c = 0; c < %lld; c++)\n            yo[c] += p * vr[c];\n", dv);
+  sb_puts(sb, "        }\n        m = mn;\n      }\n      const float inv = 1.0f / l;\n");
+  sb_printf(sb, "      for (int64_t c = 0; c < %lld; c++)\n        yo[c] *= inv;\n", dv);
+  sb_puts(sb, "    }\n  }\n");
+  sb_free(&steps);
+  sb_free(&rows);
 }
 
 /* a PACK computed at run time (weights loaded by the application) */
@@ -489,6 +620,9 @@ static void kernel_body(StrBuf *sb, const EmitOptions *o, const Node *n) {
   case OK_PACK:
     emit_pack(sb, o, n);
     break;
+  case OK_ATTENTION:
+    emit_attention(sb, n);
+    break;
   case OK_LEAF:
     break;
   }
@@ -540,7 +674,8 @@ static void emit_node(Kernels *k, const Graph *g, const EmitOptions *o, const No
     if (!uses_word(body.buf, name))
       continue;
     sb_printf(&sig, ", const %s *restrict %s", dtype_ctype(n->src[i]->dtype), name);
-    sb_printf(&args, ", %s", ref(g, o, n->src[i]));
+    int64_t off = src_arg_offset(n, i);
+    sb_printf(&args, off ? ", %s + %lld" : ", %s", ref(g, o, n->src[i]), (long long)off);
   }
   if (uses_word(body.buf, "scratch")) {
     sb_puts(&sig, ", float *restrict scratch");
@@ -553,7 +688,7 @@ static void emit_node(Kernels *k, const Graph *g, const EmitOptions *o, const No
   const char *key = xformat("(%s) {\n%s}\n", sig.buf, body.buf);
   int before = k->n, id = kernel_find_or_add(k, key);
   if (id == before)
-    sb_printf(&k->defs, "static void %s_k%d%s\n", o->prefix, id, key);
+    sb_printf(&k->defs, "static %s_NOINLINE void %s_k%d%s\n", o->prefix, o->prefix, id, key);
   char shape[128];
   shape_format(&n->shape, shape, sizeof shape);
   sb_printf(&k->calls, "  %s_k%d(%s); /* %%%d %s %s%s", o->prefix, id, args.buf, n->id,
@@ -717,6 +852,9 @@ void emit_source(const Graph *g, const EmitOptions *o, FILE *out) {
   sb_puts(&sb, "NULL};\n");
 
   sb_puts(&sb, "\n/* ---- one function per distinct operation ---- */\n");
+  sb_printf(&sb, "/* kept out of line: the forward function stays a short list of calls */\n"
+                 "#if defined(__GNUC__)\n#define %s_NOINLINE __attribute__((noinline))\n#else\n"
+                 "#define %s_NOINLINE\n#endif\n\n", o->prefix, o->prefix);
   if (k.defs.buf)
     sb_puts(&sb, k.defs.buf);
   sb_puts(&sb, "\n/* ---- forward ---- */\n");

@@ -193,6 +193,16 @@ void graph_dump(const Graph *g, FILE *out) {
       fprintf(out, " act=%s", n->act == 1 ? "relu" : "gelu");
     if (n->residual)
       fprintf(out, " residual=%%%d", n->residual->id);
+    for (int t = 0; t < n->nsteps; t++) { /* attention score chain */
+      const AttnStep *st = &n->steps[t];
+      fprintf(out, "%s%s ", t ? ", " : " scores: ", op_names[st->op]);
+      if (st->op == OP_WHERE)
+        fprintf(out, "%%%d ", n->src[st->cond]->id);
+      if (st->operand >= 0)
+        fprintf(out, "%%%d", n->src[st->operand]->id);
+      else
+        fprintf(out, "%g", (double)st->literal);
+    }
     fprintf(out, " : %s%s", dtype_name(n->dtype), buf);
     if (n->loc.line)
       fprintf(out, "  ; %s:%d", n->loc.file, n->loc.line);

@@ -298,6 +298,7 @@ bool shape_infer(Node *n, char *msg, size_t len) {
   switch (op_kinds[n->op]) {
   case OK_LEAF:
   case OK_PACK: /* shapes set by the pass that makes them */
+  case OK_ATTENTION:
     return true;
   case OK_UNARY:
     return infer_unary(n, msg, len);

@@ -1,0 +1,249 @@
+/* fuse_attention.c: finds attention, whatever the DSL spelling, and replaces it by
+ * one ATTENTION node whose kernel streams over blocks of keys with an online
+ * softmax, so the Lq x Lk score matrix is never stored. The pattern, from the end:
+ *   out = matmul(P', V)          P' = P or a reshape of it keeping the last dim
+ *   P   = softmax(X, -1)         P used only by that matmul (not an output)
+ *   X   = a chain of score steps: * c, / c, + bias, - c, masked_fill / where,
+ *         and reshapes that keep the last dim (einsum, d2l's masked_softmax)
+ *   S   = matmul(Q, K^T)         K read transposed (trans_b) or given as [.., d, Lk]
+ * Every intermediate must have no other use. Q, K and V must not broadcast over the
+ * batch dims; the chain's operands may (a [B,1,1,Lk] mask, an [Lq,Lk] bias). */
+#include "attncc.h"
+
+#include <string.h>
+
+#define MAX_STEPS 8
+
+typedef struct {
+  Graph *g;
+  int *uses;                               /* live uses per node id (outputs count) */
+} Ctx;
+
+static void count_uses(Ctx *c) {
+  Graph *g = c->g;
+  c->uses = xalloc(sizeof(int) * (size_t)g->nnodes);
+  for (int i = 0; i < g->nnodes; i++) {
+    Node *n = g->nodes[i];
+    if (!n->live)
+      continue;
+    for (int s = 0; s < n->nsrc; s++)
+      c->uses[n->src[s]->id]++;
+  }
+  for (int k = 0; k < g->noutputs; k++)
+    c->uses[g->outputs[k].node->id]++;
+}
+
+/* the last dim, and the rows before it (a 0-dim tensor is one row of one) */
+static int64_t last_dim(const Node *n) { return n->shape.ndim ? n->shape.dim[n->shape.ndim - 1] : 1; }
+
+static int64_t rows_of(const Node *n) { return shape_numel(&n->shape) / last_dim(n); }
+
+/* the single user of n (NULL when n has another use or is an output) */
+static Node *single_user(Ctx *c, Node *n) {
+  if (c->uses[n->id] != 1)
+    return NULL;
+  for (int i = n->id + 1; i < c->g->nnodes; i++) {
+    Node *m = c->g->nodes[i];
+    if (!m->live)
+      continue;
+    for (int s = 0; s < m->nsrc; s++)
+      if (m->src[s] == n)
+        return m;
+  }
+  return NULL; /* used by an output only */
+}
+
+static bool is_scalar_const(const Node *n) {
+  return n->op == OP_CONST && shape_numel(&n->shape) == 1;
+}
+
+static float scalar_value(const Node *n) {
+  if (n->dtype == DT_F32)
+    return *(const float *)n->data;
+  if (n->dtype == DT_I32)
+    return (float)*(const int32_t *)n->data;
+  return (float)*(const uint8_t *)n->data;
+}
+
+typedef struct {
+  AttnStep steps[MAX_STEPS];
+  int nsteps;
+  Node *operands[2 * MAX_STEPS];           /* tensors the steps read, in src order after Q,K,V */
+  int noperands;
+} Chain;
+
+static int add_operand(Chain *ch, Node *n) {
+  ch->operands[ch->noperands] = n;
+  return 3 + ch->noperands++;
+}
+
+/* records the value v (literal or tensor) into step st */
+static void set_value(Chain *ch, AttnStep *st, Node *v) {
+  if (is_scalar_const(v)) {
+    st->operand = -1;
+    st->literal = scalar_value(v);
+  } else {
+    st->operand = add_operand(ch, v);
+  }
+}
+
+/* One score step: node x combines the chain value `prev` with something else. */
+static bool take_step(Chain *ch, Node *x, Node *prev) {
+  if (ch->nsteps == MAX_STEPS || x->dtype != DT_F32 || last_dim(x) != last_dim(prev) ||
+      rows_of(x) != rows_of(prev))
+    return false; /* a step may not broadcast the scores themselves */
+  AttnStep st = {0};
+  st.op = x->op;
+  st.shape = x->shape;
+  st.cond = -1;
+  switch (x->op) {
+  case OP_ADD:
+  case OP_SUB:
+  case OP_MUL:
+  case OP_DIV: {
+    Node *other = x->src[0] == prev ? x->src[1] : x->src[0];
+    if (other == prev || other->dtype == DT_BOOL)
+      return false;
+    st.score_first = x->src[0] == prev;
+    set_value(ch, &st, other);
+    break;
+  }
+  case OP_WHERE: {
+    if (x->src[0] == prev || (x->src[1] == prev) == (x->src[2] == prev))
+      return false;
+    st.score_first = x->src[1] == prev;
+    st.cond = add_operand(ch, x->src[0]);
+    set_value(ch, &st, st.score_first ? x->src[2] : x->src[1]);
+    break;
+  }
+  default:
+    return false;
+  }
+  ch->steps[ch->nsteps++] = st;
+  return true;
+}
+
+/* A reshape that only regroups rows: same last dim, so the flat layout is the same. */
+static bool is_row_reshape(const Node *n) {
+  return n->op == OP_RESHAPE && last_dim(n) == last_dim(n->src[0]);
+}
+
+static bool is_step_op(const Node *x) {
+  return x->op == OP_ADD || x->op == OP_SUB || x->op == OP_MUL || x->op == OP_DIV ||
+         x->op == OP_WHERE;
+}
+
+/* the sources of step x through which the scores may flow */
+static bool score_candidate(Ctx *c, const Node *x, int s) {
+  const Node *cand = x->src[s];
+  return !(x->op == OP_WHERE && s == 0) && cand->dtype == DT_F32 &&
+         rows_of(cand) == rows_of(x) && last_dim(cand) == last_dim(x) && c->uses[cand->id] == 1;
+}
+
+/* Follows the scores back from x to the Q K^T matmul through steps and row reshapes;
+ * fills path[] (x first) and returns the matmul, or NULL. */
+static Node *find_scores(Ctx *c, Node *x, Node **path, int *n) {
+  if (x->op == OP_MATMUL)
+    return x;
+  if (*n == 3 * MAX_STEPS || c->uses[x->id] != 1 || !(is_row_reshape(x) || is_step_op(x)))
+    return NULL;
+  int at = (*n)++;
+  path[at] = x;
+  for (int s = 0; s < x->nsrc; s++) {
+    if (!is_row_reshape(x) && !score_candidate(c, x, s))
+      continue;
+    Node *m = find_scores(c, x->src[s], path, n);
+    if (m)
+      return m;
+    *n = at + 1;
+  }
+  *n = at;
+  return NULL;
+}
+
+/* Walks back from the softmax input to the QK^T matmul; returns it, or NULL. */
+static Node *walk_chain(Ctx *c, Chain *ch, Node *sm) {
+  Node *path[3 * MAX_STEPS];
+  int n = 0;
+  Node *x = find_scores(c, sm->src[0], path, &n);
+  if (!x || c->uses[x->id] != 1 || x->bias || x->act || x->residual ||
+      x->src[1]->op == OP_PACK)
+    return NULL;
+  /* record the steps in evaluation order: from the matmul towards the softmax */
+  Node *prev = x;
+  for (int i = n - 1; i >= 0; i--) {
+    if (!is_row_reshape(path[i]) && !take_step(ch, path[i], prev))
+      return NULL;
+    prev = path[i];
+  }
+  return x;
+}
+
+/* Q, K, V: dense per batch item, no batch broadcasting */
+static bool plain_batched(const Node *t, int64_t batch, int64_t rows, int64_t cols) {
+  return t->dtype == DT_F32 && t->shape.ndim >= 2 && t->shape.dim[t->shape.ndim - 2] == rows &&
+         last_dim(t) == cols && shape_numel(&t->shape) == batch * rows * cols;
+}
+
+static void try_fuse(Ctx *c, Node *sm) {
+  Graph *g = c->g;
+  if (sm->log || sm->axis != sm->shape.ndim - 1)
+    return;
+  /* forward: softmax -> (row reshapes) -> matmul(P, V) */
+  Node *p = sm, *mm2 = single_user(c, sm);
+  while (mm2 && is_row_reshape(mm2)) {
+    p = mm2;
+    mm2 = single_user(c, mm2);
+  }
+  if (!mm2 || mm2->op != OP_MATMUL || mm2->src[0] != p || mm2->src[1] == p || mm2->trans_b ||
+      mm2->bias || mm2->act || mm2->residual || mm2->src[1]->op == OP_PACK)
+    return;
+  Chain ch = {0};
+  Node *mm1 = walk_chain(c, &ch, sm);
+  if (!mm1)
+    return;
+  Node *q = mm1->src[0], *k = mm1->src[1], *v = mm2->src[1];
+  int64_t lq = mm1->shape.dim[mm1->shape.ndim - 2], lk = last_dim(mm1);
+  int64_t batch = shape_numel(&mm1->shape) / (lq * lk);
+  int64_t dh = last_dim(q), dv = last_dim(v);
+  bool shapes_ok = p->shape.dim[p->shape.ndim - 2] == lq && last_dim(p) == lk &&
+                   shape_numel(&mm2->shape) == batch * lq * dv &&
+                   plain_batched(q, batch, lq, dh) && plain_batched(v, batch, lk, dv) &&
+                   (mm1->trans_b ? plain_batched(k, batch, lk, dh) : plain_batched(k, batch, dh, lk));
+  if (!shapes_ok)
+    return;
+  Node **src = xalloc(sizeof(Node *) * (size_t)(3 + ch.noperands));
+  src[0] = q;
+  src[1] = k;
+  src[2] = v;
+  for (int i = 0; i < ch.noperands; i++)
+    src[3 + i] = ch.operands[i];
+  Node *f = graph_add(g, OP_ATTENTION, src, 3 + ch.noperands, mm2->loc, mm2->path);
+  f->shape = mm2->shape;
+  f->dtype = DT_F32;
+  f->live = true;
+  f->steps = xalloc(sizeof(AttnStep) * (size_t)(ch.nsteps + 1));
+  memcpy(f->steps, ch.steps, sizeof(AttnStep) * (size_t)ch.nsteps);
+  f->nsteps = ch.nsteps;
+  f->lq = lq;
+  f->lk = lk;
+  f->dh = dh;
+  f->dv = dv;
+  f->k_rows = mm1->trans_b;
+  f->scratch_bytes = f->k_rows ? (int64_t)sizeof(float) * dh * lk : 0;
+  graph_insert_before(g, f, mm2);
+  graph_replace_uses(g, mm2, f);
+}
+
+void fuse_attention(Graph *g) {
+  graph_prune(g);
+  for (int i = 0; i < g->nnodes; i++) {
+    Node *n = g->nodes[i];
+    if (n->live && n->op == OP_SOFTMAX) {
+      Ctx c = {g, NULL};
+      count_uses(&c);
+      try_fuse(&c, n);
+      graph_prune(g);
+    }
+  }
+}
