@@ -98,15 +98,25 @@ for d in d1 d2; do (cd "$TMP/$d" && "$ATTNCC" "$ROOT/examples/lstm_attention.lua
 if cmp -s "$TMP/d1/out.c" "$TMP/d2/out.c" && cmp -s "$TMP/d1/out.h" "$TMP/d2/out.h"; then ok
 else bad "output is not deterministic"; fi
 
-# every example: the generated code builds warning-free with both compilers
+# every example: the generated code builds warning-free with both compilers, as
+# portable C (--target generic, no flags) and for this machine (-march=native)
 for ex in "$ROOT"/examples/*.lua; do
   name=$(basename "$ex" .lua)
-  if ! "$ATTNCC" "$ex" -o "$TMP/$name.c" 2> "$TMP/err"; then bad "$name: $(cat "$TMP/err")"; continue; fi
-  for cc in clang gcc; do
-    if $cc -std=c11 -Wall -Wextra -Werror -O1 -c "$TMP/$name.c" -o "$TMP/$name.o" 2> "$TMP/err"; then ok
-    else bad "$name: generated code does not build with $cc"; head -20 "$TMP/err"; fi
+  for target in generic native; do
+    if ! "$ATTNCC" "$ex" --target $target -o "$TMP/$name.c" 2> "$TMP/err"; then
+      bad "$name: $(cat "$TMP/err")"; continue
+    fi
+    flags=""
+    [ $target = native ] && flags="-march=native"
+    for cc in clang gcc; do
+      if $cc -std=c11 -Wall -Wextra -Werror -O1 $flags -c "$TMP/$name.c" -o "$TMP/$name.o" 2> "$TMP/err"; then ok
+      else bad "$name: generated code ($target) does not build with $cc"; head -20 "$TMP/err"; fi
+    done
   done
 done
+# --target generic is plain C11: it builds with -pedantic too
+"$ATTNCC" "$ROOT/examples/transformer_block.lua" --target generic -o "$TMP/ped.c" &&
+  clang -std=c11 -pedantic -Wall -Wextra -Werror -c "$TMP/ped.c" -o "$TMP/ped.o" && ok || bad "generic output is not pedantic C11"
 
 # installed binary, used from another directory with nothing beside it
 make -s -C "$ROOT" install PREFIX="$TMP/inst" > /dev/null 2>&1 || bad "make install"

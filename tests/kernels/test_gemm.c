@@ -1,0 +1,192 @@
+/* test_gemm.c: checks pack_b and gemm of one GEMM kernel template against a double
+ * precision reference, over awkward shapes, both B layouts, bias / no bias, every act,
+ * no residual / a separate residual / the residual in place (C == R), padded strides.
+ * Pick the template with -DKERNELS='"../../templates/kernels_avx512.c"' (the default),
+ * kernels_avx2.c or kernels_generic.c; the last line printed is "N passed, M failed". */
+#include <math.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#ifndef KERNELS
+#define KERNELS "../../templates/kernels_avx512.c"
+#endif
+#include KERNELS
+
+static uint64_t rng = 0x9E3779B97F4A7C15u;
+static float frand(void) { /* uniform in [-1, 1) */
+  rng ^= rng << 13;
+  rng ^= rng >> 7;
+  rng ^= rng << 17;
+  return (float)((double)(rng >> 40) / (double)(1u << 23) - 1.0);
+}
+
+static void *xmalloc(size_t n) {
+  void *p = malloc(n ? n : 1);
+  if (!p) {
+    fprintf(stderr, "out of memory\n");
+    exit(2);
+  }
+  return p;
+}
+
+static int passed, failed;
+
+static void fail(const char *what, int64_t M, int64_t N, int64_t K, int combo, int64_t i,
+                 int64_t j, double got, double want) {
+  if (failed < 20)
+    fprintf(stderr, "FAIL %s M=%lld N=%lld K=%lld combo=%d at (%lld,%lld): got %.9g want %.9g\n",
+            what, (long long)M, (long long)N, (long long)K, combo, (long long)i, (long long)j, got,
+            want);
+  failed++;
+}
+
+/* checks pack_b of the logical B (Bl[k * N + n]) stored with layout `layout` */
+static int check_pack(int64_t K, int64_t N, const float *Bl, const float *Bp) {
+  const int64_t nr = PREFIX_GEMM_NR, np = (N + nr - 1) / nr;
+  if (PREFIX_packed_b_floats(K, N) != np * nr * K)
+    return 0;
+  for (int64_t p = 0; p < np; p++)
+    for (int64_t k = 0; k < K; k++)
+      for (int64_t j = 0; j < nr; j++) {
+        const float want = p * nr + j < N ? Bl[k * N + p * nr + j] : 0.0f;
+        if (memcmp(&Bp[(p * K + k) * nr + j], &want, sizeof want))
+          return 0;
+      }
+  return 1;
+}
+
+static double act_ref(double x, int act) {
+  if (act == 1)
+    return x > 0 ? x : 0;
+  if (act == 2)
+    return 0.5 * x * (1.0 + erf(x / sqrt(2.0)));
+  return x;
+}
+
+/* combo bits: layout (2) x bias (2) x act (3) x residual (3: none, separate, C == R) */
+static void run_shape(int64_t M, int64_t N, int64_t K, int ncombos, int combo0) {
+  const int64_t lda = K + (M * 7 + K) % 5, ldc = N + (N * 3 + M) % 4, ldr_sep = N + 3;
+  float *A = xmalloc((size_t)(M * lda) * sizeof(float));
+  float *Bl = xmalloc((size_t)(K * N) * sizeof(float)); /* logical B, [K,N] */
+  float *Bt = xmalloc((size_t)(K * N) * sizeof(float)); /* stored [N,K] */
+  float *bias = xmalloc((size_t)N * sizeof(float));
+  double *P = xmalloc((size_t)(M * N) * sizeof(double)), *mag = xmalloc((size_t)(M * N) * sizeof(double));
+  const int64_t pbf = PREFIX_packed_b_floats(K, N);
+  float *Bp = xmalloc((size_t)pbf * sizeof(float));
+  float *C = xmalloc((size_t)(M * ldc) * sizeof(float));
+  float *R = xmalloc((size_t)(M * ldr_sep) * sizeof(float));
+  float *R0 = xmalloc((size_t)(M * (ldc > ldr_sep ? ldc : ldr_sep)) * sizeof(float));
+  for (int64_t i = 0; i < M * lda; i++)
+    A[i] = frand();
+  for (int64_t k = 0; k < K; k++)
+    for (int64_t n = 0; n < N; n++)
+      Bt[n * K + k] = Bl[k * N + n] = frand();
+  for (int64_t n = 0; n < N; n++)
+    bias[n] = frand();
+  for (int64_t i = 0; i < M; i++)
+    for (int64_t j = 0; j < N; j++) {
+      double s = 0, m = 0;
+      for (int64_t k = 0; k < K; k++) {
+        const double t = (double)A[i * lda + k] * (double)Bl[k * N + j];
+        s += t;
+        m += fabs(t);
+      }
+      P[i * N + j] = s;
+      mag[i * N + j] = m;
+    }
+  int packed_layout = -1;
+  for (int t = 0; t < ncombos; t++) {
+    const int combo = (combo0 + t) % 36;
+    const int layout = combo & 1, use_bias = (combo >> 1) & 1, act = (combo >> 2) % 3,
+              res = combo / 12;
+    if (packed_layout != layout) {
+      for (int64_t i = 0; i < pbf; i++)
+        Bp[i] = NAN;
+      if (layout == 0)
+        PREFIX_pack_b(K, N, Bl, N, 1, Bp);
+      else
+        PREFIX_pack_b(K, N, Bt, 1, K, Bp);
+      packed_layout = layout;
+      if (!check_pack(K, N, Bl, Bp)) {
+        fail("pack_b", M, N, K, combo, -1, -1, 0, 0);
+        continue;
+      }
+    }
+    /* the residual and the output; padding columns hold sentinels that must survive */
+    const int64_t ldr = res == 2 ? ldc : ldr_sep;
+    float *Rp = res == 2 ? C : res == 1 ? R : NULL;
+    for (int64_t i = 0; i < M * ldc; i++)
+      C[i] = 12345.0f;
+    if (Rp) {
+      for (int64_t i = 0; i < M; i++)
+        for (int64_t j = 0; j < ldr; j++)
+          Rp[i * ldr + j] = j < N ? frand() : -777.0f;
+      memcpy(R0, Rp, (size_t)(M * ldr) * sizeof(float));
+    }
+    PREFIX_gemm(M, N, K, A, lda, Bp, C, ldc, use_bias ? bias : NULL, Rp, ldr, act);
+    int ok = 1;
+    for (int64_t i = 0; i < M && ok; i++)
+      for (int64_t j = 0; j < ldc && ok; j++) {
+        const double got = C[i * ldc + j];
+        if (j >= N) {
+          const double want = res == 2 ? -777.0 : 12345.0;
+          if (got != want) {
+            fail("wrote padding", M, N, K, combo, i, j, got, want);
+            ok = 0;
+          }
+          continue;
+        }
+        const double b = use_bias ? bias[j] : 0.0, r = Rp ? R0[i * ldr + j] : 0.0;
+        const double want = act_ref(P[i * N + j] + b, act) + r;
+        const double tol = 1e-5 * (1.0 + mag[i * N + j] + fabs(b) + fabs(r));
+        if (!(fabs(got - want) <= tol)) {
+          fail("value", M, N, K, combo, i, j, got, want);
+          ok = 0;
+        }
+      }
+    if (res == 1) /* a separate residual is read only */
+      for (int64_t i = 0; i < M * ldr && ok; i++)
+        if (memcmp(&R[i], &R0[i], sizeof(float))) {
+          fail("wrote R", M, N, K, combo, i / ldr, i % ldr, R[i], R0[i]);
+          ok = 0;
+        }
+    passed += ok;
+  }
+  free(A);
+  free(Bl);
+  free(Bt);
+  free(bias);
+  free(P);
+  free(mag);
+  free(Bp);
+  free(C);
+  free(R);
+  free(R0);
+}
+
+int main(void) {
+  static const int64_t Ms[] = {1, 2, 3, 7, 12, 13, 14, 17, 100, 129};
+  static const int64_t Ns[] = {1, 7, 8, 9, 15, 16, 17, 31, 32, 33, 100, 129};
+  static const int64_t Ks[] = {1, 3, 17, 100, 129, 256, 257, 513, 800};
+  int shape = 0;
+  for (size_t a = 0; a < sizeof Ms / sizeof *Ms; a++)
+    for (size_t b = 0; b < sizeof Ns / sizeof *Ns; b++)
+      for (size_t c = 0; c < sizeof Ks / sizeof *Ks; c++, shape++) {
+        const int64_t M = Ms[a], N = Ns[b], K = Ks[c];
+        /* every combo for small shapes, a rotating third of them for the others */
+        if (M * N * K <= 40000)
+          run_shape(M, N, K, 36, 0);
+        else
+          run_shape(M, N, K, 12, (shape * 12) % 36);
+      }
+  /* the named awkward sizes, and bigger ones that cross the N blocking */
+  static const int64_t big[][3] = {{513, 7, 129}, {7, 513, 513}, {100, 513, 3},
+                                   {129, 1000, 300}, {33, 1600, 40}, {3, 2049, 700},
+                                   {64, 128, 64},   {1, 768, 256}};
+  for (size_t s = 0; s < sizeof big / sizeof *big; s++)
+    run_shape(big[s][0], big[s][1], big[s][2], 36, 0);
+  printf("%d passed, %d failed\n", passed, failed);
+  return failed != 0;
+}
