@@ -118,6 +118,18 @@ done
 "$ATTNCC" "$ROOT/examples/transformer_block.lua" --target generic -o "$TMP/ped.c" &&
   clang -std=c11 -pedantic -Wall -Wextra -Werror -c "$TMP/ped.c" -o "$TMP/ped.o" && ok || bad "generic output is not pedantic C11"
 
+# attention is fused (one streaming kernel) in every example that does not output the
+# attention weights; where the weights are an output, the scores stay materialized
+fused() { "$ATTNCC" "$ROOT/examples/$1.lua" "${@:2}" -o "$TMP/f.c" --dump-graph | grep -c ' = attention '; }
+for ex in fc_self_attention selfattention_einsum transformer_block timesformer_attention d2l_multihead; do
+  [ "$(fused $ex)" -ge 1 ] && ok || bad "$ex: attention was not fused"
+done
+[ "$(fused timesformer_attention -D WITH_QKV=0)" -ge 1 ] && ok || bad "timesformer without qkv: not fused"
+[ "$(fused d2l_multihead -D VALID_LENS_DIMS=2)" -ge 1 ] && ok || bad "d2l per-query valid_lens: not fused"
+[ "$(fused torch_mha -D NEED_WEIGHTS=0 -D ATTN_MASK=1)" -ge 1 ] && ok || bad "torch_mha without weights: not fused"
+[ "$(fused torch_mha)" -eq 0 ] && ok || bad "torch_mha returning weights must keep them"
+[ "$(fused mha_mask_weights)" -eq 0 ] && ok || bad "mha_mask_weights returns its weights: must not fuse"
+
 # installed binary, used from another directory with nothing beside it
 make -s -C "$ROOT" install PREFIX="$TMP/inst" > /dev/null 2>&1 || bad "make install"
 (cd / && "$TMP/inst/bin/attncc" "$TMP/lin.lua" -o "$TMP/inst.c") && ok || bad "installed attncc"
