@@ -214,6 +214,7 @@ void emit_source(const Graph *g, const EmitOptions *o, FILE *out);
 void emit_header(const Graph *g, const EmitOptions *o, FILE *out);
 void emit_check_driver(const Graph *g, const EmitOptions *o, FILE *out);
 const char *emit_param_field(const Graph *g, const Node *param); /* C field name */
+int64_t emit_attention_scratch(const Node *n, int gemm_nr); /* bytes the kernel needs */
 
 // lua_host.c
 typedef struct {

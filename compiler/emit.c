@@ -405,7 +405,8 @@ static void emit_matmul(StrBuf *sb, const EmitOptions *o, const Node *n) {
 
 /* ---- fused attention ---- */
 
-#define ATTN_BLOCK 64 /* keys per block of the online softmax */
+#define ATTN_BLOCK 64   /* keys per block of the online softmax */
+#define ATTN_QUERIES 48 /* queries per block (a multiple of the GEMM's row tile) */
 
 /* offset of source `src` of attention node n at flat score row r (code), for step st */
 static const char *attn_row_offset(const Node *n, const AttnStep *st, int src, int64_t *last) {
@@ -467,60 +468,99 @@ static void attn_steps(const Node *n, StrBuf *code, StrBuf *rows) {
   }
 }
 
-static void emit_attention(StrBuf *sb, const Node *n) {
+/* Scratch of an attention node, in floats: packed K and V blocks of one batch item,
+ * the score tile, and the running max and sum of each query row. */
+static void attention_scratch(const Node *n, int nr, int64_t *kp, int64_t *vp, int64_t *tile,
+                              int64_t *total) {
+  int64_t blocks = (n->lk + ATTN_BLOCK - 1) / ATTN_BLOCK;
+  *kp = pack_floats(n->dh, ATTN_BLOCK, nr);   /* one key block: d x 64 */
+  *vp = pack_floats(ATTN_BLOCK, n->dv, nr);   /* one value block: 64 x dv */
+  *tile = ATTN_QUERIES * ATTN_BLOCK;
+  *total = blocks * (*kp + *vp) + *tile + 2 * ATTN_QUERIES;
+}
+
+int64_t emit_attention_scratch(const Node *n, int nr) {
+  int64_t kp, vp, tile, total;
+  attention_scratch(n, nr, &kp, &vp, &tile, &total);
+  return total * (int64_t)sizeof(float);
+}
+
+/* Flash-style: per batch item, K and V are packed block by block; then for each
+ * block of queries, S = Q K_blk^T (GEMM), the score chain and an online softmax over
+ * S's rows, and O = O * corr + P V_blk (GEMM with O as its own residual). */
+static void emit_attention(StrBuf *sb, const EmitOptions *o, const Node *n) {
   long long lq = n->lq, lk = n->lk, dh = n->dh, dv = n->dv;
   long long batch = shape_numel(&n->shape) / (lq * dv);
+  int64_t kp, vp, tile, total;
+  attention_scratch(n, o->target->gemm_nr, &kp, &vp, &tile, &total);
+  long long blocks = (lk + ATTN_BLOCK - 1) / ATTN_BLOCK;
+  const char *P = o->prefix;
   StrBuf steps = {0}, rows = {0};
   attn_steps(n, &steps, &rows);
-  sb_printf(sb, "  /* softmax(chain(Q K^T)) V over %lld batch items, %lld queries, %lld keys, "
-                "blocks of %d keys */\n", batch, lq, lk, ATTN_BLOCK);
+  sb_printf(sb, "  /* softmax(chain(Q K^T)) V: %lld batch items, %lld queries x %lld keys, "
+                "head dims %lld/%lld */\n", batch, lq, lk, dh, dv);
+  sb_printf(sb, "  float *kp = scratch, *vp = scratch + %lld, *st = vp + %lld;\n",
+            blocks * (long long)kp, blocks * (long long)vp);
+  sb_printf(sb, "  float *rmax = st + %lld, *rsum = rmax + %d;\n", (long long)tile, ATTN_QUERIES);
   sb_printf(sb, "  for (int64_t b = 0; b < %lld; b++) {\n", batch);
-  sb_printf(sb, "    const float *q = s0 + b * %lld;\n", lq * dh);
-  if (n->k_rows) { /* K is [Lk, d]: transpose it once per batch item so keys are contiguous */
-    sb_printf(sb, "    const float *kb = s1 + b * %lld;\n", lk * dh);
-    sb_printf(sb, "    for (int64_t j = 0; j < %lld; j++)\n", lk);
-    sb_printf(sb, "      for (int64_t c = 0; c < %lld; c++)\n", dh);
-    sb_printf(sb, "        scratch[c * %lld + j] = kb[j * %lld + c];\n", lk, dh);
-    sb_puts(sb, "    const float *kt = scratch;\n");
-  } else {
-    sb_printf(sb, "    const float *kt = s1 + b * %lld;\n", lk * dh);
-  }
-  sb_printf(sb, "    const float *v = s2 + b * %lld;\n", lk * dv);
-  sb_printf(sb, "    for (int64_t i = 0; i < %lld; i++) {\n", lq);
+  sb_printf(sb, "    for (int64_t jb = 0; jb < %lld; jb++) {\n", blocks);
+  sb_printf(sb, "      const int64_t j0 = jb * %d, jn = %lld - j0 < %d ? %lld - j0 : %d;\n",
+            ATTN_BLOCK, lk, ATTN_BLOCK, lk, ATTN_BLOCK);
+  if (n->k_rows) /* K [Lk, d]: B(c, j) = K[j0 + j][c] */
+    sb_printf(sb, "      %s_pack_b(%lld, jn, s1 + b * %lld + j0 * %lld, 1, %lld, kp + jb * %lld);\n",
+              P, dh, lk * dh, dh, dh, (long long)kp);
+  else /* K^T [d, Lk]: B(c, j) = KT[c][j0 + j] */
+    sb_printf(sb, "      %s_pack_b(%lld, jn, s1 + b * %lld + j0, %lld, 1, kp + jb * %lld);\n", P,
+              dh, lk * dh, lk, (long long)kp);
+  sb_printf(sb, "      %s_pack_b(jn, %lld, s2 + b * %lld + j0 * %lld, %lld, 1, vp + jb * %lld);\n",
+            P, dv, lk * dv, dv, dv, (long long)vp);
+  sb_puts(sb, "    }\n");
+  sb_printf(sb, "    for (int64_t i0 = 0; i0 < %lld; i0 += %d) {\n", lq, ATTN_QUERIES);
+  sb_printf(sb, "      const int64_t in = %lld - i0 < %d ? %lld - i0 : %d;\n", lq, ATTN_QUERIES, lq,
+            ATTN_QUERIES);
+  sb_printf(sb, "      const float *q = s0 + (b * %lld + i0) * %lld;\n", lq, dh);
+  sb_printf(sb, "      float *out = y + (b * %lld + i0) * %lld;\n", lq, dv);
+  sb_printf(sb, "      for (int64_t e = 0; e < in * %lld; e++)\n        out[e] = 0.0f;\n", dv);
+  sb_puts(sb, "      for (int64_t i = 0; i < in; i++) {\n        rmax[i] = -INFINITY;\n"
+              "        rsum[i] = 0.0f;\n      }\n");
+  sb_printf(sb, "      for (int64_t jb = 0; jb < %lld; jb++) {\n", blocks);
+  sb_printf(sb, "        const int64_t j0 = jb * %d, jn = %lld - j0 < %d ? %lld - j0 : %d;\n",
+            ATTN_BLOCK, lk, ATTN_BLOCK, lk, ATTN_BLOCK);
+  sb_printf(sb, "        %s_gemm(in, jn, %lld, q, %lld, kp + jb * %lld, st, %d, NULL, NULL, 0, 0);\n",
+            P, dh, dh, (long long)kp, ATTN_BLOCK);
+  sb_puts(sb, "        for (int64_t i = 0; i < in; i++) {\n");
+  sb_printf(sb, "          float *srow = st + i * %d, *orow = out + i * %lld;\n", ATTN_BLOCK, dv);
   if (rows.len) {
     if (strstr(rows.buf, "(r /"))
-      sb_printf(sb, "      const int64_t r = b * %lld + i;\n", lq);
+      sb_printf(sb, "          const int64_t r = b * %lld + i0 + i;\n", lq);
     sb_puts(sb, rows.buf);
   }
-  sb_printf(sb, "      const float *qi = q + i * %lld;\n", dh);
-  sb_printf(sb, "      float *yo = y + (b * %lld + i) * %lld;\n", lq, dv);
-  sb_printf(sb, "      for (int64_t c = 0; c < %lld; c++)\n        yo[c] = 0.0f;\n", dv);
-  sb_puts(sb, "      float m = -INFINITY, l = 0.0f;\n");
-  sb_printf(sb, "      for (int64_t j0 = 0; j0 < %lld; j0 += %d) {\n", lk, ATTN_BLOCK);
-  sb_printf(sb, "        const int64_t jn = %lld - j0 < %d ? %lld - j0 : %d;\n", lk, ATTN_BLOCK, lk,
-            ATTN_BLOCK);
-  sb_printf(sb, "        float sb[%d];\n", ATTN_BLOCK);
-  sb_puts(sb, "        for (int64_t j = 0; j < jn; j++)\n          sb[j] = 0.0f;\n");
-  sb_printf(sb, "        for (int64_t c = 0; c < %lld; c++) {\n", dh);
-  sb_printf(sb, "          const float qc = qi[c];\n          const float *kr = kt + c * %lld + j0;\n", lk);
-  sb_puts(sb, "          for (int64_t j = 0; j < jn; j++)\n            sb[j] += qc * kr[j];\n        }\n");
-  sb_puts(sb, "        float mb = -INFINITY;\n        for (int64_t j = 0; j < jn; j++) {\n");
-  sb_puts(sb, "          float sv = sb[j];\n");
-  if (strstr(steps.buf ? steps.buf : "", "jj"))
-    sb_puts(sb, "          const int64_t jj = j0 + j;\n");
+  sb_puts(sb, "          float mb = -INFINITY;\n          for (int64_t j = 0; j < jn; j++) {\n");
+  sb_puts(sb, "            float sv = srow[j];\n");
+  if (steps.len && strstr(steps.buf, "jj"))
+    sb_puts(sb, "            const int64_t jj = j0 + j;\n");
   if (steps.len)
     sb_puts(sb, steps.buf);
-  sb_puts(sb, "          sb[j] = sv;\n          if (sv > mb || sv != sv)\n            mb = sv;\n        }\n");
-  sb_puts(sb, "        if (mb == -INFINITY)\n          continue; /* every key masked with -inf so far */\n");
-  sb_puts(sb, "        const float mn = (mb > m || mb != mb) ? mb : m;\n");
-  sb_puts(sb, "        const float corr = expf(m - mn);\n        l *= corr;\n");
-  sb_printf(sb, "        for (int64_t c = 0; c < %lld; c++)\n          yo[c] *= corr;\n", dv);
-  sb_puts(sb, "        for (int64_t j = 0; j < jn; j++) {\n          const float p = expf(sb[j] - mn);\n");
-  sb_printf(sb, "          const float *vr = v + (j0 + j) * %lld;\n          l += p;\n", dv);
-  sb_printf(sb, "          for (int64_t c = 0; c < %lld; c++)\n            yo[c] += p * vr[c];\n", dv);
-  sb_puts(sb, "        }\n        m = mn;\n      }\n      const float inv = 1.0f / l;\n");
-  sb_printf(sb, "      for (int64_t c = 0; c < %lld; c++)\n        yo[c] *= inv;\n", dv);
-  sb_puts(sb, "    }\n  }\n");
+  sb_puts(sb, "            srow[j] = sv;\n            mb = (sv > mb || sv != sv) ? sv : mb;\n"
+              "          }\n");
+  sb_puts(sb, "          if (mb == -INFINITY) { /* every key of the block is masked with -inf */\n"
+              "            for (int64_t j = 0; j < jn; j++)\n              srow[j] = 0.0f;\n"
+              "            continue;\n          }\n");
+  sb_puts(sb, "          const float mn = (mb > rmax[i] || mb != mb) ? mb : rmax[i];\n");
+  sb_printf(sb, "          const float corr = %s_exp(rmax[i] - mn);\n", P);
+  sb_puts(sb, "          float sum = 0.0f;\n          for (int64_t j = 0; j < jn; j++) {\n");
+  sb_printf(sb, "            srow[j] = %s_exp(srow[j] - mn);\n            sum += srow[j];\n"
+                "          }\n", P);
+  sb_puts(sb, "          rsum[i] = rsum[i] * corr + sum;\n          rmax[i] = mn;\n");
+  sb_printf(sb, "          for (int64_t c = 0; c < %lld; c++)\n            orow[c] *= corr;\n", dv);
+  sb_puts(sb, "        }\n");
+  sb_printf(sb, "        %s_gemm(in, %lld, jn, st, %d, vp + jb * %lld, out, %lld, NULL, out, %lld, 0);\n",
+            P, dv, ATTN_BLOCK, (long long)vp, dv, dv);
+  sb_puts(sb, "      }\n      for (int64_t i = 0; i < in; i++) {\n");
+  sb_puts(sb, "        const float inv = 1.0f / rsum[i];\n");
+  sb_printf(sb, "        for (int64_t c = 0; c < %lld; c++)\n          out[i * %lld + c] *= inv;\n",
+            dv, dv);
+  sb_puts(sb, "      }\n    }\n  }\n");
   sb_free(&steps);
   sb_free(&rows);
 }
@@ -621,7 +661,7 @@ static void kernel_body(StrBuf *sb, const EmitOptions *o, const Node *n) {
     emit_pack(sb, o, n);
     break;
   case OK_ATTENTION:
-    emit_attention(sb, n);
+    emit_attention(sb, o, n);
     break;
   case OK_LEAF:
     break;
@@ -731,6 +771,11 @@ static void kernels_of(const Node *n, const char **names, int *count) {
     names[(*count)++] = "pack_b";
   } else if (n->op == OP_SOFTMAX) {
     names[(*count)++] = "softmax";
+    names[(*count)++] = "exp";
+  } else if (n->op == OP_ATTENTION) {
+    names[(*count)++] = "gemm";
+    names[(*count)++] = "pack_b";
+    names[(*count)++] = "exp";
   }
 }
 

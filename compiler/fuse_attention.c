@@ -230,7 +230,6 @@ static void try_fuse(Ctx *c, Node *sm) {
   f->dh = dh;
   f->dv = dv;
   f->k_rows = mm1->trans_b;
-  f->scratch_bytes = f->k_rows ? (int64_t)sizeof(float) * dh * lk : 0;
   graph_insert_before(g, f, mm2);
   graph_replace_uses(g, mm2, f);
 }

@@ -1,10 +1,11 @@
-/* pack.c: weights are constants, so the GEMM kernel's packed layout is made once.
+/* pack.c: prepares the kernels' data. Weights are constants, so the GEMM kernel's packed layout is made once.
  * For every matmul whose right operand is a parameter or constant (a Linear weight,
  * transposed or not), a PACK node is inserted before its first user; one PACK
  * serves every matmul of the same matrix. With embedded weights the packed values
  * are computed here and written to the C file; otherwise the generated code packs
  * at run time into the workspace. Layout (shared with the kernels' pack_b):
- *   Bp[(p * K + k) * NR + j] = B(k, p * NR + j), zero past N. */
+ *   Bp[(p * K + k) * NR + j] = B(k, p * NR + j), zero past N.
+ * It also sets the scratch workspace of kernels that pack operands as they run. */
 #include "attncc.h"
 
 int64_t pack_floats(int64_t k, int64_t n, int nr) { return (n + nr - 1) / nr * nr * k; }
@@ -55,6 +56,8 @@ void pack_weights(Graph *g) {
   graph_prune(g);
   for (int i = 0; i < g->nnodes; i++) {
     Node *n = g->nodes[i];
+    if (n->live && n->op == OP_ATTENTION)
+      n->scratch_bytes = emit_attention_scratch(n, g->gemm_nr);
     if (!n->live || n->op != OP_MATMUL)
       continue;
     if (!is_weight(n->src[1])) { /* packed per product into the kernel's scratch */
