@@ -172,6 +172,9 @@ bool shape_infer(Node *n, char *msg, size_t len);
 int shape_norm_dim(int dim, int ndim);     /* negative dims from the end; -1 when out of range */
 bool shape_broadcast(const Shape *a, const Shape *b, Shape *out);
 
+// fold.c
+void fold_constants(Graph *g);             /* evaluate nodes whose sources are all known */
+
 // simplify.c
 void simplify_run(Graph *g);               /* result-preserving rewrites (transpose into matmul) */
 

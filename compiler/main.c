@@ -1,5 +1,6 @@
 /* main.c: the attncc command line. Parses flags, runs the pipeline
- *   lua_host_run -> [weights_load] -> simplify_run -> fuse_attention -> fuse_epilogues -> pack_weights
+ *   lua_host_run -> [weights_load] -> fold_constants -> simplify_run -> fuse_attention
+ *   -> fuse_epilogues -> pack_weights
  *   -> memplan_run -> emit_source/emit_header
  * and writes OUT.c and OUT.h atomically (temporary files renamed at the end, so an
  * error never leaves a half-written output). `attncc check` runs the same pipeline
@@ -269,6 +270,7 @@ static int compile(const Args *a) {
   }
   const Target *target = target_find(a->target ? a->target : "native");
   g->gemm_nr = target->gemm_nr;
+  fold_constants(g);
   simplify_run(g);
   fuse_attention(g);
   fuse_epilogues(g);
