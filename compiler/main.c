@@ -11,6 +11,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 static const char usage[] =
@@ -220,6 +221,9 @@ static const char *emit_to_temp(const char *path, EmitFn fn, const Graph *g, con
     fprintf(stderr, "attncc: error: cannot write %s: %s\n", path, strerror(errno));
     return NULL;
   }
+  mode_t mask = umask(0); /* mkstemp makes 0600: give the output the usual mode */
+  umask(mask);
+  fchmod(fd, 0666 & ~mask);
   FILE *f = fdopen(fd, "wb");
   fn(g, o, f);
   if (ferror(f) | (fclose(f) != 0)) {

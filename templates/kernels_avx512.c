@@ -17,8 +17,12 @@
 #define PREFIX_GEMM_NR 32 /* columns per packed B panel: 2 zmm */
 #endif
 #define PREFIX_GEMM_MR 12  /* rows of the register tile: 24 zmm accumulators */
+#ifndef PREFIX_GEMM_KC
 #define PREFIX_GEMM_KC 256 /* K block */
+#endif
+#ifndef PREFIX_GEMM_NC
 #define PREFIX_GEMM_NC 768 /* N block (multiple of NR): KC x NC floats of Bp = 768 KiB, in L2 */
+#endif
 #define PREFIX_GEMM_KCP (PREFIX_GEMM_KC + 16) /* row stride of packed A (+1 line: no set aliasing) */
 
 /* lanes [0, n) of a 16-lane mask, n may be <= 0 or >= 16 */
@@ -108,10 +112,18 @@ static inline void PREFIX_pack_b(int64_t K, int64_t N, const float *B, int64_t l
   }
 #define PREFIX_GEMM_FMA(i)                                                                    \
   if (mrv > i) {                                                                              \
-    const __m512 av = _mm512_set1_ps(a[i * PREFIX_GEMM_KCP]);                                 \
+    const __m512 av = _mm512_set1_ps(ak[i * PREFIX_GEMM_KCP]);                                 \
     c##i##_0 = _mm512_fmadd_ps(av, bv0, c##i##_0);                                            \
     if (nv > 1)                                                                               \
       c##i##_1 = _mm512_fmadd_ps(av, bv1, c##i##_1);                                          \
+  }
+/* k step u of the tile: row i adds a[i][k + u] * b[k + u][:] */
+#define PREFIX_GEMM_STEP(u)                                                                   \
+  {                                                                                           \
+    const float *ak = a + (u);                                                                \
+    const __m512 bv0 = _mm512_loadu_ps(b + (u) * PREFIX_GEMM_NR);                                 \
+    const __m512 bv1 = nv > 1 ? _mm512_loadu_ps(b + (u) * PREFIX_GEMM_NR + 16) : bv0;              \
+    PREFIX_GEMM_ROWS(PREFIX_GEMM_FMA)                                                         \
   }
 #define PREFIX_GEMM_ACT(i)                                                                    \
   if (mrv > i) {                                                                              \
@@ -166,10 +178,14 @@ static inline void PREFIX_pack_b(int64_t K, int64_t N, const float *B, int64_t l
       c0_0 = _mm512_add_ps(_mm512_add_ps(c0_0, d0), _mm512_add_ps(e0, f0));                   \
       c0_1 = _mm512_add_ps(_mm512_add_ps(c0_1, d1), _mm512_add_ps(e1, f1));                   \
     }                                                                                         \
+    for (; k + 4 <= kc; k += 4, a += 4, b += 4 * PREFIX_GEMM_NR) {                          \
+      PREFIX_GEMM_STEP(0)                                                                     \
+      PREFIX_GEMM_STEP(1)                                                                     \
+      PREFIX_GEMM_STEP(2)                                                                     \
+      PREFIX_GEMM_STEP(3)                                                                     \
+    }                                                                                         \
     for (; k < kc; k++, a++, b += PREFIX_GEMM_NR) {                                           \
-      const __m512 bv0 = _mm512_loadu_ps(b);                                                  \
-      const __m512 bv1 = nv > 1 ? _mm512_loadu_ps(b + 16) : bv0;                              \
-      PREFIX_GEMM_ROWS(PREFIX_GEMM_FMA)                                                       \
+      PREFIX_GEMM_STEP(0)                                                                     \
     }                                                                                         \
     if (act) {                                                                                \
       PREFIX_GEMM_ROWS(PREFIX_GEMM_ACT)                                                       \
@@ -223,22 +239,37 @@ static inline void PREFIX_gemm_tile(int64_t mr, int64_t kc, const float *a, cons
 #undef PREFIX_GEMM_CASE
 }
 
+/* prefetches rows [0, mr) x columns [0, n) of c (and of r, if not NULL) */
+static inline void PREFIX_gemm_prefetch(int64_t mr, int64_t n, const float *c, int64_t ldc,
+                                        const float *r, int64_t ldr) {
+  for (int64_t i = 0; i < mr; i++) {
+    _mm_prefetch((const char *)(c + i * ldc), _MM_HINT_T0);
+    _mm_prefetch((const char *)(c + i * ldc + n - 1), _MM_HINT_T0);
+    if (r) {
+      _mm_prefetch((const char *)(r + i * ldr), _MM_HINT_T0);
+      _mm_prefetch((const char *)(r + i * ldr + n - 1), _MM_HINT_T0);
+    }
+  }
+}
+
 /* C[M,N] = act(A[M,K] * B + bias) + R; A row stride lda, Bp = pack_b(B), C row stride ldc,
  * bias[N] and R (row stride ldr) may be NULL; act 0 none, 1 relu, 2 gelu (erf).
  * C must not overlap A, Bp or bias; it may be R itself (C == R, ldc == ldr). */
 static inline void PREFIX_gemm(int64_t M, int64_t N, int64_t K, const float *A, int64_t lda,
                                const float *Bp, float *C, int64_t ldc, const float *bias,
                                const float *R, int64_t ldr, int act) {
-  _Alignas(64) float ap[PREFIX_GEMM_MR * PREFIX_GEMM_KCP]; /* packed A strip: 13 KiB */
+  const int64_t MR = PREFIX_GEMM_MR, NR = PREFIX_GEMM_NR, KC = PREFIX_GEMM_KC,
+                NC = PREFIX_GEMM_NC, KCP = PREFIX_GEMM_KCP;
+  _Alignas(64) float ap[PREFIX_GEMM_MR * PREFIX_GEMM_KCP]; /* packed A strip, 13 KiB */
   if (M <= 0 || N <= 0)
     return;
   if (K < 0)
     K = 0;
-  const int64_t nkb = K > PREFIX_GEMM_KC ? (K + PREFIX_GEMM_KC - 1) / PREFIX_GEMM_KC : 1;
+  const int64_t nkb = K > KC ? (K + KC - 1) / KC : 1;
   const int64_t kcb = nkb > 1 ? (K + nkb - 1) / nkb : K; /* equal K blocks */
-  /* R is added before the K loop when there is no act (then C == R is fine), else after
-   * the act at the last K block. With an act, several K blocks and C overlapping R, the
-   * partial sums cannot go through C: each tile then runs all its K blocks in a stack tile. */
+  /* Without an act, R is added before the K loop (so C == R works); with one, after the
+   * act at the last K block. Then, with several K blocks and C overlapping R, partial sums
+   * cannot go through C: each tile runs all its K blocks in a stack tile instead. */
   const int r_late = R != NULL && act != 0;
   int spill = 0;
   if (r_late && nkb > 1) {
@@ -247,22 +278,26 @@ static inline void PREFIX_gemm(int64_t M, int64_t N, int64_t K, const float *A, 
     spill = c0 < r1 && r0 < c1;
   }
   if (!spill) {
-    for (int64_t jc = 0; jc < N; jc += PREFIX_GEMM_NC) {
-      const int64_t nc = N - jc < PREFIX_GEMM_NC ? N - jc : PREFIX_GEMM_NC;
+    for (int64_t jc = 0; jc < N; jc += NC) {
+      const int64_t je = N - jc < NC ? N : jc + NC;
       int64_t pc = 0;
       do {
         const int64_t kc = K - pc < kcb ? K - pc : kcb;
         const int first = pc == 0, last = pc + kc >= K;
-        for (int64_t ic = 0; ic < M; ic += PREFIX_GEMM_MR) {
-          const int64_t mr = M - ic < PREFIX_GEMM_MR ? M - ic : PREFIX_GEMM_MR;
+        const int r_now = R && (r_late ? last : first);
+        for (int64_t ic = 0; ic < M; ic += MR) {
+          const int64_t mr = M - ic < MR ? M - ic : MR;
           for (int64_t i = 0; i < mr; i++)
-            memcpy(ap + i * PREFIX_GEMM_KCP, A + (ic + i) * lda + pc, (size_t)kc * sizeof(float));
-          for (int64_t j = jc; j < jc + nc; j += PREFIX_GEMM_NR) {
+            memcpy(ap + i * KCP, A + (ic + i) * lda + pc, (size_t)kc * sizeof(float));
+          for (int64_t j = jc; j < je; j += NR) {
             float *c = C + ic * ldc + j;
-            PREFIX_gemm_tile(mr, kc, ap, Bp + (j * K + pc * PREFIX_GEMM_NR), N - j < PREFIX_GEMM_NR ? N - j : PREFIX_GEMM_NR,
+            const float *r = r_now ? R + ic * ldr + j : NULL;
+            if (j + NR < je) /* the next tile's C (and R) lines, early */
+              PREFIX_gemm_prefetch(mr, je - j - NR < NR ? je - j - NR : NR, c + NR, ldc,
+                                   r ? r + NR : NULL, ldr);
+            PREFIX_gemm_tile(mr, kc, ap, Bp + (j * K + pc * NR), je - j < NR ? je - j : NR,
                              first ? NULL : c, ldc, c, ldc, first && bias ? bias + j : NULL,
-                             first && R && !r_late ? R + ic * ldr + j : NULL,
-                             last && r_late ? R + ic * ldr + j : NULL, ldr, last ? act : 0);
+                             r_late ? NULL : r, r_late ? r : NULL, ldr, last ? act : 0);
           }
         }
         pc += kc;
@@ -270,18 +305,18 @@ static inline void PREFIX_gemm(int64_t M, int64_t N, int64_t K, const float *A, 
     }
   } else {
     _Alignas(64) float t[PREFIX_GEMM_MR * PREFIX_GEMM_NR];
-    for (int64_t ic = 0; ic < M; ic += PREFIX_GEMM_MR) {
-      const int64_t mr = M - ic < PREFIX_GEMM_MR ? M - ic : PREFIX_GEMM_MR;
-      for (int64_t j = 0; j < N; j += PREFIX_GEMM_NR) {
+    for (int64_t ic = 0; ic < M; ic += MR) {
+      const int64_t mr = M - ic < MR ? M - ic : MR;
+      for (int64_t j = 0; j < N; j += NR) {
         float *c = C + ic * ldc + j;
-        const int64_t n = N - j < PREFIX_GEMM_NR ? N - j : PREFIX_GEMM_NR;
+        const int64_t n = N - j < NR ? N - j : NR;
         for (int64_t pc = 0; pc < K;) {
           const int64_t kc = K - pc < kcb ? K - pc : kcb;
           const int first = pc == 0, last = pc + kc >= K;
           for (int64_t i = 0; i < mr; i++)
-            memcpy(ap + i * PREFIX_GEMM_KCP, A + (ic + i) * lda + pc, (size_t)kc * sizeof(float));
-          PREFIX_gemm_tile(mr, kc, ap, Bp + (j * K + pc * PREFIX_GEMM_NR), n, first ? NULL : t, PREFIX_GEMM_NR,
-                           last ? c : t, last ? ldc : PREFIX_GEMM_NR, first && bias ? bias + j : NULL, NULL,
+            memcpy(ap + i * KCP, A + (ic + i) * lda + pc, (size_t)kc * sizeof(float));
+          PREFIX_gemm_tile(mr, kc, ap, Bp + (j * K + pc * NR), n, first ? NULL : t, NR,
+                           last ? c : t, last ? ldc : NR, first && bias ? bias + j : NULL, NULL,
                            last ? R + ic * ldr + j : NULL, ldr, last ? act : 0);
           pc += kc;
         }
