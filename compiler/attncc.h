@@ -144,6 +144,7 @@ typedef struct {
   int nbuffer_names, buffer_names_cap;
   int64_t workspace_size;                  /* set by memplan */
   int gemm_nr;                             /* panel width of the target's GEMM kernel */
+  int threads;                             /* threads the generated code may use */
 } Graph;
 
 extern const char *const op_names[OP_COUNT];
@@ -217,7 +218,7 @@ void emit_source(const Graph *g, const EmitOptions *o, FILE *out);
 void emit_header(const Graph *g, const EmitOptions *o, FILE *out);
 void emit_check_driver(const Graph *g, const EmitOptions *o, FILE *out);
 const char *emit_param_field(const Graph *g, const Node *param); /* C field name */
-int64_t emit_attention_scratch(const Node *n, int gemm_nr); /* bytes the kernel needs */
+int64_t emit_attention_scratch(const Node *n, int gemm_nr, int threads); /* bytes it needs */
 
 // lua_host.c
 typedef struct {

@@ -356,6 +356,52 @@ static const char *epilogue_args(const Node *n, const char *res_offset, int64_t 
   return xformat("%s, %s, %lld, %d", bias, res, (long long)ldr, n->act);
 }
 
+/* "#pragma omp parallel for" for a loop over threads, when OpenMP is on */
+static void put_parallel_for(StrBuf *sb, int threads) {
+  sb_printf(sb, "#if defined(_OPENMP)\n#pragma omp parallel for num_threads(%d) schedule(static)\n"
+                "#endif\n", threads);
+}
+
+#define MIN_ROWS_PER_THREAD 16 /* split rows when each thread gets this many, else columns */
+
+/* C = A * W (+ epilogue) for a packed weight W; with threads, rows or column panels
+ * are split between them (each thread's part is a smaller GEMM of the same kind). */
+static void emit_weight_gemm(StrBuf *sb, const EmitOptions *o, const Node *n, int64_t rows,
+                             int64_t N, int64_t K) {
+  int nr = o->target->gemm_nr, t = o->threads;
+  int64_t panels = (N + nr - 1) / nr;
+  bool split_rows = rows >= (int64_t)t * MIN_ROWS_PER_THREAD;
+  if (t <= 1 || (!split_rows && panels < t) || 2 * rows * N * K < 2000000) {
+    sb_printf(sb, "  %s_gemm(%lld, %lld, %lld, s0, %lld, s1, y, %lld, %s);\n", o->prefix,
+              (long long)rows, (long long)N, (long long)K, (long long)K, (long long)N,
+              epilogue_args(n, "0", N));
+    return;
+  }
+  put_parallel_for(sb, t);
+  sb_printf(sb, "  for (int t = 0; t < %d; t++) {\n", t);
+  if (split_rows) {
+    int64_t chunk = (rows + t - 1) / t;
+    chunk = (chunk + MIN_ROWS_PER_THREAD - 1) / MIN_ROWS_PER_THREAD * MIN_ROWS_PER_THREAD;
+    sb_printf(sb, "    const int64_t m0 = t * %lld, m1 = m0 + %lld < %lld ? m0 + %lld : %lld;\n",
+              (long long)chunk, (long long)chunk, (long long)rows, (long long)chunk,
+              (long long)rows);
+    sb_printf(sb, "    if (m0 < m1)\n      %s_gemm(m1 - m0, %lld, %lld, s0 + m0 * %lld, %lld, s1, "
+                  "y + m0 * %lld, %lld, %s);\n", o->prefix, (long long)N, (long long)K,
+              (long long)K, (long long)K, (long long)N, (long long)N,
+              epilogue_args(n, xformat("m0 * %lld", (long long)N), N));
+  } else { /* few rows: split the column panels */
+    int64_t chunk = (panels + t - 1) / t * nr;
+    sb_printf(sb, "    const int64_t n0 = t * %lld, n1 = n0 + %lld < %lld ? n0 + %lld : %lld;\n",
+              (long long)chunk, (long long)chunk, (long long)N, (long long)chunk, (long long)N);
+    const char *bias = n->bias ? xformat("%s + n0", kname(n, n->bias)) : "NULL";
+    const char *res = n->residual ? xformat("%s + n0", kname(n, n->residual)) : "NULL";
+    sb_printf(sb, "    if (n0 < n1)\n      %s_gemm(%lld, n1 - n0, %lld, s0, %lld, s1 + n0 * %lld, "
+                  "y + n0, %lld, %s, %s, %lld, %d);\n", o->prefix, (long long)rows, (long long)K,
+              (long long)K, (long long)K, (long long)N, bias, res, (long long)N, n->act);
+  }
+  sb_puts(sb, "  }\n");
+}
+
 static void emit_matmul(StrBuf *sb, const EmitOptions *o, const Node *n) {
   const Node *a = n->src[0], *b = n->src[1];
   int64_t M = n->shape.dim[n->shape.ndim - 2], N = n->shape.dim[n->shape.ndim - 1];
@@ -366,9 +412,7 @@ static void emit_matmul(StrBuf *sb, const EmitOptions *o, const Node *n) {
   ba.ndim -= 2;
   if (b->op == OP_PACK) { /* a weight: one product over all rows of A */
     ATTN_ASSERT(shape_numel(&ba) == shape_numel(&batch));
-    sb_printf(sb, "  %s_gemm(%lld, %lld, %lld, s0, %lld, s1, y, %lld, %s);\n", o->prefix,
-              (long long)(M * shape_numel(&batch)), (long long)N, (long long)K, (long long)K,
-              (long long)N, epilogue_args(n, "0", N));
+    emit_weight_gemm(sb, o, n, M * shape_numel(&batch), N, K);
     return;
   }
   Shape bb = b->shape;
@@ -479,10 +523,10 @@ static void attention_scratch(const Node *n, int nr, int64_t *kp, int64_t *vp, i
   *total = blocks * (*kp + *vp) + *tile + 2 * ATTN_QUERIES;
 }
 
-int64_t emit_attention_scratch(const Node *n, int nr) {
+int64_t emit_attention_scratch(const Node *n, int nr, int threads) {
   int64_t kp, vp, tile, total;
   attention_scratch(n, nr, &kp, &vp, &tile, &total);
-  return total * (int64_t)sizeof(float);
+  return total * (int64_t)sizeof(float) * (threads > 1 ? threads : 1);
 }
 
 /* Flash-style: per batch item, K and V are packed block by block; then for each
@@ -499,10 +543,15 @@ static void emit_attention(StrBuf *sb, const EmitOptions *o, const Node *n) {
   attn_steps(n, &steps, &rows);
   sb_printf(sb, "  /* softmax(chain(Q K^T)) V: %lld batch items, %lld queries x %lld keys, "
                 "head dims %lld/%lld */\n", batch, lq, lk, dh, dv);
-  sb_printf(sb, "  float *kp = scratch, *vp = scratch + %lld, *st = vp + %lld;\n",
-            blocks * (long long)kp, blocks * (long long)vp);
+  int t = o->threads > 1 && batch > 1 ? (o->threads < batch ? o->threads : (int)batch) : 1;
+  if (t > 1)
+    put_parallel_for(sb, t);
+  sb_printf(sb, "  for (int t = 0; t < %d; t++) { /* each thread: its batch items, its scratch */\n", t);
+  sb_printf(sb, "  float *kp = scratch + t * %lld, *vp = kp + %lld, *st = vp + %lld;\n",
+            (long long)total, blocks * (long long)kp, blocks * (long long)vp);
   sb_printf(sb, "  float *rmax = st + %lld, *rsum = rmax + %d;\n", (long long)tile, ATTN_QUERIES);
-  sb_printf(sb, "  for (int64_t b = 0; b < %lld; b++) {\n", batch);
+  sb_printf(sb, "  for (int64_t b = t * %lld / %d; b < (t + 1) * %lld / %d; b++) {\n", batch, t,
+            batch, t);
   sb_printf(sb, "    for (int64_t jb = 0; jb < %lld; jb++) {\n", blocks);
   sb_printf(sb, "      const int64_t j0 = jb * %d, jn = %lld - j0 < %d ? %lld - j0 : %d;\n",
             ATTN_BLOCK, lk, ATTN_BLOCK, lk, ATTN_BLOCK);
@@ -560,7 +609,7 @@ static void emit_attention(StrBuf *sb, const EmitOptions *o, const Node *n) {
   sb_puts(sb, "        const float inv = 1.0f / rsum[i];\n");
   sb_printf(sb, "        for (int64_t c = 0; c < %lld; c++)\n          out[i * %lld + c] *= inv;\n",
             dv, dv);
-  sb_puts(sb, "      }\n    }\n  }\n");
+  sb_puts(sb, "      }\n    }\n  }\n  }\n");
   sb_free(&steps);
   sb_free(&rows);
 }
@@ -830,9 +879,13 @@ static void put_kernels(StrBuf *sb, const Graph *g, const EmitOptions *o) {
   const EmbeddedFile *target = embedded_find(o->target->kernels);
   ATTN_ASSERT(common);
   sb_printf(sb, "/* ---- kernels (target %s) ---- */\n", o->target->name);
+  /* a section's helpers need not all be used by every model */
+  sb_puts(sb, "#if defined(__GNUC__)\n#pragma GCC diagnostic push\n"
+              "#pragma GCC diagnostic ignored \"-Wunused-function\"\n#endif\n");
   if (target)
     put_sections(sb, g, o, target, NULL);
   put_sections(sb, g, o, common, target);
+  sb_puts(sb, "#if defined(__GNUC__)\n#pragma GCC diagnostic pop\n#endif\n");
   if (needs_section(g, "gemm_common", 11))
     sb_printf(sb, "_Static_assert(%s_GEMM_NR == %d, \"weights were packed for another kernel\");\n",
               o->prefix, g->gemm_nr);

@@ -274,6 +274,7 @@ static int compile(const Args *a) {
   }
   const Target *target = target_find(a->target ? a->target : "native");
   g->gemm_nr = target->gemm_nr;
+  g->threads = a->threads > 1 ? a->threads : 1;
   fold_constants(g);
   simplify_run(g);
   fuse_attention(g);

@@ -57,7 +57,7 @@ void pack_weights(Graph *g) {
   for (int i = 0; i < g->nnodes; i++) {
     Node *n = g->nodes[i];
     if (n->live && n->op == OP_ATTENTION)
-      n->scratch_bytes = emit_attention_scratch(n, g->gemm_nr);
+      n->scratch_bytes = emit_attention_scratch(n, g->gemm_nr, g->threads);
     if (!n->live || n->op != OP_MATMUL)
       continue;
     if (!is_weight(n->src[1])) { /* packed per product into the kernel's scratch */
