@@ -57,6 +57,7 @@ typedef enum {
   OK_REDUCE,                               /* sum / mean / max along an axis */
   OK_PACK,                                 /* weight layout change for the GEMM kernel */
   OK_ATTENTION,                            /* fused attention */
+  OK_FUSED,                                /* fused elementwise tree */
 } OpKind;
 
 typedef enum {
@@ -87,6 +88,24 @@ typedef struct {
   Shape shape;                             /* the step's shape: operands broadcast to it */
 } AttnStep;
 
+/* One op of a fused elementwise tree. Arguments name earlier steps (>= 0) or the
+ * node's sources (-1 - src index). The last step is the result. */
+typedef struct {
+  int op;                                  /* OpCode of an elementwise op */
+  int arg[3];
+  int nargs;
+  int dtype;                               /* DType of the op's result */
+} EwStep;
+
+/* How a fused node reads source i: through a slice or permute of it (a view) or
+ * plainly, broadcast to the node's shape. */
+typedef struct {
+  bool is_view;
+  Shape shape;                             /* the view's shape (broadcast to the node's) */
+  int64_t stride[MAX_DIMS];                /* per view dim, in elements of the source */
+  int64_t offset;                          /* first element (passed in the call) */
+} SrcView;
+
 typedef struct Node Node;
 struct Node {
   OpCode op;
@@ -113,6 +132,9 @@ struct Node {
   int nsteps;
   int64_t lq, lk, dh, dv;                  /* attention: query/key lengths, head dims */
   bool k_rows;                             /* attention: K stored [Lk, d] (else [d, Lk]) */
+  EwStep *ew;                              /* fused: the ops, in evaluation order */
+  int nfused;                              /* fused: number of steps */
+  SrcView *views;                          /* fused: how each source is read */
   void *data;                              /* const: numel values of dtype */
   /* analysis results */
   int nuses;                               /* consumers among live nodes */
@@ -184,6 +206,9 @@ void fuse_epilogues(Graph *g);             /* matmul + bias + activation + resid
 
 // fuse_attention.c
 void fuse_attention(Graph *g);             /* matmul -> scale/mask/bias -> softmax -> matmul */
+
+// fuse_elementwise.c
+void fuse_elementwise(Graph *g);           /* single-use elementwise chains into one loop */
 
 // pack.c
 void pack_weights(Graph *g);               /* PACK nodes for matmuls by parameters/constants */

@@ -285,6 +285,74 @@ static void emit_elementwise(StrBuf *sb, const Node *n) {
   emit_loops(sb, n, n->shape, ops, n->nsrc + 1, expr_elementwise, compute_type(n));
 }
 
+/* the type a fused step computes in, from its arguments' types */
+static DType step_compute_type(const Node *n, const EwStep *st) {
+  DType t[3];
+  for (int i = 0; i < st->nargs; i++)
+    t[i] = st->arg[i] >= 0 ? (DType)n->ew[st->arg[i]].dtype : n->src[-1 - st->arg[i]]->dtype;
+  if (op_kinds[st->op] == OK_COMPARE) {
+    if (st->op == OP_AND || st->op == OP_OR)
+      return DT_BOOL;
+    DType p = t[0] < t[1] ? t[0] : t[1];
+    return p == DT_BOOL ? DT_I32 : p;
+  }
+  return (DType)st->dtype;
+}
+
+/* one loop over the node's shape computing the whole tree per element */
+static void emit_fused(StrBuf *sb, const Node *n) {
+  Operand ops[1 + 8];
+  ATTN_ASSERT(n->nsrc <= 8);
+  ops[0] = operand_of(n, n, &n->shape);
+  for (int i = 0; i < n->nsrc; i++) {
+    const SrcView *v = &n->views[i];
+    if (v->is_view) {
+      Operand op = {xformat("s%d", i), NULL, n->src[i]->dtype, 0, {0}};
+      for (int d = 0; d < n->shape.ndim; d++) {
+        int j = v->shape.ndim - n->shape.ndim + d;
+        op.stride[d] = (j >= 0 && v->shape.dim[j] != 1) ? v->stride[j] : 0;
+      }
+      ops[i + 1] = op;
+    } else {
+      ops[i + 1] = operand_of(n, n->src[i], &n->shape);
+      ops[i + 1].ptr = xformat("s%d", i);
+    }
+  }
+  Shape iter = n->shape;
+  collapse(&iter, ops, n->nsrc + 1);
+  for (int d = 0; d < iter.ndim; d++)
+    sb_printf(sb, "%*sfor (int64_t i%d = 0; i%d < %lld; i%d++)\n", 2 * d + 2, "", d, d,
+              (long long)iter.dim[d], d);
+  int ind = 2 * iter.ndim + 2;
+  sb_printf(sb, "%*s{\n", ind, "");
+  for (int i = 0; i < n->nsrc; i++) /* each leaf loaded once */
+    sb_printf(sb, "%*s  const %s l%d = %s;\n", ind, "", dtype_ctype(n->src[i]->dtype), i,
+              ops[i + 1].lit ? ops[i + 1].lit
+                             : xformat("%s[%s]", ops[i + 1].ptr, index_expr(&ops[i + 1], iter.ndim)));
+  const char **val = xalloc(sizeof(char *) * (size_t)n->nfused);
+  DType *ct = xalloc(sizeof(DType) * (size_t)n->nfused);
+  for (int k = 0; k < n->nfused; k++) {
+    const EwStep *st = &n->ew[k];
+    ct[k] = step_compute_type(n, st);
+    const char *v[3];
+    for (int a = 0; a < st->nargs; a++) {
+      int arg = st->arg[a];
+      const char *x = arg >= 0 ? val[arg] : xformat("l%d", -1 - arg);
+      DType from = arg >= 0 ? (DType)n->ew[arg].dtype : n->src[-1 - arg]->dtype;
+      v[a] = compute_type_expr(x, from, ct[k]);
+    }
+    Node tmp = {0};
+    tmp.op = st->op;
+    const char *e = expr_elementwise(&tmp, v, ct[k]);
+    /* each step's value as a variable in its result type */
+    sb_printf(sb, "%*s  const %s v%d = %s;\n", ind, "", dtype_ctype((DType)st->dtype), k,
+              compute_type_expr(e, ct[k], (DType)st->dtype));
+    val[k] = xformat("v%d", k);
+  }
+  sb_printf(sb, "%*s  %s[%s] = v%d;\n%*s}\n", ind, "", ops[0].ptr, index_expr(&ops[0], iter.ndim),
+            n->nfused - 1, ind, "");
+}
+
 static const char *expr_copy(const Node *n, const char **v, DType ct) {
   (void)n;
   (void)ct;
@@ -324,6 +392,8 @@ static void emit_slice(StrBuf *sb, const Node *n) {
 
 /* elements from the start of the source a node's kernel argument points at */
 static int64_t src_arg_offset(const Node *n, int i) {
+  if (n->op == OP_FUSED)
+    return n->views[i].is_view ? n->views[i].offset : 0;
   if (n->op != OP_SLICE || i != 0)
     return 0;
   int64_t inner = 1;
@@ -711,6 +781,9 @@ static void kernel_body(StrBuf *sb, const EmitOptions *o, const Node *n) {
     break;
   case OK_ATTENTION:
     emit_attention(sb, o, n);
+    break;
+  case OK_FUSED:
+    emit_fused(sb, n);
     break;
   case OK_LEAF:
     break;

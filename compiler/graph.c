@@ -193,6 +193,8 @@ void graph_dump(const Graph *g, FILE *out) {
       fprintf(out, " act=%s", n->act == 1 ? "relu" : "gelu");
     if (n->residual)
       fprintf(out, " residual=%%%d", n->residual->id);
+    for (int t = 0; t < n->nfused; t++) /* fused elementwise ops */
+      fprintf(out, "%s%s", t ? "," : " ops: ", op_names[n->ew[t].op]);
     for (int t = 0; t < n->nsteps; t++) { /* attention score chain */
       const AttnStep *st = &n->steps[t];
       fprintf(out, "%s%s ", t ? ", " : " scores: ", op_names[st->op]);

@@ -1,6 +1,6 @@
 /* main.c: the attncc command line. Parses flags, runs the pipeline
  *   lua_host_run -> [weights_load] -> fold_constants -> simplify_run -> fuse_attention
- *   -> fuse_epilogues -> pack_weights
+ *   -> fuse_epilogues -> fuse_elementwise -> pack_weights
  *   -> memplan_run -> emit_source/emit_header
  * and writes OUT.c and OUT.h atomically (temporary files renamed at the end, so an
  * error never leaves a half-written output). `attncc check` runs the same pipeline
@@ -279,6 +279,7 @@ static int compile(const Args *a) {
   simplify_run(g);
   fuse_attention(g);
   fuse_epilogues(g);
+  fuse_elementwise(g);
   pack_weights(g);
   memplan_run(g);
   if (a->dump)
