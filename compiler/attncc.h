@@ -1,7 +1,9 @@
 /* attncc.h: every type shared between the compiler's files and the prototypes each
- * file exports, grouped by file. The pipeline is
+ * file exports, grouped by file. The pipeline (main.c) is
  *   lua_host (run model.lua, building the graph with shapes checked as it goes)
- *   -> graph_prune (dead code) -> memplan (workspace offsets) -> emit (C + header).
+ *   -> weights_load -> fold_constants -> simplify_run -> fuse_attention
+ *   -> fuse_epilogues -> fuse_elementwise -> pack_weights -> memplan_run
+ *   -> emit_source / emit_header (or check_run).
  * Only lua_host.c knows Lua; every later stage sees the IR alone. */
 #ifndef ATTNCC_H
 #define ATTNCC_H

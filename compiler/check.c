@@ -112,9 +112,9 @@ int check_run(const Graph *g, const EmitOptions *eo, const CheckOptions *co) {
     cc_argv[n++] = (char *)rest[i];
   cc_argv[n] = NULL;
   if (run(cc_argv) != 0) {
-    fprintf(stderr, "attncc: error: the generated code did not build with %s (files kept in %s)\n",
-            co->cc, dir);
-    return 2;
+    fprintf(stderr, "attncc: error: the generated code did not build with %s%s\n", co->cc,
+            co->keep_dir ? "" : " (--keep DIR keeps the files)");
+    goto out;
   }
   char *run_argv[8] = {(char *)exe, (char *)co->ref_path, (char *)xformat("%g", co->tol), NULL};
   int k = 3;
@@ -128,7 +128,7 @@ int check_run(const Graph *g, const EmitOptions *eo, const CheckOptions *co) {
   }
   run_argv[k] = NULL;
   fflush(stdout);
-  int rc = run(run_argv);
+  int rc = run(run_argv); /* 0 match, 1 mismatch or bad reference file, else a crash */
   status = rc == 0 ? 0 : rc == 1 ? 1 : 2;
   printf("check: %s\n", status == 0 ? "PASS" : "FAIL");
 out:

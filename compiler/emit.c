@@ -1093,7 +1093,8 @@ void emit_header(const Graph *g, const EmitOptions *o, FILE *out) {
     sb_puts(&sb, "\n#ifndef ATTNCC_PARAM_INFO_DEFINED\n#define ATTNCC_PARAM_INFO_DEFINED\n"
                  "typedef struct { const char *name; int ndim; long long shape[8]; size_t offset; } "
                  "attncc_param_info;\n#endif\n\n");
-    sb_puts(&sb, "/* Parameters, in state_dict order: float32, dense. Fill them yourself or with\n"
+    sb_puts(&sb, "/* Parameters (state_dict names), in the order the model creates them: float32,\n"
+                 " * dense. Fill them yourself or with\n"
                  " * attncc_load_params() from runtime/attncc_params.h. */\ntypedef struct {\n");
     for (int i = 0; i < g->nparams; i++) {
       const Node *n = g->params[i];

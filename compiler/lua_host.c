@@ -462,16 +462,18 @@ static int l_error(lua_State *L) { dsl_error(L, "%s", luaL_checkstring(L, 1)); }
 static int l_define(lua_State *L) {
   Host *h = host(L);
   const char *name = luaL_checkstring(L, 1);
+  const char *value = NULL; /* the last -D NAME=... wins, as with a C compiler */
   for (int i = 0; i < h->o->ndefines; i++) {
     Define *d = &h->o->defines[i];
-    if (strcmp(d->name, name))
-      continue;
-    d->used = true;
-    if (lua_stringtonumber(L, d->value) == 0)
-      lua_pushstring(L, d->value);
-    return 1;
+    if (!strcmp(d->name, name)) {
+      d->used = true;
+      value = d->value;
+    }
   }
-  lua_pushnil(L);
+  if (!value)
+    lua_pushnil(L);
+  else if (lua_stringtonumber(L, value) == 0)
+    lua_pushstring(L, value);
   return 1;
 }
 

@@ -4,7 +4,7 @@
 local fail = nn._fail
 
 local function opt(t, k, default)
-  if t == nil or t[k] == nil then return default end
+  if type(t) ~= "table" or t[k] == nil then return default end
   return t[k]
 end
 
@@ -19,6 +19,7 @@ end
 -- ---- Linear ----
 nn.Linear = nn.Module("Linear")
 function nn.Linear:init(in_features, out_features, o)
+  if type(o) == "boolean" then o = { bias = o } end -- nn.Linear(i, o, false), positional bias
   check_positive("nn.Linear", in_features, out_features)
   self.in_features, self.out_features = in_features, out_features
   self.weight = nn.Parameter({ out_features, in_features })

@@ -306,6 +306,7 @@ Tensor.min = function(t, d, keepdim)
   return -reduce("amax")(-t, d, keepdim)
 end
 function Tensor.var(t, d, unbiased, keepdim)
+  if d == nil then t, d = t:flatten(), 0 end
   local m = t:mean(d, true)
   local v = ((t - m) * (t - m)):sum(d, keepdim)
   local n = Tensor.size(t, d)
@@ -335,6 +336,13 @@ local function einsum(eq, ...)
   for part in lhs:gmatch("[^,]+") do ins[#ins + 1] = letters(part) end
   if #ins ~= #ops then fail(string.format("einsum: '%s' names %d operands, %d given", eq, #ins, #ops)) end
   local o = letters(out)
+  for k, term in ipairs(ins) do
+    local seen = {}
+    for _, ch in ipairs(term) do
+      if seen[ch] then fail(string.format("einsum: index '%s' repeats in operand %d (diagonals are not supported)", ch, k - 1)) end
+      seen[ch] = true
+    end
+  end
   local size = {}
   for k, term in ipairs(ins) do
     local s = dims_of(ops[k])
@@ -460,8 +468,13 @@ G.tensor = function(values, dtype)
   end
   flatten_values(values, shape, 1, flat)
   if dtype == nil then
+    local all_bool = #flat > 0
     dtype = "int64"
-    for _, x in ipairs(flat) do if math.type(x) ~= "integer" then dtype = "float32" end end
+    for _, x in ipairs(flat) do
+      if type(x) ~= "boolean" then all_bool = false end
+      if math.type(x) ~= "integer" then dtype = "float32" end
+    end
+    if all_bool then dtype = "bool" end
   end
   return C.const(flat, shape, dtype)
 end
@@ -547,9 +560,7 @@ end
 function Module:register_buffer(name, t, persistent)
   if not is_tensor(t) then fail("register_buffer: expected a tensor") end
   rawset(self, name, t)
-  local path = module_path(self)
-  C.register_buffer_name(path == "" and name or (path .. "." .. name))
-  -- the path may change once the module is attached: recompute at the end
+  -- named at the end, once the module is attached where it belongs
   local bufs = rawget(self, "_buffers")
   bufs[#bufs + 1] = name
 end

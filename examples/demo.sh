@@ -14,7 +14,8 @@ mkdir -p build/demo
 set -x
 $PY examples/demo/export.py build/demo $SEQ $EMBED $HEADS
 ./attncc examples/transformer_block.lua $D -o build/demo/block.c
-$CC -std=c11 -O2 -Wall -Wextra -Werror -Ibuild/demo -Iruntime -o build/demo/demo \
+# --target native (the default) uses this CPU's vector units: build with -march=native
+$CC -std=c11 -O2 -march=native -Wall -Wextra -Werror -Ibuild/demo -Iruntime -o build/demo/demo \
   examples/demo/main.c build/demo/block.c runtime/attncc_params.c runtime/attncc_safetensors.c \
   $(pkg-config --cflags --libs libcjson) -lm
 build/demo/demo build/demo/weights.safetensors

@@ -2,7 +2,8 @@
  * the reference inputs and outputs from a .safetensors file (and, with run-time
  * weights, the parameters), runs the model, and prints for each output the largest
  * absolute error and the largest error relative to 1 + |ref|; exit 0 when every
- * element has |out - ref| <= tol * (1 + |ref|). With --repeat N it also times N runs.
+ * element has |out - ref| <= tol * (1 + |ref|), 1 on a mismatch or a reference file
+ * that does not fit the model. With --repeat N it also times N runs.
  * usage: check REF.safetensors TOL [--weights W.safetensors] [--repeat N] */
 #define _POSIX_C_SOURCE 200809L
 #include "check_main.h"
@@ -149,9 +150,9 @@ int main(int argc, char **argv) {
   attncc_st_file ref;
   if (attncc_st_open(&ref, argv[1], err, sizeof err) != 0) {
     fprintf(stderr, "check: error: %s\n", err);
-    return 2;
+    return 1;
   }
-  int nin = 0, nout = 0, status = 2;
+  int nin = 0, nout = 0, status = 1; /* until the outputs are compared: a bad reference */
   while (check_inputs[nin].name)
     nin++;
   while (check_outputs[nout].name)
