@@ -654,22 +654,20 @@ static void emit_attention(StrBuf *sb, const EmitOptions *o, const Node *n) {
       sb_printf(sb, "          const int64_t r = b * %lld + i0 + i;\n", lq);
     sb_puts(sb, rows.buf);
   }
-  sb_puts(sb, "          float mb = -INFINITY;\n          for (int64_t j = 0; j < jn; j++) {\n");
-  sb_puts(sb, "            float sv = srow[j];\n");
-  if (steps.len && strstr(steps.buf, "jj"))
-    sb_puts(sb, "            const int64_t jj = j0 + j;\n");
-  if (steps.len)
+  if (steps.len) {
+    sb_puts(sb, "          for (int64_t j = 0; j < jn; j++) {\n            float sv = srow[j];\n");
+    if (strstr(steps.buf, "jj"))
+      sb_puts(sb, "            const int64_t jj = j0 + j;\n");
     sb_puts(sb, steps.buf);
-  sb_puts(sb, "            srow[j] = sv;\n            mb = (sv > mb || sv != sv) ? sv : mb;\n"
-              "          }\n");
+    sb_puts(sb, "            srow[j] = sv;\n          }\n");
+  }
+  sb_printf(sb, "          const float mb = %s_row_max(srow, jn);\n", P);
   sb_puts(sb, "          if (mb == -INFINITY) { /* every key of the block is masked with -inf */\n"
               "            for (int64_t j = 0; j < jn; j++)\n              srow[j] = 0.0f;\n"
               "            continue;\n          }\n");
   sb_puts(sb, "          const float mn = (mb > rmax[i] || mb != mb) ? mb : rmax[i];\n");
   sb_printf(sb, "          const float corr = %s_exp(rmax[i] - mn);\n", P);
-  sb_puts(sb, "          float sum = 0.0f;\n          for (int64_t j = 0; j < jn; j++) {\n");
-  sb_printf(sb, "            srow[j] = %s_exp(srow[j] - mn);\n            sum += srow[j];\n"
-                "          }\n", P);
+  sb_printf(sb, "          const float sum = %s_row_exp_sum(srow, jn, mn);\n", P);
   sb_puts(sb, "          rsum[i] = rsum[i] * corr + sum;\n          rmax[i] = mn;\n");
   sb_printf(sb, "          for (int64_t c = 0; c < %lld; c++)\n            orow[c] *= corr;\n", dv);
   sb_puts(sb, "        }\n");
@@ -898,13 +896,14 @@ static void kernels_of(const Node *n, const char **names, int *count) {
     names[(*count)++] = "gemm";
     names[(*count)++] = "pack_b";
     names[(*count)++] = "exp";
+    names[(*count)++] = "rowops";
   }
 }
 
 static bool needs_section(const Graph *g, const char *name, size_t len) {
   bool gemm_common = len == 11 && !strncmp(name, "gemm_common", 11);
   for (int i = 0; i < g->nnodes; i++) {
-    const char *names[4];
+    const char *names[8];
     int count = 0;
     if (g->nodes[i]->live)
       kernels_of(g->nodes[i], names, &count);

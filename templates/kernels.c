@@ -75,6 +75,46 @@ static inline float PREFIX_exp(float x) {
   return x != x ? x : e;
 }
 
+//@ rowops
+/* max of x[0..n) (NaN wins, as in PyTorch), in 16 lanes so it vectorizes */
+static inline float PREFIX_row_max(const float *x, int64_t n) {
+  float lane[16];
+  for (int l = 0; l < 16; l++)
+    lane[l] = -INFINITY;
+  int64_t j = 0;
+  for (; j + 16 <= n; j += 16)
+    for (int l = 0; l < 16; l++) {
+      float v = x[j + l];
+      lane[l] = (v > lane[l] || v != v) ? v : lane[l];
+    }
+  for (; j < n; j++)
+    lane[0] = (x[j] > lane[0] || x[j] != x[j]) ? x[j] : lane[0];
+  float m = lane[0];
+  for (int l = 1; l < 16; l++)
+    m = (lane[l] > m || lane[l] != lane[l]) ? lane[l] : m;
+  return m;
+}
+
+/* x = e^(x - m) over x[0..n); returns the sum, accumulated in 16 lanes */
+static inline float PREFIX_row_exp_sum(float *x, int64_t n, float m) {
+  float lane[16] = {0};
+  int64_t j = 0;
+  for (; j + 16 <= n; j += 16)
+    for (int l = 0; l < 16; l++) {
+      float e = PREFIX_exp(x[j + l] - m);
+      x[j + l] = e;
+      lane[l] += e;
+    }
+  for (; j < n; j++) {
+    x[j] = PREFIX_exp(x[j] - m);
+    lane[0] += x[j];
+  }
+  float sum = 0.0f;
+  for (int l = 0; l < 16; l++)
+    sum += lane[l];
+  return sum;
+}
+
 //@ softmax
 /* softmax (or log_softmax) of x viewed as [outer, n, inner] along the middle dim;
  * stable: subtracts the row max. A row that is all -inf gives NaN, as in PyTorch. */
