@@ -705,10 +705,24 @@ static void emit_softmax(StrBuf *sb, const EmitOptions *o, const Node *n) {
             (long long)len, (long long)inner, n->log ? 1 : 0);
 }
 
-static void emit_reduce(StrBuf *sb, const Node *n) {
+/* a float reduction along contiguous rows: the vectorized row kernels */
+static bool row_reduce(const Node *n) {
+  int64_t outer, len, inner;
+  outer_inner(&n->src[0]->shape, n->axis, &outer, &len, &inner);
+  return inner == 1 && n->src[0]->dtype == DT_F32;
+}
+
+static void emit_reduce(StrBuf *sb, const EmitOptions *o, const Node *n) {
   const Node *a = n->src[0];
   int64_t outer, len, inner;
   outer_inner(&a->shape, n->axis, &outer, &len, &inner);
+  if (row_reduce(n)) {
+    sb_printf(sb, "  for (int64_t o = 0; o < %lld; o++)\n", (long long)outer);
+    sb_printf(sb, "    y[o] = %s_row_%s(s0 + o * %lld, %lld)%s;\n", o->prefix,
+              n->op == OP_AMAX ? "max" : "sum", (long long)len, (long long)len,
+              n->op == OP_MEAN ? xformat(" / %lld.0f", (long long)len) : "");
+    return;
+  }
   const char *acc_t = dtype_ctype(n->dtype == DT_F32 ? DT_F32 : DT_I32);
   const char *x = "s0", *y = "y";
   const char *init = n->op == OP_AMAX ? xformat("%s[o * %lld + i]", x, (long long)(len * inner))
@@ -772,7 +786,7 @@ static void kernel_body(StrBuf *sb, const EmitOptions *o, const Node *n) {
     emit_softmax(sb, o, n);
     break;
   case OK_REDUCE:
-    emit_reduce(sb, n);
+    emit_reduce(sb, o, n);
     break;
   case OK_PACK:
     emit_pack(sb, o, n);
@@ -892,6 +906,9 @@ static void kernels_of(const Node *n, const char **names, int *count) {
   } else if (n->op == OP_SOFTMAX) {
     names[(*count)++] = "softmax";
     names[(*count)++] = "exp";
+  } else if (op_kinds[n->op] == OK_REDUCE && row_reduce(n)) {
+    names[(*count)++] = "exp";
+    names[(*count)++] = "rowops";
   } else if (n->op == OP_ATTENTION) {
     names[(*count)++] = "gemm";
     names[(*count)++] = "pack_b";

@@ -95,6 +95,21 @@ static inline float PREFIX_row_max(const float *x, int64_t n) {
   return m;
 }
 
+/* sum of x[0..n), accumulated in 16 lanes */
+static inline float PREFIX_row_sum(const float *x, int64_t n) {
+  float lane[16] = {0};
+  int64_t j = 0;
+  for (; j + 16 <= n; j += 16)
+    for (int l = 0; l < 16; l++)
+      lane[l] += x[j + l];
+  for (; j < n; j++)
+    lane[0] += x[j];
+  float sum = 0.0f;
+  for (int l = 0; l < 16; l++)
+    sum += lane[l];
+  return sum;
+}
+
 /* x = e^(x - m) over x[0..n); returns the sum, accumulated in 16 lanes */
 static inline float PREFIX_row_exp_sum(float *x, int64_t n, float m) {
   float lane[16] = {0};
