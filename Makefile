@@ -72,10 +72,15 @@ demo: attncc
 clean:
 	rm -rf build attncc
 
-.PHONY: all install test test-unit test-cli test-e2e demo clean
+.PHONY: bench bench-deps all install test test-unit test-cli test-e2e demo clean
 
 # ---- benchmark: attncc against PyTorch and numpy (bench/README.md), e.g. BENCH_ARGS=--quick
-bench: attncc
+# PyTorch at its best needs OpenBLAS behind libblas.so.3 (else: the reference BLAS)
+bench-deps:
+	@dpkg -s libopenblas0-pthread >/dev/null 2>&1 || \
+	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq libopenblas0-pthread)
+
+bench: attncc bench-deps
 	$(PYTHON) bench/run_bench.py $(BENCH_ARGS)
 
 .PHONY: bench
