@@ -83,4 +83,3 @@ bench-deps:
 bench: attncc bench-deps
 	$(PYTHON) bench/run_bench.py $(BENCH_ARGS)
 
-.PHONY: bench

@@ -1,7 +1,7 @@
 /* kernels_avx512.c: FP32 GEMM for x86-64 with AVX-512 (F, VL, DQ) and FMA.
  * Build the generated file with -mavx512f -mavx512vl -mavx512dq -mfma (or -march=native).
- * Same section format as kernels.c: each section starts with a "//@ NAME" line and the
- * emitter copies only the sections a model uses, replacing PREFIX_ by the symbol prefix.
+ * Same section format as kernels.c (a section starts at its "//@" marker line, the emitter
+ * copies only the sections a model uses and replaces PREFIX_ by the symbol prefix).
  * gemm_common is always copied together with gemm; pack_b is self-contained.
  *
  * Layout of a packed B (K x N): panels of NR = 32 columns, panel p holds all K rows:
@@ -16,32 +16,47 @@
 #ifndef PREFIX_GEMM_NR
 #define PREFIX_GEMM_NR 32 /* columns per packed B panel: 2 zmm */
 #endif
-#define PREFIX_GEMM_MR 12  /* rows of the register tile: 24 zmm accumulators */
+#define PREFIX_GEMM_MR 12 /* rows of the register tile: 24 zmm accumulators */
 #ifndef PREFIX_GEMM_KC
 #define PREFIX_GEMM_KC 256 /* K block */
 #endif
 #ifndef PREFIX_GEMM_NC
 #define PREFIX_GEMM_NC 768 /* N block (multiple of NR): KC x NC floats of Bp = 768 KiB, in L2 */
 #endif
-#define PREFIX_GEMM_KCP (PREFIX_GEMM_KC + 16) /* row stride of packed A (+1 line: no set aliasing) */
+/* row stride of packed A: one cache line more than KC, so rows do not share L1 sets */
+#define PREFIX_GEMM_KCP (PREFIX_GEMM_KC + 16)
 
 /* lanes [0, n) of a 16-lane mask, n may be <= 0 or >= 16 */
 static inline __mmask16 PREFIX_gemm_mask16(int64_t n) {
   return n >= 16 ? (__mmask16)0xFFFF : n <= 0 ? (__mmask16)0 : (__mmask16)((1u << n) - 1u);
 }
 
-/* act 1 = relu (NaN stays NaN), 2 = exact gelu 0.5 x (1 + erf(x / sqrt 2)), else identity */
-static inline __m512 PREFIX_gemm_act16(__m512 x, int act) {
+/* act 1 = relu (NaN stays NaN), 2 = exact gelu 0.5 x (1 + erf(x / sqrt 2)) with erff,
+ * else identity; t: 16 floats of scratch */
+static inline __m512 PREFIX_gemm_act16(__m512 x, int act, float *t) {
   if (act == 1)
     return _mm512_max_ps(_mm512_setzero_ps(), x);
   if (act == 2) {
-    float t[16];
     _mm512_storeu_ps(t, x);
     for (int j = 0; j < 16; j++)
       t[j] = 0.5f * t[j] * (1.0f + erff(t[j] * 0.70710678118654752f));
     return _mm512_loadu_ps(t);
   }
   return x;
+}
+
+/* dst = act(src) + r over mr rows x n columns (any n), elementwise: dst may be src or r */
+static inline void PREFIX_gemm_post(int64_t mr, int64_t n, const float *src, int64_t lds, int act,
+                                    const float *r, int64_t ldr, float *dst, int64_t ldd) {
+  float t[16];
+  for (int64_t i = 0; i < mr; i++)
+    for (int64_t j = 0; j < n; j += 16) {
+      const __mmask16 m = PREFIX_gemm_mask16(n - j);
+      __m512 v = PREFIX_gemm_act16(_mm512_maskz_loadu_ps(m, src + i * lds + j), act, t);
+      if (r)
+        v = _mm512_add_ps(v, _mm512_maskz_loadu_ps(m, r + i * ldr + j));
+      _mm512_mask_storeu_ps(dst + i * ldd + j, m, v);
+    }
 }
 
 //@ pack_b
@@ -90,110 +105,109 @@ static inline void PREFIX_pack_b(int64_t K, int64_t N, const float *B, int64_t l
  * (nv), so tails do no wasted work; the X(i) row macros test the constants mrv, nv. */
 #define PREFIX_GEMM_ROWS(X) X(0) X(1) X(2) X(3) X(4) X(5) X(6) X(7) X(8) X(9) X(10) X(11)
 #define PREFIX_GEMM_DECL(i) __m512 c##i##_0 = _mm512_setzero_ps(), c##i##_1 = _mm512_setzero_ps();
-#define PREFIX_GEMM_LOAD(i)                                                                   \
-  if (mrv > i) {                                                                              \
-    c##i##_0 = _mm512_maskz_loadu_ps(m0, cin + i * ldcin);                                    \
-    if (nv > 1)                                                                               \
-      c##i##_1 = _mm512_maskz_loadu_ps(m1, cin + i * ldcin + 16);                             \
+#define PREFIX_GEMM_LOAD(i)                                                                       \
+  if (mrv > i) {                                                                                  \
+    c##i##_0 = _mm512_maskz_loadu_ps(m0, cin + i * ldcin);                                        \
+    if (nv > 1)                                                                                   \
+      c##i##_1 = _mm512_maskz_loadu_ps(m1, cin + i * ldcin + 16);                                 \
   }
-#define PREFIX_GEMM_ADDR(i, P, LD)                                                            \
-  if (mrv > i) {                                                                              \
-    c##i##_0 = _mm512_add_ps(c##i##_0, _mm512_maskz_loadu_ps(m0, (P) + i * (LD)));            \
-    if (nv > 1)                                                                               \
-      c##i##_1 = _mm512_add_ps(c##i##_1, _mm512_maskz_loadu_ps(m1, (P) + i * (LD) + 16));     \
+#define PREFIX_GEMM_ADDR(i, P, LD)                                                                \
+  if (mrv > i) {                                                                                  \
+    c##i##_0 = _mm512_add_ps(c##i##_0, _mm512_maskz_loadu_ps(m0, (P) + i * (LD)));                \
+    if (nv > 1)                                                                                   \
+      c##i##_1 = _mm512_add_ps(c##i##_1, _mm512_maskz_loadu_ps(m1, (P) + i * (LD) + 16));         \
   }
 #define PREFIX_GEMM_ADDRIN(i) PREFIX_GEMM_ADDR(i, rin, ldr)
 #define PREFIX_GEMM_ADDROUT(i) PREFIX_GEMM_ADDR(i, rout, ldr)
-#define PREFIX_GEMM_BIAS(i)                                                                   \
-  if (mrv > i) {                                                                              \
-    c##i##_0 = _mm512_add_ps(c##i##_0, bv0);                                                  \
-    if (nv > 1)                                                                               \
-      c##i##_1 = _mm512_add_ps(c##i##_1, bv1);                                                \
+#define PREFIX_GEMM_BIAS(i)                                                                       \
+  if (mrv > i) {                                                                                  \
+    c##i##_0 = _mm512_add_ps(c##i##_0, bv0);                                                      \
+    if (nv > 1)                                                                                   \
+      c##i##_1 = _mm512_add_ps(c##i##_1, bv1);                                                    \
   }
-#define PREFIX_GEMM_FMA(i)                                                                    \
-  if (mrv > i) {                                                                              \
-    const __m512 av = _mm512_set1_ps(ak[i * PREFIX_GEMM_KCP]);                                 \
-    c##i##_0 = _mm512_fmadd_ps(av, bv0, c##i##_0);                                            \
-    if (nv > 1)                                                                               \
-      c##i##_1 = _mm512_fmadd_ps(av, bv1, c##i##_1);                                          \
+#define PREFIX_GEMM_FMA(i)                                                                        \
+  if (mrv > i) {                                                                                  \
+    const __m512 av = _mm512_set1_ps(a[i * PREFIX_GEMM_KCP]);                                     \
+    c##i##_0 = _mm512_fmadd_ps(av, bv0, c##i##_0);                                                \
+    if (nv > 1)                                                                                   \
+      c##i##_1 = _mm512_fmadd_ps(av, bv1, c##i##_1);                                              \
   }
-/* k step u of the tile: row i adds a[i][k + u] * b[k + u][:] */
-#define PREFIX_GEMM_STEP(u)                                                                   \
-  {                                                                                           \
-    const float *ak = a + (u);                                                                \
-    const __m512 bv0 = _mm512_loadu_ps(b + (u) * PREFIX_GEMM_NR);                                 \
-    const __m512 bv1 = nv > 1 ? _mm512_loadu_ps(b + (u) * PREFIX_GEMM_NR + 16) : bv0;              \
-    PREFIX_GEMM_ROWS(PREFIX_GEMM_FMA)                                                         \
+/* one k step of the tile: row i adds a[i * KCP] * b[0 : 16 nv] */
+#define PREFIX_GEMM_STEP                                                                          \
+  {                                                                                               \
+    const __m512 bv0 = _mm512_loadu_ps(b);                                                        \
+    const __m512 bv1 = nv > 1 ? _mm512_loadu_ps(b + 16) : bv0;                                    \
+    PREFIX_GEMM_ROWS(PREFIX_GEMM_FMA)                                                             \
   }
-#define PREFIX_GEMM_ACT(i)                                                                    \
-  if (mrv > i) {                                                                              \
-    c##i##_0 = PREFIX_gemm_act16(c##i##_0, act);                                              \
-    if (nv > 1)                                                                               \
-      c##i##_1 = PREFIX_gemm_act16(c##i##_1, act);                                            \
+#define PREFIX_GEMM_RELU(i)                                                                       \
+  if (mrv > i) {                                                                                  \
+    c##i##_0 = _mm512_max_ps(_mm512_setzero_ps(), c##i##_0);                                      \
+    if (nv > 1)                                                                                   \
+      c##i##_1 = _mm512_max_ps(_mm512_setzero_ps(), c##i##_1);                                    \
   }
-#define PREFIX_GEMM_STORE(i)                                                                  \
-  if (mrv > i) {                                                                              \
-    _mm512_mask_storeu_ps(c + i * ldc, m0, c##i##_0);                                         \
-    if (nv > 1)                                                                               \
-      _mm512_mask_storeu_ps(c + i * ldc + 16, m1, c##i##_1);                                  \
+#define PREFIX_GEMM_STORE(i)                                                                      \
+  if (mrv > i) {                                                                                  \
+    _mm512_mask_storeu_ps(c + i * ldc, m0, c##i##_0);                                             \
+    if (nv > 1)                                                                                   \
+      _mm512_mask_storeu_ps(c + i * ldc + 16, m1, c##i##_1);                                      \
   }
 
 /* one mrv x (16 nv) tile, n (<= 16 nv) columns valid: acc = cin (or 0) + bias + rin;
  * acc += a[.., 0:kc] * b[0:kc, ..]; acc = act(acc) + rout; c = acc. a: packed A rows with
- * stride KCP; b: a packed B panel at row k0. cin/c (and rin/rout) may be the same memory. */
-#define PREFIX_GEMM_UKR(MRV, NV)                                                              \
-  static inline void PREFIX_gemm_ukr_##MRV##_##NV(                                            \
-      int64_t kc, const float *a, const float *b, int64_t n, const float *cin,                \
-      int64_t ldcin, float *c, int64_t ldc, const float *bias, const float *rin,              \
-      const float *rout, int64_t ldr, int act) {                                              \
-    const int mrv = MRV, nv = NV;                                                             \
-    const __mmask16 m0 = PREFIX_gemm_mask16(n), m1 = PREFIX_gemm_mask16(n - 16);              \
-    PREFIX_GEMM_ROWS(PREFIX_GEMM_DECL)                                                        \
-    if (cin) {                                                                                \
-      PREFIX_GEMM_ROWS(PREFIX_GEMM_LOAD)                                                      \
-    }                                                                                         \
-    if (rin) {                                                                                \
-      PREFIX_GEMM_ROWS(PREFIX_GEMM_ADDRIN)                                                    \
-    }                                                                                         \
-    if (bias) {                                                                               \
-      const __m512 bv0 = _mm512_maskz_loadu_ps(m0, bias);                                     \
-      const __m512 bv1 = _mm512_maskz_loadu_ps(m1, bias + 16);                                \
-      PREFIX_GEMM_ROWS(PREFIX_GEMM_BIAS)                                                      \
-    }                                                                                         \
-    int64_t k = 0;                                                                            \
-    if (mrv == 1) { /* 1 row: 4 k-interleaved chains hide the FMA latency */                  \
-      __m512 d0 = _mm512_setzero_ps(), d1 = d0, e0 = d0, e1 = d0, f0 = d0, f1 = d0;           \
-      for (; k + 4 <= kc; k += 4, a += 4, b += 4 * PREFIX_GEMM_NR) {                          \
-        c0_0 = _mm512_fmadd_ps(_mm512_set1_ps(a[0]), _mm512_loadu_ps(b), c0_0);               \
-        d0 = _mm512_fmadd_ps(_mm512_set1_ps(a[1]), _mm512_loadu_ps(b + 32), d0);              \
-        e0 = _mm512_fmadd_ps(_mm512_set1_ps(a[2]), _mm512_loadu_ps(b + 64), e0);              \
-        f0 = _mm512_fmadd_ps(_mm512_set1_ps(a[3]), _mm512_loadu_ps(b + 96), f0);              \
-        if (nv > 1) {                                                                         \
-          c0_1 = _mm512_fmadd_ps(_mm512_set1_ps(a[0]), _mm512_loadu_ps(b + 16), c0_1);        \
-          d1 = _mm512_fmadd_ps(_mm512_set1_ps(a[1]), _mm512_loadu_ps(b + 48), d1);            \
-          e1 = _mm512_fmadd_ps(_mm512_set1_ps(a[2]), _mm512_loadu_ps(b + 80), e1);            \
-          f1 = _mm512_fmadd_ps(_mm512_set1_ps(a[3]), _mm512_loadu_ps(b + 112), f1);           \
-        }                                                                                     \
-      }                                                                                       \
-      c0_0 = _mm512_add_ps(_mm512_add_ps(c0_0, d0), _mm512_add_ps(e0, f0));                   \
-      c0_1 = _mm512_add_ps(_mm512_add_ps(c0_1, d1), _mm512_add_ps(e1, f1));                   \
-    }                                                                                         \
-    for (; k + 4 <= kc; k += 4, a += 4, b += 4 * PREFIX_GEMM_NR) {                          \
-      PREFIX_GEMM_STEP(0)                                                                     \
-      PREFIX_GEMM_STEP(1)                                                                     \
-      PREFIX_GEMM_STEP(2)                                                                     \
-      PREFIX_GEMM_STEP(3)                                                                     \
-    }                                                                                         \
-    for (; k < kc; k++, a++, b += PREFIX_GEMM_NR) {                                           \
-      PREFIX_GEMM_STEP(0)                                                                     \
-    }                                                                                         \
-    if (act) {                                                                                \
-      PREFIX_GEMM_ROWS(PREFIX_GEMM_ACT)                                                       \
-    }                                                                                         \
-    if (rout) {                                                                               \
-      PREFIX_GEMM_ROWS(PREFIX_GEMM_ADDROUT)                                                   \
-    }                                                                                         \
-    PREFIX_GEMM_ROWS(PREFIX_GEMM_STORE)                                                       \
+ * stride KCP; b: a packed B panel at row k0. cin may be c and rin may be c; with gelu,
+ * rout must not overlap c (the pre-activation tile goes through c). */
+#define PREFIX_GEMM_UKR(MRV, NV)                                                                  \
+  static inline void PREFIX_gemm_ukr_##MRV##_##NV(                                                \
+      int64_t kc, const float *a, const float *b, int64_t n, const float *cin,                    \
+      int64_t ldcin, float *c, int64_t ldc, const float *bias, const float *rin,                  \
+      const float *rout, int64_t ldr, int act) {                                                  \
+    const int mrv = MRV, nv = NV;                                                                 \
+    const __mmask16 m0 = PREFIX_gemm_mask16(n), m1 = PREFIX_gemm_mask16(n - 16);                  \
+    PREFIX_GEMM_ROWS(PREFIX_GEMM_DECL)                                                            \
+    if (cin) {                                                                                    \
+      PREFIX_GEMM_ROWS(PREFIX_GEMM_LOAD)                                                          \
+    }                                                                                             \
+    if (rin) {                                                                                    \
+      PREFIX_GEMM_ROWS(PREFIX_GEMM_ADDRIN)                                                        \
+    }                                                                                             \
+    if (bias) {                                                                                   \
+      const __m512 bv0 = _mm512_maskz_loadu_ps(m0, bias);                                         \
+      const __m512 bv1 = nv > 1 ? _mm512_maskz_loadu_ps(m1, bias + 16) : bv0;                     \
+      PREFIX_GEMM_ROWS(PREFIX_GEMM_BIAS)                                                          \
+    }                                                                                             \
+    int64_t k = 0;                                                                                \
+    if (mrv == 1) { /* 1 row: 4 k-interleaved chains hide the FMA latency */                      \
+      __m512 d0 = _mm512_setzero_ps(), d1 = d0, e0 = d0, e1 = d0, f0 = d0, f1 = d0;               \
+      for (; k + 4 <= kc; k += 4, a += 4, b += 4 * PREFIX_GEMM_NR) {                              \
+        c0_0 = _mm512_fmadd_ps(_mm512_set1_ps(a[0]), _mm512_loadu_ps(b), c0_0);                   \
+        d0 = _mm512_fmadd_ps(_mm512_set1_ps(a[1]), _mm512_loadu_ps(b + 32), d0);                  \
+        e0 = _mm512_fmadd_ps(_mm512_set1_ps(a[2]), _mm512_loadu_ps(b + 64), e0);                  \
+        f0 = _mm512_fmadd_ps(_mm512_set1_ps(a[3]), _mm512_loadu_ps(b + 96), f0);                  \
+        if (nv > 1) {                                                                             \
+          c0_1 = _mm512_fmadd_ps(_mm512_set1_ps(a[0]), _mm512_loadu_ps(b + 16), c0_1);            \
+          d1 = _mm512_fmadd_ps(_mm512_set1_ps(a[1]), _mm512_loadu_ps(b + 48), d1);                \
+          e1 = _mm512_fmadd_ps(_mm512_set1_ps(a[2]), _mm512_loadu_ps(b + 80), e1);                \
+          f1 = _mm512_fmadd_ps(_mm512_set1_ps(a[3]), _mm512_loadu_ps(b + 112), f1);               \
+        }                                                                                         \
+      }                                                                                           \
+      c0_0 = _mm512_add_ps(_mm512_add_ps(c0_0, d0), _mm512_add_ps(e0, f0));                       \
+      c0_1 = _mm512_add_ps(_mm512_add_ps(c0_1, d1), _mm512_add_ps(e1, f1));                       \
+    }                                                                                             \
+    for (; k < kc; k++, a++, b += PREFIX_GEMM_NR) {                                               \
+      PREFIX_GEMM_STEP                                                                            \
+    }                                                                                             \
+    if (act == 2) { /* erff calls: store first, so no accumulator lives across them */            \
+      PREFIX_GEMM_ROWS(PREFIX_GEMM_STORE)                                                         \
+      PREFIX_gemm_post(mrv, n, c, ldc, act, rout, ldr, c, ldc);                                   \
+      return;                                                                                     \
+    }                                                                                             \
+    if (act == 1) {                                                                               \
+      PREFIX_GEMM_ROWS(PREFIX_GEMM_RELU)                                                          \
+    }                                                                                             \
+    if (rout) {                                                                                   \
+      PREFIX_GEMM_ROWS(PREFIX_GEMM_ADDROUT)                                                       \
+    }                                                                                             \
+    PREFIX_GEMM_ROWS(PREFIX_GEMM_STORE)                                                           \
   }
 #define PREFIX_GEMM_UKR2(MRV) PREFIX_GEMM_UKR(MRV, 1) PREFIX_GEMM_UKR(MRV, 2)
 PREFIX_GEMM_UKR2(1)
@@ -210,16 +224,16 @@ PREFIX_GEMM_UKR2(11)
 PREFIX_GEMM_UKR2(12)
 
 /* the tile for mr (1..MR) rows and n (1..NR) columns */
-static inline void PREFIX_gemm_tile(int64_t mr, int64_t kc, const float *a, const float *b, int64_t n,
-                                    const float *cin, int64_t ldcin, float *c, int64_t ldc,
-                                    const float *bias, const float *rin, const float *rout,
-                                    int64_t ldr, int act) {
-#define PREFIX_GEMM_CASE(MRV)                                                                 \
-  case MRV:                                                                                   \
-    if (n > 16)                                                                               \
-      PREFIX_gemm_ukr_##MRV##_2(kc, a, b, n, cin, ldcin, c, ldc, bias, rin, rout, ldr, act);  \
-    else                                                                                      \
-      PREFIX_gemm_ukr_##MRV##_1(kc, a, b, n, cin, ldcin, c, ldc, bias, rin, rout, ldr, act);  \
+static inline void PREFIX_gemm_tile(int64_t mr, int64_t kc, const float *a, const float *b,
+                                    int64_t n, const float *cin, int64_t ldcin, float *c,
+                                    int64_t ldc, const float *bias, const float *rin,
+                                    const float *rout, int64_t ldr, int act) {
+#define PREFIX_GEMM_CASE(MRV)                                                                     \
+  case MRV:                                                                                       \
+    if (n > 16)                                                                                   \
+      PREFIX_gemm_ukr_##MRV##_2(kc, a, b, n, cin, ldcin, c, ldc, bias, rin, rout, ldr, act);      \
+    else                                                                                          \
+      PREFIX_gemm_ukr_##MRV##_1(kc, a, b, n, cin, ldcin, c, ldc, bias, rin, rout, ldr, act);      \
     break;
   switch (mr) {
     PREFIX_GEMM_CASE(1)
@@ -254,13 +268,14 @@ static inline void PREFIX_gemm_prefetch(int64_t mr, int64_t n, const float *c, i
 
 /* C[M,N] = act(A[M,K] * B + bias) + R; A row stride lda, Bp = pack_b(B), C row stride ldc,
  * bias[N] and R (row stride ldr) may be NULL; act 0 none, 1 relu, 2 gelu (erf).
- * C must not overlap A, Bp or bias; it may be R itself (C == R, ldc == ldr). */
+ * C must not overlap A, Bp or bias; R may be C itself (C == R, ldc == ldr) or apart from it. */
 static inline void PREFIX_gemm(int64_t M, int64_t N, int64_t K, const float *A, int64_t lda,
                                const float *Bp, float *C, int64_t ldc, const float *bias,
                                const float *R, int64_t ldr, int act) {
   const int64_t MR = PREFIX_GEMM_MR, NR = PREFIX_GEMM_NR, KC = PREFIX_GEMM_KC,
                 NC = PREFIX_GEMM_NC, KCP = PREFIX_GEMM_KCP;
-  _Alignas(64) float ap[PREFIX_GEMM_MR * PREFIX_GEMM_KCP]; /* packed A strip, 13 KiB */
+  /* the packed A strip (12.75 KiB), all the scratch */
+  _Alignas(64) float ap[PREFIX_GEMM_MR * PREFIX_GEMM_KCP];
   if (M <= 0 || N <= 0)
     return;
   if (K < 0)
@@ -268,11 +283,12 @@ static inline void PREFIX_gemm(int64_t M, int64_t N, int64_t K, const float *A, 
   const int64_t nkb = K > KC ? (K + KC - 1) / KC : 1;
   const int64_t kcb = nkb > 1 ? (K + nkb - 1) / nkb : K; /* equal K blocks */
   /* Without an act, R is added before the K loop (so C == R works); with one, after the
-   * act at the last K block. Then, with several K blocks and C overlapping R, partial sums
-   * cannot go through C: each tile runs all its K blocks in a stack tile instead. */
+   * act at the last K block. Then, if C overlaps R, neither partial sums nor the
+   * pre-activation tile can go through C: each tile runs all its K blocks in a stack
+   * tile, and act(tile) + R goes to C elementwise. */
   const int r_late = R != NULL && act != 0;
   int spill = 0;
-  if (r_late && nkb > 1) {
+  if (r_late) {
     const uintptr_t c0 = (uintptr_t)C, c1 = (uintptr_t)(C + (M - 1) * ldc + N);
     const uintptr_t r0 = (uintptr_t)R, r1 = (uintptr_t)(R + (M - 1) * ldr + N);
     spill = c0 < r1 && r0 < c1;
@@ -304,22 +320,26 @@ static inline void PREFIX_gemm(int64_t M, int64_t N, int64_t K, const float *A, 
       } while (pc < K);
     }
   } else {
-    _Alignas(64) float t[PREFIX_GEMM_MR * PREFIX_GEMM_NR];
+    /* the stack tile lives in the last NR floats of each packed A row (row stride KCP),
+     * so the K blocks here are at most KCP - NR long */
+    float *t = ap + (KCP - NR);
+    const int64_t nks = K > 0 ? (K + KCP - NR - 1) / (KCP - NR) : 1;
+    const int64_t kcs = K > 0 ? (K + nks - 1) / nks : 0;
     for (int64_t ic = 0; ic < M; ic += MR) {
       const int64_t mr = M - ic < MR ? M - ic : MR;
       for (int64_t j = 0; j < N; j += NR) {
-        float *c = C + ic * ldc + j;
         const int64_t n = N - j < NR ? N - j : NR;
-        for (int64_t pc = 0; pc < K;) {
-          const int64_t kc = K - pc < kcb ? K - pc : kcb;
-          const int first = pc == 0, last = pc + kc >= K;
-          for (int64_t i = 0; i < mr; i++)
-            memcpy(ap + i * KCP, A + (ic + i) * lda + pc, (size_t)kc * sizeof(float));
-          PREFIX_gemm_tile(mr, kc, ap, Bp + (j * K + pc * NR), n, first ? NULL : t, NR,
-                           last ? c : t, last ? ldc : NR, first && bias ? bias + j : NULL, NULL,
-                           last ? R + ic * ldr + j : NULL, ldr, last ? act : 0);
+        int64_t pc = 0;
+        do {
+          const int64_t kc = K - pc < kcs ? K - pc : kcs;
+          if (nks > 1 || j == 0) /* one K block: the strip is packed once */
+            for (int64_t i = 0; i < mr; i++)
+              memcpy(ap + i * KCP, A + (ic + i) * lda + pc, (size_t)kc * sizeof(float));
+          PREFIX_gemm_tile(mr, kc, ap, Bp + (j * K + pc * NR), n, pc == 0 ? NULL : t, KCP, t,
+                           KCP, pc == 0 && bias ? bias + j : NULL, NULL, NULL, 0, 0);
           pc += kc;
-        }
+        } while (pc < K);
+        PREFIX_gemm_post(mr, n, t, KCP, act, R + ic * ldr + j, ldr, C + ic * ldc + j, ldc);
       }
     }
   }

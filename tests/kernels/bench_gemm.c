@@ -4,7 +4,11 @@
  * wall time of many runs (batches of calls, >= 0.2 ms each), its GFLOP/s and % of the nominal
  * 240 GFLOP/s; then the same from the median thread CPU time (not inflated when other
  * processes share the cores), and that as % of the FMA peak measured here with the widest
- * vectors the build enables. `bench_gemm M K N [bias act]` times one shape. */
+ * vectors the build enables. `bench_gemm M K N [bias act]` times one shape. From the
+ * repository root:
+ *   clang -std=c11 -O2 -march=native -Wall -Wextra -Werror \
+ *     -DKERNELS='"../../templates/kernels_avx512.c"' tests/kernels/bench_gemm.c -lm -o /tmp/bg
+ *   (avx2: -mavx2 -mfma and kernels_avx2.c; generic: no flags and kernels_generic.c) */
 #define _POSIX_C_SOURCE 199309L
 #include <math.h>
 #include <stdint.h>
@@ -86,18 +90,24 @@ static double measure_peak(void) {
 #endif
 }
 
-static void bench(const char *label, int64_t M, int64_t K, int64_t N, int use_bias, int act,
-                  int use_res, double peak) {
-  float *A = malloc((size_t)(M * K) * sizeof(float));
-  float *B = malloc((size_t)(K * N) * sizeof(float));
-  float *Bp = malloc((size_t)PREFIX_packed_b_floats(K, N) * sizeof(float));
-  float *C = malloc((size_t)(M * N) * sizeof(float));
-  float *bias = malloc((size_t)N * sizeof(float));
-  float *R = malloc((size_t)(M * N) * sizeof(float));
-  if (!A || !B || !Bp || !C || !bias || !R) {
+static int64_t offset; /* floats */
+
+static float *alloc_floats(int64_t n) {
+  const size_t bytes = ((size_t)(n + offset) * sizeof(float) + 63) / 64 * 64;
+  float *p = aligned_alloc(64, bytes);
+  if (!p) {
     fprintf(stderr, "out of memory\n");
     exit(2);
   }
+  return p + offset;
+}
+
+static void bench(const char *label, int64_t M, int64_t K, int64_t N, int use_bias, int act,
+                  int use_res, double peak) {
+  /* 64-byte aligned, as the generated code's arrays; BENCH_OFFSET=n shifts each by n floats */
+  float *A = alloc_floats(M * K), *B = alloc_floats(K * N);
+  float *Bp = alloc_floats(PREFIX_packed_b_floats(K, N)), *C = alloc_floats(M * N);
+  float *bias = alloc_floats(N), *R = alloc_floats(M * N);
   for (int64_t i = 0; i < M * K; i++)
     A[i] = (float)((i * 7919) % 1000) / 1000.0f - 0.5f;
   for (int64_t i = 0; i < K * N; i++)
@@ -118,7 +128,12 @@ static void bench(const char *label, int64_t M, int64_t K, int64_t N, int use_bi
   const double per_call = (now() - t0) / warm;
   int batch = (int)(2e-4 / per_call) + 1, samples = (int)(0.5 / (per_call * batch));
   samples = samples < 15 ? 15 : samples > 5000 ? 5000 : samples;
-  double *tw = malloc((size_t)samples * sizeof(double)), *tc = malloc((size_t)samples * sizeof(double));
+  double *tw = malloc((size_t)samples * sizeof(double));
+  double *tc = malloc((size_t)samples * sizeof(double));
+  if (!tw || !tc) {
+    fprintf(stderr, "out of memory\n");
+    exit(2);
+  }
   for (int r = 0; r < samples; r++) {
     const double w = now(), c = cpu_now();
     for (int b = 0; b < batch; b++)
@@ -138,15 +153,17 @@ static void bench(const char *label, int64_t M, int64_t K, int64_t N, int use_bi
   printf("\n");
   free(tw);
   free(tc);
-  free(A);
-  free(B);
-  free(Bp);
-  free(C);
-  free(bias);
-  free(R);
+  free(A - offset);
+  free(B - offset);
+  free(Bp - offset);
+  free(C - offset);
+  free(bias - offset);
+  free(R - offset);
 }
 
 int main(int argc, char **argv) {
+  if (getenv("BENCH_OFFSET"))
+    offset = atoll(getenv("BENCH_OFFSET"));
   if (argc == 4 || argc == 6) { /* bench M K N [bias act]: one shape, no peak measurement */
     bench("-", atoll(argv[1]), atoll(argv[2]), atoll(argv[3]), argc == 6 && atoi(argv[4]),
           argc == 6 ? atoi(argv[5]) : 0, 0, 0.0);

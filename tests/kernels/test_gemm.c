@@ -1,8 +1,14 @@
 /* test_gemm.c: checks pack_b and gemm of one GEMM kernel template against a double
  * precision reference, over awkward shapes, both B layouts, bias / no bias, every act,
- * no residual / a separate residual / the residual in place (C == R), padded strides.
+ * no residual / a separate residual / the residual in place (C == R), padded strides, and
+ * one call or four on row x column parts (the way --threads splits a GEMM).
  * Pick the template with -DKERNELS='"../../templates/kernels_avx512.c"' (the default),
- * kernels_avx2.c or kernels_generic.c; the last line printed is "N passed, M failed". */
+ * kernels_avx2.c or kernels_generic.c; the last line printed is "N passed, M failed" and
+ * the exit status is nonzero on a failure. From the repository root:
+ *   clang -std=c11 -O2 -march=native -Wall -Wextra -Werror \
+ *     -DKERNELS='"../../templates/kernels_avx512.c"' tests/kernels/test_gemm.c -lm -o /tmp/tg
+ *   (avx2: -mavx2 -mfma and kernels_avx2.c; generic: no flags and kernels_generic.c;
+ *   add -O1 -g -fsanitize=address,undefined -fno-sanitize-recover=all for the sanitizers) */
 #include <math.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -72,7 +78,8 @@ static void run_shape(int64_t M, int64_t N, int64_t K, int ncombos, int combo0) 
   float *Bl = xmalloc((size_t)(K * N) * sizeof(float)); /* logical B, [K,N] */
   float *Bt = xmalloc((size_t)(K * N) * sizeof(float)); /* stored [N,K] */
   float *bias = xmalloc((size_t)N * sizeof(float));
-  double *P = xmalloc((size_t)(M * N) * sizeof(double)), *mag = xmalloc((size_t)(M * N) * sizeof(double));
+  double *P = xmalloc((size_t)(M * N) * sizeof(double));
+  double *mag = xmalloc((size_t)(M * N) * sizeof(double));
   const int64_t pbf = PREFIX_packed_b_floats(K, N);
   float *Bp = xmalloc((size_t)pbf * sizeof(float));
   float *C = xmalloc((size_t)(M * ldc) * sizeof(float));
@@ -125,7 +132,18 @@ static void run_shape(int64_t M, int64_t N, int64_t K, int ncombos, int combo0) 
           Rp[i * ldr + j] = j < N ? frand() : -777.0f;
       memcpy(R0, Rp, (size_t)(M * ldr) * sizeof(float));
     }
-    PREFIX_gemm(M, N, K, A, lda, Bp, C, ldc, use_bias ? bias : NULL, Rp, ldr, act);
+    if (t % 3 != 2) {
+      PREFIX_gemm(M, N, K, A, lda, Bp, C, ldc, use_bias ? bias : NULL, Rp, ldr, act);
+    } else { /* as threads split it: 4 calls on row halves x column halves (at a panel edge) */
+      const int64_t nr = PREFIX_GEMM_NR, m0 = M / 2, n0 = N / 2 / nr * nr;
+      for (int q = 0; q < 4; q++) {
+        const int64_t i0 = q & 1 ? m0 : 0, i1 = q & 1 ? M : m0;
+        const int64_t j0 = q & 2 ? n0 : 0, j1 = q & 2 ? N : n0;
+        if (i0 < i1 && j0 < j1)
+          PREFIX_gemm(i1 - i0, j1 - j0, K, A + i0 * lda, lda, Bp + j0 * K, C + i0 * ldc + j0, ldc,
+                      use_bias ? bias + j0 : NULL, Rp ? Rp + i0 * ldr + j0 : NULL, ldr, act);
+      }
+    }
     int ok = 1;
     for (int64_t i = 0; i < M && ok; i++)
       for (int64_t j = 0; j < ldc && ok; j++) {
