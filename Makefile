@@ -57,13 +57,27 @@ build/test_%: tests/unit/test_%.c $(UNIT_LIB_SRCS) $(HDRS)
 test-unit: $(UNIT_TESTS)
 	@for t in $(UNIT_TESTS); do echo "== $$t"; ./$$t || exit 1; done
 
+# the GEMM kernels of every target this machine runs, against a double reference
+KERNEL_TESTS := build/test_gemm_generic build/test_gemm_avx2 build/test_gemm_avx512
+build/test_gemm_generic: tests/kernels/test_gemm.c templates/kernels_generic.c
+	$(CC) -std=c11 -O1 -g -Wall -Wextra -Werror $(SAN) -DKERNELS='"../../templates/kernels_generic.c"' $< -lm -o $@
+build/test_gemm_avx2: tests/kernels/test_gemm.c templates/kernels_avx2.c
+	$(CC) -std=c11 -O2 -mavx2 -mfma -Wall -Wextra -Werror -DKERNELS='"../../templates/kernels_avx2.c"' $< -lm -o $@
+build/test_gemm_avx512: tests/kernels/test_gemm.c templates/kernels_avx512.c
+	$(CC) -std=c11 -O2 -mavx512f -mavx512vl -mavx512dq -mfma -Wall -Wextra -Werror -DKERNELS='"../../templates/kernels_avx512.c"' $< -lm -o $@
+
+test-kernels: $(KERNEL_TESTS)
+	./build/test_gemm_generic
+	@if grep -q avx2 /proc/cpuinfo; then ./build/test_gemm_avx2; fi
+	@if grep -q avx512f /proc/cpuinfo; then ./build/test_gemm_avx512; fi
+
 test-cli: attncc build/attncc-asan
 	ATTNCC=./build/attncc-asan bash tests/cli/run.sh
 
 test-e2e: attncc
 	ATTNCC=./attncc $(PYTHON) tests/e2e/run_compare.py -j 2
 
-test: test-unit test-cli test-e2e
+test: test-unit test-kernels test-cli test-e2e
 
 # ---- demo: the transformer block example, end to end ----
 demo: attncc
@@ -72,7 +86,7 @@ demo: attncc
 clean:
 	rm -rf build attncc
 
-.PHONY: bench bench-deps all install test test-unit test-cli test-e2e demo clean
+.PHONY: bench bench-deps all install test test-unit test-kernels test-cli test-e2e demo clean
 
 # ---- benchmark: attncc against PyTorch and numpy (bench/README.md), e.g. BENCH_ARGS=--quick
 # PyTorch at its best needs OpenBLAS behind libblas.so.3 (else: the reference BLAS)

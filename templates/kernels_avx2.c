@@ -1,0 +1,342 @@
+/* kernels_avx2.c: FP32 GEMM for x86-64 with AVX2 and FMA (build with -mavx2 -mfma).
+ * Same section format as kernels.c (a section starts at its "//@" marker line, the emitter
+ * copies only the sections a model uses and replaces PREFIX_ by the symbol prefix).
+ * gemm_common is always copied together with gemm; pack_b is self-contained.
+ *
+ * Layout of a packed B (K x N): panels of NR = 16 columns, panel p holds all K rows:
+ *   Bp[(p * K + k) * NR + j] = B(k, p * NR + j), zero for columns >= N.
+ * gemm: C = act(A * B + bias) + R. Loops: N blocks of NC columns (the KC x NC block of Bp
+ * stays in L2) > K blocks of KC > MR-row strips of A (packed to a small stack buffer that
+ * stays in L1) > NR-column panels, each an MR x 16 register tile (6 x 2 ymm accumulators,
+ * 2 for B, 1 for the broadcast A: all 16 ymm). Partial sums go through C; bias, act and R
+ * are applied once. Column tails use maskload / maskstore. */
+
+//@ gemm_common
+#include <immintrin.h>
+#ifndef PREFIX_GEMM_NR
+#define PREFIX_GEMM_NR 16 /* columns per packed B panel: 2 ymm */
+#endif
+#define PREFIX_GEMM_MR 6 /* rows of the register tile: 12 ymm accumulators */
+#ifndef PREFIX_GEMM_KC
+#define PREFIX_GEMM_KC 256 /* K block */
+#endif
+#ifndef PREFIX_GEMM_NC
+#define PREFIX_GEMM_NC 768 /* N block (multiple of NR): KC x NC floats of Bp = 768 KiB, in L2 */
+#endif
+/* row stride of packed A: one cache line more than KC, so rows do not share L1 sets */
+#define PREFIX_GEMM_KCP (PREFIX_GEMM_KC + 16)
+
+/* lanes [0, n) of an 8-lane mask, n may be <= 0 or >= 8 */
+static inline __m256i PREFIX_gemm_mask8(int64_t n) {
+  const int c = n <= 0 ? 0 : n >= 8 ? 8 : (int)n;
+  return _mm256_cmpgt_epi32(_mm256_set1_epi32(c), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+}
+
+/* act 1 = relu (NaN stays NaN), 2 = exact gelu 0.5 x (1 + erf(x / sqrt 2)) with erff,
+ * else identity; t: 8 floats of scratch */
+static inline __m256 PREFIX_gemm_act8(__m256 x, int act, float *t) {
+  if (act == 1)
+    return _mm256_max_ps(_mm256_setzero_ps(), x);
+  if (act == 2) {
+    _mm256_storeu_ps(t, x);
+    for (int j = 0; j < 8; j++)
+      t[j] = 0.5f * t[j] * (1.0f + erff(t[j] * 0.70710678118654752f));
+    return _mm256_loadu_ps(t);
+  }
+  return x;
+}
+
+/* dst = act(src) + r over mr rows x n columns (any n), elementwise: dst may be src or r */
+static inline void PREFIX_gemm_post(int64_t mr, int64_t n, const float *src, int64_t lds, int act,
+                                    const float *r, int64_t ldr, float *dst, int64_t ldd) {
+  float t[8];
+  for (int64_t i = 0; i < mr; i++)
+    for (int64_t j = 0; j < n; j += 8) {
+      const __m256i m = PREFIX_gemm_mask8(n - j);
+      __m256 v = PREFIX_gemm_act8(_mm256_maskload_ps(src + i * lds + j, m), act, t);
+      if (r)
+        v = _mm256_add_ps(v, _mm256_maskload_ps(r + i * ldr + j, m));
+      _mm256_maskstore_ps(dst + i * ldd + j, m, v);
+    }
+}
+
+//@ pack_b
+#ifndef PREFIX_GEMM_NR
+#define PREFIX_GEMM_NR 16
+#endif
+/* floats in a packed B of K x N */
+static inline int64_t PREFIX_packed_b_floats(int64_t K, int64_t N) {
+  return (N + PREFIX_GEMM_NR - 1) / PREFIX_GEMM_NR * PREFIX_GEMM_NR * K;
+}
+
+/* B(k, n) = B[k * ldb_k + n * ldb_n] (row-major [K,N]: ldb_k = N, ldb_n = 1; a Linear
+ * weight [N,K] used transposed: ldb_k = 1, ldb_n = K) -> Bp, panels of NR columns */
+static inline void PREFIX_pack_b(int64_t K, int64_t N, const float *B, int64_t ldb_k, int64_t ldb_n,
+                                 float *Bp) {
+  const int64_t nr = PREFIX_GEMM_NR;
+  for (int64_t j0 = 0; j0 < N; j0 += nr) {
+    const int64_t nn = N - j0 < nr ? N - j0 : nr;
+    float *dst = Bp + j0 * K; /* panel j0 / nr starts at (j0 / nr) * K * nr */
+    if (ldb_n == 1) {
+      for (int64_t k = 0; k < K; k++) {
+        memcpy(dst + k * nr, B + k * ldb_k + j0, (size_t)nn * sizeof(float));
+        for (int64_t j = nn; j < nr; j++)
+          dst[k * nr + j] = 0.0f;
+      }
+    } else {
+      for (int64_t k0 = 0; k0 < K; k0 += 64) { /* 64 x NR blocks: reads and writes stay in cache */
+        const int64_t k1 = K - k0 < 64 ? K : k0 + 64;
+        for (int64_t j = 0; j < nr; j++) {
+          if (j < nn) {
+            const float *src = B + (j0 + j) * ldb_n;
+            for (int64_t k = k0; k < k1; k++)
+              dst[k * nr + j] = src[k * ldb_k];
+          } else {
+            for (int64_t k = k0; k < k1; k++)
+              dst[k * nr + j] = 0.0f;
+          }
+        }
+      }
+    }
+  }
+}
+
+//@ gemm
+/* The microkernel is stamped out for every row count 1..MR (mrv) and 1 or 2 ymm per row
+ * (nv), so tails do no wasted work; the X(i) row macros test the constants mrv, nv. C, R
+ * and bias use plain loads and stores for full tiles (n == 16), masked ones otherwise. */
+#define PREFIX_GEMM_ROWS(X) X(0) X(1) X(2) X(3) X(4) X(5)
+#define PREFIX_GEMM_LD(P, MK) (full ? _mm256_loadu_ps(P) : _mm256_maskload_ps((P), MK))
+#define PREFIX_GEMM_DECL(i) __m256 c##i##_0 = _mm256_setzero_ps(), c##i##_1 = _mm256_setzero_ps();
+#define PREFIX_GEMM_LOAD(i)                                                                       \
+  if (mrv > i) {                                                                                  \
+    c##i##_0 = PREFIX_GEMM_LD(cin + i * ldcin, m0);                                               \
+    if (nv > 1)                                                                                   \
+      c##i##_1 = PREFIX_GEMM_LD(cin + i * ldcin + 8, m1);                                         \
+  }
+#define PREFIX_GEMM_ADDR(i, P, LD)                                                                \
+  if (mrv > i) {                                                                                  \
+    c##i##_0 = _mm256_add_ps(c##i##_0, PREFIX_GEMM_LD((P) + i * (LD), m0));                       \
+    if (nv > 1)                                                                                   \
+      c##i##_1 = _mm256_add_ps(c##i##_1, PREFIX_GEMM_LD((P) + i * (LD) + 8, m1));                 \
+  }
+#define PREFIX_GEMM_ADDRIN(i) PREFIX_GEMM_ADDR(i, rin, ldr)
+#define PREFIX_GEMM_ADDROUT(i) PREFIX_GEMM_ADDR(i, rout, ldr)
+#define PREFIX_GEMM_BIAS(i)                                                                       \
+  if (mrv > i) {                                                                                  \
+    c##i##_0 = _mm256_add_ps(c##i##_0, bv0);                                                      \
+    if (nv > 1)                                                                                   \
+      c##i##_1 = _mm256_add_ps(c##i##_1, bv1);                                                    \
+  }
+#define PREFIX_GEMM_FMA(i)                                                                        \
+  if (mrv > i) {                                                                                  \
+    const __m256 av = _mm256_broadcast_ss(a + i * PREFIX_GEMM_KCP);                               \
+    c##i##_0 = _mm256_fmadd_ps(av, bv0, c##i##_0);                                                \
+    if (nv > 1)                                                                                   \
+      c##i##_1 = _mm256_fmadd_ps(av, bv1, c##i##_1);                                              \
+  }
+/* one k step of the tile: row i adds a[i * KCP] * b[0 : 8 nv] */
+#define PREFIX_GEMM_STEP                                                                          \
+  {                                                                                               \
+    const __m256 bv0 = _mm256_loadu_ps(b);                                                        \
+    const __m256 bv1 = nv > 1 ? _mm256_loadu_ps(b + 8) : bv0;                                     \
+    PREFIX_GEMM_ROWS(PREFIX_GEMM_FMA)                                                             \
+  }
+#define PREFIX_GEMM_RELU(i)                                                                       \
+  if (mrv > i) {                                                                                  \
+    c##i##_0 = _mm256_max_ps(_mm256_setzero_ps(), c##i##_0);                                      \
+    if (nv > 1)                                                                                   \
+      c##i##_1 = _mm256_max_ps(_mm256_setzero_ps(), c##i##_1);                                    \
+  }
+#define PREFIX_GEMM_STORE(i)                                                                      \
+  if (mrv > i) {                                                                                  \
+    if (full) {                                                                                   \
+      _mm256_storeu_ps(c + i * ldc, c##i##_0);                                                    \
+      _mm256_storeu_ps(c + i * ldc + 8, c##i##_1);                                                \
+    } else {                                                                                      \
+      _mm256_maskstore_ps(c + i * ldc, m0, c##i##_0);                                             \
+      if (nv > 1)                                                                                 \
+        _mm256_maskstore_ps(c + i * ldc + 8, m1, c##i##_1);                                       \
+    }                                                                                             \
+  }
+
+/* one mrv x (8 nv) tile, n (<= 8 nv) columns valid: acc = cin (or 0) + bias + rin;
+ * acc += a[.., 0:kc] * b[0:kc, ..]; acc = act(acc) + rout; c = acc. a: packed A rows with
+ * stride KCP; b: a packed B panel at row k0. cin may be c and rin may be c; with gelu,
+ * rout must not overlap c (the pre-activation tile goes through c). */
+#define PREFIX_GEMM_UKR(MRV, NV)                                                                  \
+  static inline void PREFIX_gemm_ukr_##MRV##_##NV(                                                \
+      int64_t kc, const float *a, const float *b, int64_t n, const float *cin,                    \
+      int64_t ldcin, float *c, int64_t ldc, const float *bias, const float *rin,                  \
+      const float *rout, int64_t ldr, int act) {                                                  \
+    const int mrv = MRV, nv = NV, full = nv > 1 && n >= 16;                                       \
+    const __m256i m0 = PREFIX_gemm_mask8(n), m1 = PREFIX_gemm_mask8(n - 8);                       \
+    PREFIX_GEMM_ROWS(PREFIX_GEMM_DECL)                                                            \
+    if (cin) {                                                                                    \
+      PREFIX_GEMM_ROWS(PREFIX_GEMM_LOAD)                                                          \
+    }                                                                                             \
+    if (rin) {                                                                                    \
+      PREFIX_GEMM_ROWS(PREFIX_GEMM_ADDRIN)                                                        \
+    }                                                                                             \
+    if (bias) {                                                                                   \
+      const __m256 bv0 = PREFIX_GEMM_LD(bias, m0);                                                \
+      const __m256 bv1 = nv > 1 ? PREFIX_GEMM_LD(bias + 8, m1) : bv0;                             \
+      PREFIX_GEMM_ROWS(PREFIX_GEMM_BIAS)                                                          \
+    }                                                                                             \
+    int64_t k = 0;                                                                                \
+    if (mrv == 1) { /* 1 row: 4 k-interleaved chains hide the FMA latency */                      \
+      __m256 d0 = _mm256_setzero_ps(), d1 = d0, e0 = d0, e1 = d0, f0 = d0, f1 = d0;               \
+      for (; k + 4 <= kc; k += 4, a += 4, b += 4 * PREFIX_GEMM_NR) {                              \
+        c0_0 = _mm256_fmadd_ps(_mm256_broadcast_ss(a), _mm256_loadu_ps(b), c0_0);                 \
+        d0 = _mm256_fmadd_ps(_mm256_broadcast_ss(a + 1), _mm256_loadu_ps(b + 16), d0);            \
+        e0 = _mm256_fmadd_ps(_mm256_broadcast_ss(a + 2), _mm256_loadu_ps(b + 32), e0);            \
+        f0 = _mm256_fmadd_ps(_mm256_broadcast_ss(a + 3), _mm256_loadu_ps(b + 48), f0);            \
+        if (nv > 1) {                                                                             \
+          c0_1 = _mm256_fmadd_ps(_mm256_broadcast_ss(a), _mm256_loadu_ps(b + 8), c0_1);           \
+          d1 = _mm256_fmadd_ps(_mm256_broadcast_ss(a + 1), _mm256_loadu_ps(b + 24), d1);          \
+          e1 = _mm256_fmadd_ps(_mm256_broadcast_ss(a + 2), _mm256_loadu_ps(b + 40), e1);          \
+          f1 = _mm256_fmadd_ps(_mm256_broadcast_ss(a + 3), _mm256_loadu_ps(b + 56), f1);          \
+        }                                                                                         \
+      }                                                                                           \
+      c0_0 = _mm256_add_ps(_mm256_add_ps(c0_0, d0), _mm256_add_ps(e0, f0));                       \
+      c0_1 = _mm256_add_ps(_mm256_add_ps(c0_1, d1), _mm256_add_ps(e1, f1));                       \
+    }                                                                                             \
+    for (; k < kc; k++, a++, b += PREFIX_GEMM_NR) {                                               \
+      PREFIX_GEMM_STEP                                                                            \
+    }                                                                                             \
+    if (act == 2) { /* erff calls: store first, so no accumulator lives across them */            \
+      PREFIX_GEMM_ROWS(PREFIX_GEMM_STORE)                                                         \
+      PREFIX_gemm_post(mrv, n, c, ldc, act, rout, ldr, c, ldc);                                   \
+      return;                                                                                     \
+    }                                                                                             \
+    if (act == 1) {                                                                               \
+      PREFIX_GEMM_ROWS(PREFIX_GEMM_RELU)                                                          \
+    }                                                                                             \
+    if (rout) {                                                                                   \
+      PREFIX_GEMM_ROWS(PREFIX_GEMM_ADDROUT)                                                       \
+    }                                                                                             \
+    PREFIX_GEMM_ROWS(PREFIX_GEMM_STORE)                                                           \
+  }
+#define PREFIX_GEMM_UKR2(MRV) PREFIX_GEMM_UKR(MRV, 1) PREFIX_GEMM_UKR(MRV, 2)
+PREFIX_GEMM_UKR2(1)
+PREFIX_GEMM_UKR2(2)
+PREFIX_GEMM_UKR2(3)
+PREFIX_GEMM_UKR2(4)
+PREFIX_GEMM_UKR2(5)
+PREFIX_GEMM_UKR2(6)
+
+/* the tile for mr (1..MR) rows and n (1..NR) columns */
+static inline void PREFIX_gemm_tile(int64_t mr, int64_t kc, const float *a, const float *b,
+                                    int64_t n, const float *cin, int64_t ldcin, float *c,
+                                    int64_t ldc, const float *bias, const float *rin,
+                                    const float *rout, int64_t ldr, int act) {
+#define PREFIX_GEMM_CASE(MRV)                                                                     \
+  case MRV:                                                                                       \
+    if (n > 8)                                                                                    \
+      PREFIX_gemm_ukr_##MRV##_2(kc, a, b, n, cin, ldcin, c, ldc, bias, rin, rout, ldr, act);      \
+    else                                                                                          \
+      PREFIX_gemm_ukr_##MRV##_1(kc, a, b, n, cin, ldcin, c, ldc, bias, rin, rout, ldr, act);      \
+    break;
+  switch (mr) {
+    PREFIX_GEMM_CASE(1)
+    PREFIX_GEMM_CASE(2)
+    PREFIX_GEMM_CASE(3)
+    PREFIX_GEMM_CASE(4)
+    PREFIX_GEMM_CASE(5)
+  default:
+    PREFIX_GEMM_CASE(6)
+  }
+#undef PREFIX_GEMM_CASE
+}
+
+/* prefetches rows [0, mr) x columns [0, n) of c (and of r, if not NULL) */
+static inline void PREFIX_gemm_prefetch(int64_t mr, int64_t n, const float *c, int64_t ldc,
+                                        const float *r, int64_t ldr) {
+  for (int64_t i = 0; i < mr; i++) {
+    _mm_prefetch((const char *)(c + i * ldc), _MM_HINT_T0);
+    _mm_prefetch((const char *)(c + i * ldc + n - 1), _MM_HINT_T0);
+    if (r) {
+      _mm_prefetch((const char *)(r + i * ldr), _MM_HINT_T0);
+      _mm_prefetch((const char *)(r + i * ldr + n - 1), _MM_HINT_T0);
+    }
+  }
+}
+
+/* C[M,N] = act(A[M,K] * B + bias) + R; A row stride lda, Bp = pack_b(B), C row stride ldc,
+ * bias[N] and R (row stride ldr) may be NULL; act 0 none, 1 relu, 2 gelu (erf).
+ * C must not overlap A, Bp or bias; R may be C itself (C == R, ldc == ldr) or apart from it. */
+static inline void PREFIX_gemm(int64_t M, int64_t N, int64_t K, const float *A, int64_t lda,
+                               const float *Bp, float *C, int64_t ldc, const float *bias,
+                               const float *R, int64_t ldr, int act) {
+  const int64_t MR = PREFIX_GEMM_MR, NR = PREFIX_GEMM_NR, KC = PREFIX_GEMM_KC,
+                NC = PREFIX_GEMM_NC, KCP = PREFIX_GEMM_KCP;
+  /* the packed A strip (6.4 KiB), all the scratch */
+  _Alignas(64) float ap[PREFIX_GEMM_MR * PREFIX_GEMM_KCP];
+  if (M <= 0 || N <= 0)
+    return;
+  if (K < 0)
+    K = 0;
+  const int64_t nkb = K > KC ? (K + KC - 1) / KC : 1;
+  const int64_t kcb = nkb > 1 ? (K + nkb - 1) / nkb : K; /* equal K blocks */
+  /* Without an act, R is added before the K loop (so C == R works); with one, after the
+   * act at the last K block. Then, if C overlaps R, neither partial sums nor the
+   * pre-activation tile can go through C: each tile runs all its K blocks in a stack
+   * tile, and act(tile) + R goes to C elementwise. */
+  const int r_late = R != NULL && act != 0;
+  int spill = 0;
+  if (r_late) {
+    const uintptr_t c0 = (uintptr_t)C, c1 = (uintptr_t)(C + (M - 1) * ldc + N);
+    const uintptr_t r0 = (uintptr_t)R, r1 = (uintptr_t)(R + (M - 1) * ldr + N);
+    spill = c0 < r1 && r0 < c1;
+  }
+  if (!spill) {
+    for (int64_t jc = 0; jc < N; jc += NC) {
+      const int64_t je = N - jc < NC ? N : jc + NC;
+      int64_t pc = 0;
+      do {
+        const int64_t kc = K - pc < kcb ? K - pc : kcb;
+        const int first = pc == 0, last = pc + kc >= K;
+        const int r_now = R && (r_late ? last : first);
+        for (int64_t ic = 0; ic < M; ic += MR) {
+          const int64_t mr = M - ic < MR ? M - ic : MR;
+          for (int64_t i = 0; i < mr; i++)
+            memcpy(ap + i * KCP, A + (ic + i) * lda + pc, (size_t)kc * sizeof(float));
+          for (int64_t j = jc; j < je; j += NR) {
+            float *c = C + ic * ldc + j;
+            const float *r = r_now ? R + ic * ldr + j : NULL;
+            if (j + NR < je) /* the next tile's C (and R) lines, early */
+              PREFIX_gemm_prefetch(mr, je - j - NR < NR ? je - j - NR : NR, c + NR, ldc,
+                                   r ? r + NR : NULL, ldr);
+            PREFIX_gemm_tile(mr, kc, ap, Bp + (j * K + pc * NR), je - j < NR ? je - j : NR,
+                             first ? NULL : c, ldc, c, ldc, first && bias ? bias + j : NULL,
+                             r_late ? NULL : r, r_late ? r : NULL, ldr, last ? act : 0);
+          }
+        }
+        pc += kc;
+      } while (pc < K);
+    }
+  } else {
+    /* the stack tile lives in the last NR floats of each packed A row (row stride KCP),
+     * so the K blocks here are at most KCP - NR long */
+    float *t = ap + (KCP - NR);
+    const int64_t nks = K > 0 ? (K + KCP - NR - 1) / (KCP - NR) : 1;
+    const int64_t kcs = K > 0 ? (K + nks - 1) / nks : 0;
+    for (int64_t ic = 0; ic < M; ic += MR) {
+      const int64_t mr = M - ic < MR ? M - ic : MR;
+      for (int64_t j = 0; j < N; j += NR) {
+        const int64_t n = N - j < NR ? N - j : NR;
+        int64_t pc = 0;
+        do {
+          const int64_t kc = K - pc < kcs ? K - pc : kcs;
+          if (nks > 1 || j == 0) /* one K block: the strip is packed once */
+            for (int64_t i = 0; i < mr; i++)
+              memcpy(ap + i * KCP, A + (ic + i) * lda + pc, (size_t)kc * sizeof(float));
+          PREFIX_gemm_tile(mr, kc, ap, Bp + (j * K + pc * NR), n, pc == 0 ? NULL : t, KCP, t,
+                           KCP, pc == 0 && bias ? bias + j : NULL, NULL, NULL, 0, 0);
+          pc += kc;
+        } while (pc < K);
+        PREFIX_gemm_post(mr, n, t, KCP, act, R + ic * ldr + j, ldr, C + ic * ldc + j, ldc);
+      }
+    }
+  }
+}
