@@ -9,45 +9,7 @@
 -- inputs:  values [N, KLEN, EMBED], keys [N, KLEN, EMBED], query [N, QLEN, EMBED], mask (MASK > 0)
 -- outputs: out [N, QLEN, EMBED]
 
-local SelfAttention = nn.Module("SelfAttention")
-
-function SelfAttention:init(embed_size, heads)
-  self.embed_size = embed_size
-  self.heads = heads
-  self.head_dim = embed_size // heads
-  assert(self.head_dim * heads == embed_size, "Embedding size needs to be divisible by heads")
-
-  self.values = nn.Linear(self.head_dim, self.head_dim, {bias = false})
-  self.keys = nn.Linear(self.head_dim, self.head_dim, {bias = false})
-  self.queries = nn.Linear(self.head_dim, self.head_dim, {bias = false})
-  self.fc_out = nn.Linear(heads * self.head_dim, embed_size)
-end
-
-function SelfAttention:forward(values, keys, query, mask)
-  local N = query.shape[0]
-  local value_len, key_len, query_len = values.shape[1], keys.shape[1], query.shape[1]
-
-  -- Split the embedding into self.heads different pieces
-  values = values:reshape(N, value_len, self.heads, self.head_dim)
-  keys = keys:reshape(N, key_len, self.heads, self.head_dim)
-  local queries = query:reshape(N, query_len, self.heads, self.head_dim)
-
-  values = self.values(values)
-  keys = self.keys(keys)
-  queries = self.queries(queries)
-
-  local energy = einsum("nqhd,nkhd->nhqk", queries, keys)
-  if mask ~= nil then
-    energy = energy:masked_fill(mask:eq(0), -1e20)
-  end
-
-  local attention = softmax(energy / (self.embed_size ^ (1 / 2)), 3)
-  local out = einsum("nhql,nlhd->nqhd", attention, values):reshape(
-    N, query_len, self.heads * self.head_dim)
-
-  out = self.fc_out(out)
-  return out
-end
+local SelfAttention = require("modules.seed001_attention")
 
 local N = define("N", 2)
 local QLEN = define("QLEN", 16)

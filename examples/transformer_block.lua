@@ -1,8 +1,8 @@
 -- mirrors: TransformerBlock(embed_size, heads, dropout, forward_expansion) from seed 001
 -- ("Transformer中的自注意力机制详解与代码实现"); PyTorch twin in tests/e2e/models.py.
 -- Post-norm block: x = dropout(norm1(attention(value, key, query, mask) + query));
--- out = dropout(norm2(feed_forward(x) + x)).  SelfAttention is seed 001's einsum attention
--- (the same class as examples/selfattention_einsum.lua, repeated here so this file stands alone).
+-- out = dropout(norm2(feed_forward(x) + x)).  SelfAttention is seed 001's einsum attention,
+-- shared with examples/selfattention_einsum.lua through examples/modules/seed001_attention.lua.
 --
 -- defines: B (batch), QLEN (query length), KLEN (key/value length), EMBED, HEADS,
 --          EXPANSION (forward_expansion),
@@ -11,43 +11,7 @@
 -- inputs:  value [B, KLEN, EMBED], key [B, KLEN, EMBED], query [B, QLEN, EMBED], mask (MASK > 0)
 -- outputs: out [B, QLEN, EMBED]
 
-local SelfAttention = nn.Module("SelfAttention")
-
-function SelfAttention:init(embed_size, heads)
-  self.embed_size = embed_size
-  self.heads = heads
-  self.head_dim = embed_size // heads
-  assert(self.head_dim * heads == embed_size, "Embedding size needs to be divisible by heads")
-
-  self.values = nn.Linear(self.head_dim, self.head_dim, {bias = false})
-  self.keys = nn.Linear(self.head_dim, self.head_dim, {bias = false})
-  self.queries = nn.Linear(self.head_dim, self.head_dim, {bias = false})
-  self.fc_out = nn.Linear(heads * self.head_dim, embed_size)
-end
-
-function SelfAttention:forward(values, keys, query, mask)
-  local N = query.shape[0]
-  local value_len, key_len, query_len = values.shape[1], keys.shape[1], query.shape[1]
-
-  values = values:reshape(N, value_len, self.heads, self.head_dim)
-  keys = keys:reshape(N, key_len, self.heads, self.head_dim)
-  local queries = query:reshape(N, query_len, self.heads, self.head_dim)
-
-  values = self.values(values)
-  keys = self.keys(keys)
-  queries = self.queries(queries)
-
-  local energy = einsum("nqhd,nkhd->nhqk", queries, keys)
-  if mask ~= nil then
-    energy = energy:masked_fill(mask:eq(0), -1e20)
-  end
-
-  local attention = softmax(energy / (self.embed_size ^ (1 / 2)), 3)
-  local out = einsum("nhql,nlhd->nqhd", attention, values):reshape(
-    N, query_len, self.heads * self.head_dim)
-
-  return self.fc_out(out)
-end
+local SelfAttention = require("modules.seed001_attention")
 
 local TransformerBlock = nn.Module("TransformerBlock")
 

@@ -1,52 +1,7 @@
-/* kernels.c: the C kernels the emitter copies into generated code. Each section
- * starts with a line "//@ NAME" and is copied only when the model uses NAME;
- * PREFIX_ becomes the model's symbol prefix. */
-
-//@ gemm_common
-/* Portable GEMM on B packed in panels of NR columns (see pack_b). */
-#define PREFIX_GEMM_NR 16
-
-//@ pack_b
-/* Bp[(p*K + k)*NR + j] = B(k, p*NR + j), B(k, n) = B[k*ldb_k + n*ldb_n]; zero past N */
-static inline void PREFIX_pack_b(int64_t K, int64_t N, const float *B, int64_t ldb_k, int64_t ldb_n,
-                                 float *Bp) {
-  for (int64_t p = 0; p * PREFIX_GEMM_NR < N; p++)
-    for (int64_t k = 0; k < K; k++)
-      for (int64_t j = 0; j < PREFIX_GEMM_NR; j++) {
-        int64_t n = p * PREFIX_GEMM_NR + j;
-        Bp[(p * K + k) * PREFIX_GEMM_NR + j] = n < N ? B[k * ldb_k + n * ldb_n] : 0.0f;
-      }
-}
-
-//@ gemm
-/* C = act(A * B + bias) + R; act 0 none, 1 relu, 2 gelu (erf) */
-static inline void PREFIX_gemm(int64_t M, int64_t N, int64_t K, const float *A, int64_t lda,
-                               const float *Bp, float *C, int64_t ldc, const float *bias,
-                               const float *R, int64_t ldr, int act) {
-  enum { NR = PREFIX_GEMM_NR };
-  for (int64_t p = 0; p * NR < N; p++) {
-    const float *bp = Bp + p * K * NR;
-    int64_t nr = N - p * NR < NR ? N - p * NR : NR;
-    for (int64_t i = 0; i < M; i++) {
-      float acc[NR] = {0};
-      for (int64_t k = 0; k < K; k++) {
-        float a = A[i * lda + k];
-        for (int j = 0; j < NR; j++)
-          acc[j] += a * bp[k * NR + j];
-      }
-      for (int64_t j = 0; j < nr; j++) {
-        float v = acc[j] + (bias ? bias[p * NR + j] : 0.0f);
-        if (act == 1)
-          v = v < 0 ? 0 : v;
-        else if (act == 2)
-          v = 0.5f * v * (1.0f + erff(v * 0.70710678118654752f));
-        if (R)
-          v += R[i * ldr + p * NR + j];
-        C[i * ldc + p * NR + j] = v;
-      }
-    }
-  }
-}
+/* kernels.c: the target-independent C kernels the emitter copies into generated code
+ * (the GEMM and its packing are in kernels_<target>.c). Each section starts with a line
+ * "//@ NAME" and is copied only when the model uses NAME; PREFIX_ becomes the model's
+ * symbol prefix. */
 
 //@ exp
 /* e^x for float, branch-free so loops of it vectorize: range reduction by ln 2 and a

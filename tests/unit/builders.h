@@ -14,6 +14,21 @@
 
 static const Loc test_loc = {"model.lua", 7};
 
+/* every test gets a fresh graph and frees the arena after it */
+static Graph *g;
+
+static int setup(void **state) {
+  (void)state;
+  g = graph_new();
+  return 0;
+}
+
+static int teardown(void **state) {
+  (void)state;
+  arena_free_all();
+  return 0;
+}
+
 static inline Shape shp(int ndim, ...) {
   Shape s = {ndim, {0}};
   va_list ap;

@@ -6,20 +6,6 @@
 
 #include <stdlib.h>
 
-static Graph *g;
-
-static int setup(void **state) {
-  (void)state;
-  g = graph_new();
-  return 0;
-}
-
-static int teardown(void **state) {
-  (void)state;
-  arena_free_all();
-  return 0;
-}
-
 typedef void (*EmitFn)(const Graph *, const EmitOptions *, FILE *);
 
 static char *capture(EmitFn fn, bool embed) {

@@ -4,20 +4,6 @@
  * single-use, same-shape nodes. */
 #include "builders.h"
 
-static Graph *g;
-
-static int setup(void **state) {
-  (void)state;
-  g = graph_new();
-  return 0;
-}
-
-static int teardown(void **state) {
-  (void)state;
-  arena_free_all();
-  return 0;
-}
-
 static Node *matmul(Node *a, Node *b, bool trans_b) {
   Node p = {0};
   p.op = OP_MATMUL;

@@ -2,20 +2,6 @@
  * memory planner (no two buffers alive at once share bytes; reuse does happen). */
 #include "builders.h"
 
-static Graph *g;
-
-static int setup(void **state) {
-  (void)state;
-  g = graph_new();
-  return 0;
-}
-
-static int teardown(void **state) {
-  (void)state;
-  arena_free_all();
-  return 0;
-}
-
 static void test_prune(void **state) {
   (void)state;
   Node *x = b_input(g, "x", shp(1, 4), DT_F32);

@@ -1,20 +1,6 @@
 /* test_shape.c: shape and dtype inference, one test per rule and per error message. */
 #include "builders.h"
 
-static Graph *g;
-
-static int setup(void **state) {
-  (void)state;
-  g = graph_new();
-  return 0;
-}
-
-static int teardown(void **state) {
-  (void)state;
-  arena_free_all();
-  return 0;
-}
-
 static void expect_error(Node proto, Node **src, int nsrc, const char *want) {
   char msg[512] = "";
   Node *n = try_node(g, proto, src, nsrc, msg, sizeof msg);
