@@ -65,6 +65,20 @@ static const char *ref(const Graph *g, const EmitOptions *o, const Node *n) {
   internal_error(__FILE__, __LINE__, "reference to an unplanned node");
 }
 
+/* text[0..len) with every "PREFIX_" replaced by "<prefix>_" */
+static void put_prefixed(StrBuf *sb, const char *text, size_t len, const char *prefix) {
+  const char *q = text, *stop = text + len;
+  while (q < stop) {
+    const char *hit = strstr(q, "PREFIX_");
+    if (!hit || hit >= stop) {
+      sb_printf(sb, "%.*s", (int)(stop - q), q);
+      break;
+    }
+    sb_printf(sb, "%.*s%s_", (int)(hit - q), q, prefix);
+    q = hit + strlen("PREFIX_");
+  }
+}
+
 /* ---- literals ---- */
 
 static void put_float(StrBuf *sb, float v) {
@@ -226,15 +240,15 @@ static const char *expr_elementwise(const Node *n, const char **v, DType ct) {
   bool f = ct == DT_F32;
   switch (n->op) {
   case OP_NEG: return xformat("(-%s)", v[0]);
-  case OP_EXP: return xformat("expf(%s)", v[0]);
+  case OP_EXP: return xformat("PREFIX_exp(%s)", v[0]);
   case OP_LOG: return xformat("logf(%s)", v[0]);
   case OP_SQRT: return xformat("sqrtf(%s)", v[0]);
   case OP_RSQRT: return xformat("(1.0f / sqrtf(%s))", v[0]);
-  case OP_TANH: return xformat("tanhf(%s)", v[0]);
-  case OP_SIGMOID: return xformat("(1.0f / (1.0f + expf(-%s)))", v[0]);
+  case OP_TANH: return xformat("PREFIX_tanh(%s)", v[0]);
+  case OP_SIGMOID: return xformat("PREFIX_sigmoid(%s)", v[0]);
   case OP_RELU: return xformat("(%s < 0 ? 0 : %s)", v[0], v[0]);
-  case OP_GELU: return xformat("(0.5f * %s * (1.0f + erff(%s * 0.70710678118654752f)))", v[0], v[0]);
-  case OP_ERF: return xformat("erff(%s)", v[0]);
+  case OP_GELU: return xformat("(0.5f * %s * (1.0f + PREFIX_erf(%s * 0.70710678118654752f)))", v[0], v[0]);
+  case OP_ERF: return xformat("PREFIX_erf(%s)", v[0]);
   case OP_ABS: return f ? xformat("fabsf(%s)", v[0]) : xformat("(%s < 0 ? -%s : %s)", v[0], v[0], v[0]);
   case OP_NOT: return xformat("(uint8_t)!%s", v[0]);
   case OP_CAST:
@@ -837,8 +851,11 @@ static int kernel_find_or_add(Kernels *k, const char *key) {
 }
 
 static void emit_node(Kernels *k, const Graph *g, const EmitOptions *o, const Node *n) {
-  StrBuf body = {0};
-  kernel_body(&body, o, n);
+  StrBuf raw = {0}, body = {0};
+  kernel_body(&raw, o, n);
+  if (raw.buf) /* expressions name the math kernels as PREFIX_tanh etc. */
+    put_prefixed(&body, raw.buf, raw.len, o->prefix);
+  sb_free(&raw);
   /* parameters: the result, the sources the body reads, the status flag */
   StrBuf sig = {0}, args = {0};
   sb_printf(&sig, "%s *restrict y", dtype_ctype(n->dtype));
@@ -898,6 +915,8 @@ static void put_head_comment(StrBuf *sb, const EmitOptions *o, const char *what)
 /* the template sections node n's code calls */
 static void kernels_of(const Node *n, const char **names, int *count) {
   if (n->op == OP_MATMUL) {
+    names[(*count)++] = "exp";
+    names[(*count)++] = "math"; /* the gelu epilogue */
     names[(*count)++] = "gemm";
     if (n->src[1]->op != OP_PACK)
       names[(*count)++] = "pack_b";
@@ -906,10 +925,14 @@ static void kernels_of(const Node *n, const char **names, int *count) {
   } else if (n->op == OP_SOFTMAX) {
     names[(*count)++] = "softmax";
     names[(*count)++] = "exp";
+  } else if (op_kinds[n->op] == OK_UNARY || op_kinds[n->op] == OK_FUSED) {
+    names[(*count)++] = "exp";
+    names[(*count)++] = "math";
   } else if (op_kinds[n->op] == OK_REDUCE && row_reduce(n)) {
     names[(*count)++] = "exp";
     names[(*count)++] = "rowops";
   } else if (n->op == OP_ATTENTION) {
+    names[(*count)++] = "math";
     names[(*count)++] = "gemm";
     names[(*count)++] = "pack_b";
     names[(*count)++] = "exp";
@@ -949,15 +972,8 @@ static void put_sections(StrBuf *sb, const Graph *g, const EmitOptions *o, const
     const char *stop = end ? end : body + strlen(body);
     size_t namelen = (size_t)(body - name);
     bool used = needs_section(g, name, namelen) && !(shadow && has_section(shadow, name, namelen));
-    for (const char *q = body + 1; used && q < stop;) {
-      const char *hit = strstr(q, "PREFIX_");
-      if (!hit || hit >= stop) {
-        sb_printf(sb, "%.*s", (int)(stop - q), q);
-        break;
-      }
-      sb_printf(sb, "%.*s%s_", (int)(hit - q), q, o->prefix);
-      q = hit + strlen("PREFIX_");
-    }
+    if (used)
+      put_prefixed(sb, body + 1, (size_t)(stop - body - 1), o->prefix);
     p = end;
   }
 }
@@ -971,9 +987,9 @@ static void put_kernels(StrBuf *sb, const Graph *g, const EmitOptions *o) {
   /* a section's helpers need not all be used by every model */
   sb_puts(sb, "#if defined(__GNUC__)\n#pragma GCC diagnostic push\n"
               "#pragma GCC diagnostic ignored \"-Wunused-function\"\n#endif\n");
+  put_sections(sb, g, o, common, target); /* math first: the GEMM epilogue uses it */
   if (target)
     put_sections(sb, g, o, target, NULL);
-  put_sections(sb, g, o, common, target);
   sb_puts(sb, "#if defined(__GNUC__)\n#pragma GCC diagnostic pop\n#endif\n");
   if (needs_section(g, "gemm_common", 11))
     sb_printf(sb, "_Static_assert(%s_GEMM_NR == %d, \"weights were packed for another kernel\");\n",

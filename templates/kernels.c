@@ -30,6 +30,40 @@ static inline float PREFIX_exp(float x) {
   return x != x ? x : e;
 }
 
+//@ math
+/* tanh and erf from PREFIX_exp, branch-free so elementwise loops vectorize (glibc's
+ * tanhf and erff are scalar calls). tanh: odd polynomial below 0.625, else
+ * 1 - 2 / (e^(2|x|) + 1); relative error about 3e-7. erf: Abramowitz-Stegun 7.1.26
+ * with e^(-x^2); absolute error below 2e-7. */
+static inline float PREFIX_tanh(float x) {
+  float a = x < 0 ? -x : x, z = x * x;
+  float p = -5.70498872745e-3f;
+  p = p * z + 2.06390887954e-2f;
+  p = p * z - 5.37397155531e-2f;
+  p = p * z + 1.33314422036e-1f;
+  p = p * z - 3.33332819422e-1f;
+  float small = p * z * x + x;
+  float big = 1.0f - 2.0f / (PREFIX_exp(2.0f * a) + 1.0f);
+  big = x < 0 ? -big : big;
+  float r = a < 0.625f ? small : big;
+  return x != x ? x : r;
+}
+
+static inline float PREFIX_erf(float x) {
+  float a = x < 0 ? -x : x;
+  float t = 1.0f / (1.0f + 0.3275911f * a);
+  float p = 1.061405429f;
+  p = p * t - 1.453152027f;
+  p = p * t + 1.421413741f;
+  p = p * t - 0.284496736f;
+  p = p * t + 0.254829592f;
+  float r = 1.0f - p * t * PREFIX_exp(-a * a);
+  r = x < 0 ? -r : r;
+  return x != x ? x : r;
+}
+
+static inline float PREFIX_sigmoid(float x) { return 1.0f / (1.0f + PREFIX_exp(-x)); }
+
 //@ rowops
 /* max of x[0..n) (NaN wins, as in PyTorch), in 16 lanes so it vectorizes */
 static inline float PREFIX_row_max(const float *x, int64_t n) {

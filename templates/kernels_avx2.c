@@ -40,7 +40,7 @@ static inline __m256 PREFIX_gemm_act8(__m256 x, int act, float *t) {
   if (act == 2) {
     _mm256_storeu_ps(t, x);
     for (int j = 0; j < 8; j++)
-      t[j] = 0.5f * t[j] * (1.0f + erff(t[j] * 0.70710678118654752f));
+      t[j] = 0.5f * t[j] * (1.0f + PREFIX_erf(t[j] * 0.70710678118654752f));
     return _mm256_loadu_ps(t);
   }
   return x;

@@ -39,7 +39,7 @@ static inline __m512 PREFIX_gemm_act16(__m512 x, int act, float *t) {
   if (act == 2) {
     _mm512_storeu_ps(t, x);
     for (int j = 0; j < 16; j++)
-      t[j] = 0.5f * t[j] * (1.0f + erff(t[j] * 0.70710678118654752f));
+      t[j] = 0.5f * t[j] * (1.0f + PREFIX_erf(t[j] * 0.70710678118654752f));
     return _mm512_loadu_ps(t);
   }
   return x;

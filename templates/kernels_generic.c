@@ -35,7 +35,7 @@ static inline float PREFIX_gemm_act(float x, int act) {
   if (act == 1)
     return x < 0.0f ? 0.0f : x;
   if (act == 2)
-    return 0.5f * x * (1.0f + erff(x * 0.70710678118654752f));
+    return 0.5f * x * (1.0f + PREFIX_erf(x * 0.70710678118654752f));
   return x;
 }
 

@@ -20,6 +20,7 @@
 #ifndef KERNELS
 #define KERNELS "../../templates/kernels_avx512.c"
 #endif
+#include "../../templates/kernels.c" /* PREFIX_exp, PREFIX_erf: the gelu epilogue */
 #include KERNELS
 
 #if defined(__AVX2__) && defined(__FMA__)

@@ -18,6 +18,7 @@
 #ifndef KERNELS
 #define KERNELS "../../templates/kernels_avx512.c"
 #endif
+#include "../../templates/kernels.c" /* PREFIX_exp, PREFIX_erf: the gelu epilogue */
 #include KERNELS
 
 static uint64_t rng = 0x9E3779B97F4A7C15u;

@@ -46,7 +46,7 @@ static void test_kernels_shared(void **state) {
   assert_int_equal(count(src, "NOINLINE void m_k"), 1);
   assert_int_equal(count(src, "  m_k0("), 3); /* three calls */
   expect_in(src, "for (int64_t i0 = 0; i0 < 32; i0++)"); /* collapsed to one loop */
-  expect_in(src, "tanhf(s0[0 + i0])");
+  expect_in(src, "m_tanh(s0[0 + i0])"); /* the vectorizable tanh */
 }
 
 static void test_broadcast_and_literals(void **state) {
