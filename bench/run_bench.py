@@ -276,26 +276,10 @@ def check_default_shapes(cases):
 
 
 # ======================================================================= torch side
-def bench_init_(module, seed):
-    """Every parameter randn / sqrt(fan_in) (the last dim; 0.2 for 1-D ones), every
-    persistent float buffer randn * 0.2: well-conditioned at any width (the e2e tests'
-    randn * 0.2 saturates the attention at d=768), nothing left at zero or one."""
-    gen = torch.Generator().manual_seed(seed + 7919)
-    persistent = set(module.state_dict().keys())
-    with torch.no_grad():
-        for _, p in module.named_parameters():
-            scale = p.shape[-1] ** -0.5 if p.dim() >= 2 else 0.2
-            p.copy_(torch.randn(p.shape, generator=gen) * scale)
-        for name, b in module.named_buffers():
-            if name in persistent and b.is_floating_point():
-                b.copy_(torch.randn(b.shape, generator=gen) * 0.2)
-    return module
-
-
 def make_module(case):
     torch.manual_seed(case.seed)
     m = case.build()
-    bench_init_(m, case.seed)
+    E.reinit_(m, case.seed, fan_in=True)
     return m.eval()
 
 
