@@ -167,6 +167,8 @@ typedef struct {
   const char **buffer_names;               /* registered buffers: accepted in weights files */
   int nbuffer_names, buffer_names_cap;
   int64_t workspace_size;                  /* set by memplan */
+  int64_t naive_bytes;                     /* memplan: every intermediate in its own buffer */
+  int64_t max_live_bytes;                  /* memplan: the largest set alive at one time */
   int gemm_nr;                             /* panel width of the target's GEMM kernel */
   int threads;                             /* threads the generated code may use */
 } Graph;

@@ -31,6 +31,8 @@ static const char usage[] =
     "  --threads N         split the big loops over N threads (OpenMP; build the output\n"
     "                      with -fopenmp, without it the code runs single-threaded)\n"
     "  --dump-graph        print the graph after planning, as text, to stdout\n"
+    "  --report            print the memory plan: workspace bytes, the naive sum of all\n"
+    "                      intermediates, the largest live set, and the parameter bytes\n"
     "  -v                  show Lua tracebacks with errors in model.lua\n"
     "  --help              this text\n"
     "  --version           the attncc version\n"
@@ -49,7 +51,7 @@ typedef struct {
   int threads;
   Define *defines;
   int ndefines;
-  bool check, runtime_weights, dump, verbose;
+  bool check, runtime_weights, dump, verbose, report;
   double tol;
   int repeat;
   const char *command_line;
@@ -145,6 +147,8 @@ static int parse_args(int argc, char **argv, Args *a) {
       a->repeat = atoi(v);
     } else if (!strcmp(argv[i], "--runtime-weights")) {
       a->runtime_weights = true;
+    } else if (!strcmp(argv[i], "--report")) {
+      a->report = true;
     } else if (!strcmp(argv[i], "--dump-graph")) {
       a->dump = true;
     } else if (!strcmp(argv[i], "-v")) {
@@ -250,6 +254,21 @@ static int write_outputs(const Graph *g, const EmitOptions *o, const char *out) 
   return 0;
 }
 
+/* --report: the memory plan against what a naive allocator would need */
+static void print_report(const Graph *g, const char *model) {
+  int64_t params = 0;
+  for (int i = 0; i < g->nparams; i++)
+    params += shape_numel(&g->params[i]->shape) * (int64_t)sizeof(float);
+  printf("report: %s\n", model);
+  printf("report:   workspace        %12lld bytes\n", (long long)g->workspace_size);
+  printf("report:   naive sum        %12lld bytes (every intermediate and scratch buffer)\n",
+         (long long)g->naive_bytes);
+  printf("report:   largest live set %12lld bytes\n", (long long)g->max_live_bytes);
+  printf("report:   workspace / largest live set = %.3f\n",
+         g->max_live_bytes ? (double)g->workspace_size / (double)g->max_live_bytes : 1.0);
+  printf("report:   parameters       %12lld bytes (%d tensors)\n", (long long)params, g->nparams);
+}
+
 static int compile(const Args *a) {
   HostOptions ho = {a->model, a->defines, a->ndefines, a->verbose};
   Graph *g = lua_host_run(&ho);
@@ -284,6 +303,8 @@ static int compile(const Args *a) {
   memplan_run(g);
   if (a->dump)
     graph_dump(g, stdout);
+  if (a->report)
+    print_report(g, a->model);
   EmitOptions eo = {0};
   eo.embed_weights = embed || g->nparams == 0;
   eo.command_line = a->command_line;

@@ -86,7 +86,8 @@ void memplan_run(Graph *g) {
     last[root_of(g->outputs[k].node)->id] = g->nnodes;
   Slot *busy = xalloc(sizeof(Slot) * (size_t)(g->nnodes + 1));
   int nbusy = 0;
-  int64_t peak = 0;
+  int64_t peak = 0, live_bytes = 0;
+  g->naive_bytes = g->max_live_bytes = 0;
   for (int i = 0; i < g->nnodes; i++) {
     Node *n = g->nodes[i];
     if (n->live && n->storage == ST_WORK) {
@@ -95,16 +96,24 @@ void memplan_run(Graph *g) {
       busy[nbusy++] = (Slot){n->offset, size, n->id};
       if (n->offset + size > peak)
         peak = n->offset + size;
+      g->naive_bytes += size;
+      live_bytes += size;
     }
     if (n->live && n->scratch_bytes > 0) { /* the kernel's temporary, freed right after */
       int64_t size = (n->scratch_bytes + ALIGN - 1) / ALIGN * ALIGN;
       n->scratch_offset = first_fit(busy, nbusy, size);
       if (n->scratch_offset + size > peak)
         peak = n->scratch_offset + size;
+      g->naive_bytes += size;
     }
+    int64_t with_scratch = live_bytes + (n->live ? (n->scratch_bytes + ALIGN - 1) / ALIGN * ALIGN : 0);
+    if (with_scratch > g->max_live_bytes)
+      g->max_live_bytes = with_scratch;
     for (int b = 0; b < nbusy;) { /* free what node i was the last to read */
-      if (last[busy[b].node] <= i && busy[b].node != n->id)
+      if (last[busy[b].node] <= i && busy[b].node != n->id) {
+        live_bytes -= busy[b].size;
         busy[b] = busy[--nbusy];
+      }
       else
         b++;
     }

@@ -130,6 +130,17 @@ done
 [ "$(fused torch_mha)" -eq 0 ] && ok || bad "torch_mha returning weights must keep them"
 [ "$(fused mha_mask_weights)" -eq 0 ] && ok || bad "mha_mask_weights returns its weights: must not fuse"
 
+# memory plan: the workspace is at most 1.25x the largest live set, for every example,
+# and attention needs no seq x seq buffer: 8x the sequence is at most 8x the workspace
+for ex in "$ROOT"/examples/*.lua; do
+  r=$("$ATTNCC" "$ex" -o "$TMP/r.c" --report | sed -n 's/.*largest live set = //p')
+  awk -v r="$r" 'BEGIN { exit !(r > 0 && r <= 1.25) }' && ok || bad "$(basename "$ex"): workspace/live = $r"
+done
+ws() { "$ATTNCC" "$ROOT/examples/transformer_block.lua" -D B=1 -D QLEN=$1 -D KLEN=$1 -D EMBED=64 \
+         -D HEADS=4 -D MASK=0 -o "$TMP/r.c" --report | awk '/workspace  /{print $3}'; }
+w1=$(ws 1024) w8=$(ws 8192)
+[ "$w8" -le $((8 * w1 + 65536)) ] && ok || bad "workspace grows faster than the sequence: $w1 -> $w8"
+
 # installed binary, used from another directory with nothing beside it
 make -s -C "$ROOT" install PREFIX="$TMP/inst" > /dev/null 2>&1 || bad "make install"
 (cd / && "$TMP/inst/bin/attncc" "$TMP/lin.lua" -o "$TMP/inst.c") && ok || bad "installed attncc"
