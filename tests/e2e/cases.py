@@ -306,6 +306,8 @@ CASES = [
     _tb(2, 16, 16, 64, 4, 4, MASK=2, seed=20),
     _tb(3, 7, 9, 36, 3, 2, MASK=1, seed=21),
     _tb(1, 1, 1, 20, 4, 1, MASK=0, seed=22),
+    # long enough that --threads 2 splits the GEMMs by rows (and the attention by heads)
+    _tb(1, 129, 129, 72, 3, 4, MASK=1, seed=23),
     # 4. Attention_LSTM_Model (seed 002)
     _lstm(2, 16, 32, 64, 2, 5, seed=30),
     _lstm(1, 1, 20, 36, 1, 3, seed=31),

@@ -93,9 +93,12 @@ def machine_targets():
 
 
 def make_modes(targets):
-    """Embedded weights on every target; run-time weights on the best one."""
+    """Embedded weights on every target; run-time weights on the best one; and the best one
+    split over 2 threads (OpenMP), so the threaded GEMM and attention paths are compared too."""
+    best = targets[-1]
     modes = [("embedded/%s" % t, ["--target", t]) for t in targets]
-    modes.append(("runtime/%s" % targets[-1], ["--runtime-weights", "--target", targets[-1]]))
+    modes.append(("runtime/%s" % best, ["--runtime-weights", "--target", best]))
+    modes.append(("threads2/%s" % best, ["--target", best, "--threads", "2"]))
     return tuple(modes)
 
 
