@@ -533,8 +533,8 @@ static void emit_matmul(StrBuf *sb, const EmitOptions *o, const Node *n) {
 
 /* ---- fused attention ---- */
 
-#define ATTN_BLOCK 64   /* keys per block of the online softmax */
-#define ATTN_QUERIES 48 /* queries per block (a multiple of the GEMM's row tile) */
+#define ATTN_BLOCK 128  /* keys per block of the online softmax */
+#define ATTN_QUERIES 96 /* queries per block (a multiple of the GEMM's row tile) */
 
 /* offset of source `src` of attention node n at flat score row r (code), for step st */
 static const char *attn_row_offset(const Node *n, const AttnStep *st, int src, int64_t *last) {
