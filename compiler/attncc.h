@@ -165,6 +165,8 @@ typedef struct {
   Output *outputs;
   int noutputs, outputs_cap;
   const char **buffer_names;               /* registered buffers: accepted in weights files */
+  const char **sources;                    /* model.lua and every file it required (-MD) */
+  int nsources;
   int nbuffer_names, buffer_names_cap;
   int64_t workspace_size;                  /* set by memplan */
   int64_t naive_bytes;                     /* memplan: every intermediate in its own buffer */
@@ -263,7 +265,8 @@ typedef struct {
   bool traceback;                          /* -v: Lua tracebacks on errors */
 } HostOptions;
 
-/* Runs model.lua and returns its graph, or NULL after printing diagnostics. */
+/* Runs model.lua and returns its graph (with g->sources), or NULL after printing
+ * diagnostics. */
 Graph *lua_host_run(const HostOptions *o);
 
 // weights.c

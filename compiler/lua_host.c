@@ -590,6 +590,12 @@ static int l_require(lua_State *L) {
     dsl_error(L, "require: module '%s' not found (looked for %s beside the model)", name, file);
   fclose(f);
   run_user_file(L, file, file);
+  Graph *g = h->g; /* remembered for make depfiles (-MD) */
+  const char **src = xalloc(sizeof(char *) * (size_t)(g->nsources + 1));
+  for (int i = 0; i < g->nsources; i++)
+    src[i] = g->sources[i];
+  src[g->nsources++] = xstrdup(file);
+  g->sources = src;
   if (lua_isnil(L, -1)) {
     lua_pop(L, 1);
     lua_pushboolean(L, 1);
@@ -784,6 +790,12 @@ Graph *lua_host_run(const HostOptions *o) {
     return NULL;
   }
   lua_close(L);
+  const char **src = xalloc(sizeof(char *) * (size_t)(h.g->nsources + 1));
+  src[0] = o->model_path;
+  for (int i = 0; i < h.g->nsources; i++)
+    src[i + 1] = h.g->sources[i];
+  h.g->sources = src;
+  h.g->nsources++;
   for (int i = 0; i < o->ndefines; i++)
     if (!o->defines[i].used)
       fprintf(stderr, "%s: warning: -D %s is not read by the model\n", o->model_path,

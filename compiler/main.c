@@ -30,6 +30,8 @@ static const char usage[] =
     "                      the kernels the generated code uses (generic is portable C)\n"
     "  --threads N         split the big loops over N threads (OpenMP; build the output\n"
     "                      with -fopenmp, without it the code runs single-threaded)\n"
+    "  -MD                 also write a make depfile (OUT.d) naming model.lua, every file\n"
+    "                      it required and the weights file; -MF FILE names it\n"
     "  --dump-graph        print the graph after planning, as text, to stdout\n"
     "  --report            print the memory plan: workspace bytes, the naive sum of all\n"
     "                      intermediates, the largest live set, and the parameter bytes\n"
@@ -47,7 +49,8 @@ static const char usage[] =
     "  --repeat N          also time N runs and print the median\n";
 
 typedef struct {
-  const char *model, *out, *weights, *prefix, *ref, *cc, *keep, *target;
+  const char *model, *out, *weights, *prefix, *ref, *cc, *keep, *target, *depfile;
+  bool md;
   int threads;
   Define *defines;
   int ndefines;
@@ -147,6 +150,11 @@ static int parse_args(int argc, char **argv, Args *a) {
       a->repeat = atoi(v);
     } else if (!strcmp(argv[i], "--runtime-weights")) {
       a->runtime_weights = true;
+    } else if (!strcmp(argv[i], "-MD")) {
+      a->md = true;
+    } else if ((v = flag_value(argc, argv, &i, "-MF"))) {
+      a->depfile = v;
+      a->md = true;
     } else if (!strcmp(argv[i], "--report")) {
       a->report = true;
     } else if (!strcmp(argv[i], "--dump-graph")) {
@@ -236,6 +244,54 @@ static const char *emit_to_temp(const char *path, EmitFn fn, const Graph *g, con
     return NULL;
   }
   return tmp;
+}
+
+/* make-style escaping of a path in a depfile */
+static void put_dep_path(FILE *f, const char *p) {
+  for (; *p; p++) {
+    if (*p == ' ' || *p == '#')
+      fputc('\\', f);
+    if (*p == '$')
+      fputc('$', f);
+    fputc(*p, f);
+  }
+}
+
+/* OUT.c OUT.h: model.lua required.lua ... weights (and an empty rule for each, as -MP) */
+static int write_depfile(const Graph *g, const char *out, const char *weights, const char *path) {
+  char *tmp = xformat("%s.tmp-XXXXXX", path);
+  int fd = mkstemp(tmp);
+  FILE *f = fd < 0 ? NULL : fdopen(fd, "w");
+  if (!f) {
+    fprintf(stderr, "attncc: error: cannot write %s: %s\n", path, strerror(errno));
+    return 1;
+  }
+  const char *deps[256];
+  int n = 0;
+  for (int i = 0; i < g->nsources && n < 255; i++)
+    deps[n++] = g->sources[i];
+  if (weights)
+    deps[n++] = weights;
+  put_dep_path(f, out);
+  fputc(' ', f);
+  put_dep_path(f, header_path(out));
+  fputc(':', f);
+  for (int i = 0; i < n; i++) {
+    fputs(" \\\n  ", f);
+    put_dep_path(f, deps[i]);
+  }
+  fputc('\n', f);
+  for (int i = 0; i < n; i++) {
+    fputc('\n', f);
+    put_dep_path(f, deps[i]);
+    fputs(":\n", f);
+  }
+  if (fclose(f) != 0 || rename(tmp, path) != 0) {
+    unlink(tmp);
+    fprintf(stderr, "attncc: error: cannot write %s: %s\n", path, strerror(errno));
+    return 1;
+  }
+  return 0;
 }
 
 static int write_outputs(const Graph *g, const EmitOptions *o, const char *out) {
@@ -328,7 +384,15 @@ static int compile(const Args *a) {
   const char *h = header_path(a->out);
   const char *slash = strrchr(h, '/');
   eo.header_name = slash ? slash + 1 : h;
-  return write_outputs(g, &eo, a->out);
+  int rc = write_outputs(g, &eo, a->out);
+  if (rc == 0 && a->md) {
+    size_t n = strlen(a->out);
+    const char *d = a->depfile ? a->depfile
+                    : (n > 2 && !strcmp(a->out + n - 2, ".c")) ? xformat("%.*s.d", (int)(n - 2), a->out)
+                                                               : xformat("%s.d", a->out);
+    rc = write_depfile(g, a->out, a->weights, d);
+  }
+  return rc;
 }
 
 int main(int argc, char **argv) {

@@ -130,6 +130,13 @@ done
 [ "$(fused torch_mha)" -eq 0 ] && ok || bad "torch_mha returning weights must keep them"
 [ "$(fused mha_mask_weights)" -eq 0 ] && ok || bad "mha_mask_weights returns its weights: must not fuse"
 
+# -MD: a make depfile naming the model, every file it required, and the weights file
+"$ATTNCC" "$ROOT/examples/transformer_block.lua" -o "$TMP/dep.c" -MD && ok || bad "-MD"
+grep -q "modules/seed001_attention.lua" "$TMP/dep.d" && grep -q "^$TMP/dep.c $TMP/dep.h:" "$TMP/dep.d" &&
+  ok || bad "-MD depfile: $(cat "$TMP/dep.d")"
+"$ATTNCC" "$TMP/lin.lua" --weights "$TMP/good.safetensors" -o "$TMP/dep2.c" -MF "$TMP/lin.deps" &&
+  grep -q "good.safetensors" "$TMP/lin.deps" && ok || bad "-MF depfile lacks the weights file"
+
 # memory plan: the workspace is at most 1.25x the largest live set, for every example,
 # and attention needs no seq x seq buffer: 8x the sequence is at most 8x the workspace
 for ex in "$ROOT"/examples/*.lua; do
