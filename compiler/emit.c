@@ -920,8 +920,10 @@ static void kernels_of(const Node *n, const char **names, int *count) {
     names[(*count)++] = "gemm";
     if (n->src[1]->op != OP_PACK)
       names[(*count)++] = "pack_b";
+    names[(*count)++] = "pack_panels";
   } else if (n->op == OP_PACK && n->storage != ST_CONST) {
     names[(*count)++] = "pack_b";
+    names[(*count)++] = "pack_panels";
   } else if (n->op == OP_SOFTMAX) {
     names[(*count)++] = "softmax";
     names[(*count)++] = "exp";
@@ -935,6 +937,7 @@ static void kernels_of(const Node *n, const char **names, int *count) {
     names[(*count)++] = "math";
     names[(*count)++] = "gemm";
     names[(*count)++] = "pack_b";
+    names[(*count)++] = "pack_panels";
     names[(*count)++] = "exp";
     names[(*count)++] = "rowops";
   }

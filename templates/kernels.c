@@ -3,6 +3,39 @@
  * "//@ NAME" and is copied only when the model uses NAME; PREFIX_ becomes the model's
  * symbol prefix. */
 
+//@ pack_panels
+/* B(k, n) = B[k * ldb_k + n * ldb_n] (row-major [K,N]: ldb_k = N, ldb_n = 1; a Linear
+ * weight [N,K] used transposed: ldb_k = 1, ldb_n = K) -> Bp, panels of nr columns:
+ * Bp[(p*K + k)*nr + j] = B(k, p*nr + j), zero past N. Every target's pack_b calls it. */
+static inline void PREFIX_pack_panels(int64_t K, int64_t N, const float *B, int64_t ldb_k,
+                                      int64_t ldb_n, int64_t nr, float *Bp) {
+  for (int64_t j0 = 0; j0 < N; j0 += nr) {
+    const int64_t nn = N - j0 < nr ? N - j0 : nr;
+    float *dst = Bp + j0 * K; /* panel j0 / nr starts at (j0 / nr) * K * nr */
+    if (ldb_n == 1) {
+      for (int64_t k = 0; k < K; k++) {
+        memcpy(dst + k * nr, B + k * ldb_k + j0, (size_t)nn * sizeof(float));
+        for (int64_t j = nn; j < nr; j++)
+          dst[k * nr + j] = 0.0f;
+      }
+    } else {
+      for (int64_t k0 = 0; k0 < K; k0 += 64) { /* 64 x NR blocks: reads and writes stay in cache */
+        const int64_t k1 = K - k0 < 64 ? K : k0 + 64;
+        for (int64_t j = 0; j < nr; j++) {
+          if (j < nn) {
+            const float *src = B + (j0 + j) * ldb_n;
+            for (int64_t k = k0; k < k1; k++)
+              dst[k * nr + j] = src[k * ldb_k];
+          } else {
+            for (int64_t k = k0; k < k1; k++)
+              dst[k * nr + j] = 0.0f;
+          }
+        }
+      }
+    }
+  }
+}
+
 //@ exp
 /* e^x for float, branch-free so loops of it vectorize: range reduction by ln 2 and a
  * degree-6 polynomial (relative error about 2e-7); 0 below -87.3, +inf above 88.37, NaN

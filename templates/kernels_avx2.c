@@ -1,7 +1,7 @@
 /* kernels_avx2.c: FP32 GEMM for x86-64 with AVX2 and FMA (build with -mavx2 -mfma).
  * Same section format as kernels.c (a section starts at its "//@" marker line, the emitter
  * copies only the sections a model uses and replaces PREFIX_ by the symbol prefix).
- * gemm_common is always copied together with gemm; pack_b is self-contained.
+ * gemm_common is always copied together with gemm; pack_b calls kernels.c's pack_panels.
  *
  * Layout of a packed B (K x N): panels of NR = 16 columns, panel p holds all K rows:
  *   Bp[(p * K + k) * NR + j] = B(k, p * NR + j), zero for columns >= N.
@@ -69,36 +69,11 @@ static inline int64_t PREFIX_packed_b_floats(int64_t K, int64_t N) {
   return (N + PREFIX_GEMM_NR - 1) / PREFIX_GEMM_NR * PREFIX_GEMM_NR * K;
 }
 
-/* B(k, n) = B[k * ldb_k + n * ldb_n] (row-major [K,N]: ldb_k = N, ldb_n = 1; a Linear
- * weight [N,K] used transposed: ldb_k = 1, ldb_n = K) -> Bp, panels of NR columns */
+/* B(k, n) = B[k * ldb_k + n * ldb_n] -> Bp in panels of this kernel's NR columns
+ * (the layout code is shared: kernels.c, section pack_panels) */
 static inline void PREFIX_pack_b(int64_t K, int64_t N, const float *B, int64_t ldb_k, int64_t ldb_n,
                                  float *Bp) {
-  const int64_t nr = PREFIX_GEMM_NR;
-  for (int64_t j0 = 0; j0 < N; j0 += nr) {
-    const int64_t nn = N - j0 < nr ? N - j0 : nr;
-    float *dst = Bp + j0 * K; /* panel j0 / nr starts at (j0 / nr) * K * nr */
-    if (ldb_n == 1) {
-      for (int64_t k = 0; k < K; k++) {
-        memcpy(dst + k * nr, B + k * ldb_k + j0, (size_t)nn * sizeof(float));
-        for (int64_t j = nn; j < nr; j++)
-          dst[k * nr + j] = 0.0f;
-      }
-    } else {
-      for (int64_t k0 = 0; k0 < K; k0 += 64) { /* 64 x NR blocks: reads and writes stay in cache */
-        const int64_t k1 = K - k0 < 64 ? K : k0 + 64;
-        for (int64_t j = 0; j < nr; j++) {
-          if (j < nn) {
-            const float *src = B + (j0 + j) * ldb_n;
-            for (int64_t k = k0; k < k1; k++)
-              dst[k * nr + j] = src[k * ldb_k];
-          } else {
-            for (int64_t k = k0; k < k1; k++)
-              dst[k * nr + j] = 0.0f;
-          }
-        }
-      }
-    }
-  }
+  PREFIX_pack_panels(K, N, B, ldb_k, ldb_n, PREFIX_GEMM_NR, Bp);
 }
 
 //@ gemm
