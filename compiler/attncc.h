@@ -193,6 +193,7 @@ void graph_replace_uses(Graph *g, Node *old, Node *new_node); /* srcs, epilogue 
 void graph_move_after(Graph *g, Node *n, Node *anchor); /* reorders; ids follow positions */
 void graph_insert_before(Graph *g, Node *n, Node *anchor); /* n was just added (last) */
 void graph_dump(const Graph *g, FILE *out);
+double node_value(const Node *n, int64_t i); /* element i of a node with data, as a double */
 
 // shape.c
 /* Infers n->shape and n->dtype from its sources and attributes. On a user error
@@ -200,6 +201,8 @@ void graph_dump(const Graph *g, FILE *out);
 bool shape_infer(Node *n, char *msg, size_t len);
 int shape_norm_dim(int dim, int ndim);     /* negative dims from the end; -1 when out of range */
 bool shape_broadcast(const Shape *a, const Shape *b, Shape *out);
+/* element offset in src of element e of out, src broadcast to out's shape */
+int64_t shape_bcast_offset(const Shape *out, const Shape *src, int64_t e);
 
 // fold.c
 void fold_constants(Graph *g);             /* evaluate nodes whose sources are all known */
@@ -249,6 +252,9 @@ void emit_source(const Graph *g, const EmitOptions *o, FILE *out);
 void emit_header(const Graph *g, const EmitOptions *o, FILE *out);
 void emit_check_driver(const Graph *g, const EmitOptions *o, FILE *out);
 const char *emit_param_field(const Graph *g, const Node *param); /* C field name */
+/* attn_skip.c: per block of qblock queries, the key blocks [lo, hi) holding an unmasked key
+ * when a constant mask allows skipping the others; false when every block must be visited */
+bool attention_key_blocks(const Node *n, int64_t qblock, int64_t kblock, int32_t *lo, int32_t *hi);
 int64_t emit_attention_scratch(const Node *n, int gemm_nr, int threads); /* bytes it needs */
 
 // lua_host.c

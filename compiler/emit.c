@@ -613,6 +613,14 @@ int64_t emit_attention_scratch(const Node *n, int nr, int threads) {
   return total * (int64_t)sizeof(float) * (threads > 1 ? threads : 1);
 }
 
+/* static const int32_t NAME[n] = {...}; */
+static void put_int_table(StrBuf *sb, const char *name, const int32_t *v, long long n) {
+  sb_printf(sb, "  static const int32_t %s[%lld] = {", name, n);
+  for (long long i = 0; i < n; i++)
+    sb_printf(sb, "%s%d", i ? (i % 16 ? ", " : ",\n    ") : "", v[i]);
+  sb_puts(sb, "};\n");
+}
+
 /* Flash-style: per batch item, K and V are packed block by block; then for each
  * block of queries, S = Q K_blk^T (GEMM), the score chain and an online softmax over
  * S's rows, and O = O * corr + P V_blk (GEMM with O as its own residual). */
@@ -627,6 +635,19 @@ static void emit_attention(StrBuf *sb, const EmitOptions *o, const Node *n) {
   attn_steps(n, &steps, &rows);
   sb_printf(sb, "  /* softmax(chain(Q K^T)) V: %lld batch items, %lld queries x %lld keys, "
                 "head dims %lld/%lld */\n", batch, lq, lk, dh, dv);
+  long long nqb = (lq + ATTN_QUERIES - 1) / ATTN_QUERIES;
+  int32_t *kb_lo = xalloc(sizeof(int32_t) * (size_t)nqb), *kb_hi = xalloc(sizeof(int32_t) * (size_t)nqb);
+  bool skip = attention_key_blocks(n, ATTN_QUERIES, ATTN_BLOCK, kb_lo, kb_hi);
+  if (skip) {
+    long long visited = 0;
+    for (long long qb = 0; qb < nqb; qb++)
+      visited += kb_hi[qb] - kb_lo[qb];
+    sb_printf(sb, "  /* a constant mask: each block of %d queries visits only the key blocks\n"
+                  "     [kb_lo, kb_hi) holding unmasked keys, %lld of %lld (query, key) block pairs */\n",
+              ATTN_QUERIES, visited, nqb * blocks);
+    put_int_table(sb, "kb_lo", kb_lo, nqb);
+    put_int_table(sb, "kb_hi", kb_hi, nqb);
+  }
   int t = o->threads > 1 && batch > 1 ? (o->threads < batch ? o->threads : (int)batch) : 1;
   if (t > 1)
     put_parallel_for(sb, t);
@@ -656,7 +677,11 @@ static void emit_attention(StrBuf *sb, const EmitOptions *o, const Node *n) {
   sb_printf(sb, "      for (int64_t e = 0; e < in * %lld; e++)\n        out[e] = 0.0f;\n", dv);
   sb_puts(sb, "      for (int64_t i = 0; i < in; i++) {\n        rmax[i] = -INFINITY;\n"
               "        rsum[i] = 0.0f;\n      }\n");
-  sb_printf(sb, "      for (int64_t jb = 0; jb < %lld; jb++) {\n", blocks);
+  if (skip)
+    sb_printf(sb, "      for (int64_t jb = kb_lo[i0 / %d]; jb < kb_hi[i0 / %d]; jb++) {\n",
+              ATTN_QUERIES, ATTN_QUERIES);
+  else
+    sb_printf(sb, "      for (int64_t jb = 0; jb < %lld; jb++) {\n", blocks);
   sb_printf(sb, "        const int64_t j0 = jb * %d, jn = %lld - j0 < %d ? %lld - j0 : %d;\n",
             ATTN_BLOCK, lk, ATTN_BLOCK, lk, ATTN_BLOCK);
   sb_printf(sb, "        %s_gemm(in, jn, %lld, q, %lld, kp + jb * %lld, st, %d, NULL, NULL, 0, 0);\n",

@@ -12,37 +12,12 @@ static bool known(const Node *n) {
   return n->op == OP_CONST || (n->op == OP_PARAM && n->data != NULL);
 }
 
-static double get(const Node *n, int64_t i) {
-  switch (n->dtype) {
-  case DT_F32: return ((const float *)n->data)[i];
-  case DT_I32: return ((const int32_t *)n->data)[i];
-  case DT_BOOL: return ((const uint8_t *)n->data)[i];
-  }
-  return 0;
-}
-
 static void put(Node *n, int64_t i, double v) {
   switch (n->dtype) {
   case DT_F32: ((float *)n->data)[i] = (float)v; break;
   case DT_I32: ((int32_t *)n->data)[i] = (int32_t)v; break;
   case DT_BOOL: ((uint8_t *)n->data)[i] = v != 0; break;
   }
-}
-
-/* src's element offset for output element e, broadcasting src to the output shape */
-static int64_t bcast_offset(const Shape *out, const Shape *src, int64_t e) {
-  int64_t off = 0, stride = 1;
-  for (int d = out->ndim - 1; d >= 0; d--) {
-    int64_t idx = e % out->dim[d];
-    e /= out->dim[d];
-    int sd = src->ndim - out->ndim + d;
-    if (sd >= 0) {
-      if (src->dim[sd] != 1)
-        off += idx * stride;
-      stride *= src->dim[sd];
-    }
-  }
-  return off;
 }
 
 /* the same value the generated code computes; f: compute in float */
@@ -97,7 +72,7 @@ static void eval_elementwise(Node *n) {
   for (int64_t e = 0; e < total; e++) {
     double v[3];
     for (int s = 0; s < n->nsrc; s++)
-      v[s] = get(n->src[s], bcast_offset(&n->shape, &n->src[s]->shape, e));
+      v[s] = node_value(n->src[s], shape_bcast_offset(&n->shape, &n->src[s]->shape, e));
     double r;
     if (n->op == OP_WHERE)
       r = v[0] ? v[1] : v[2];
@@ -128,7 +103,7 @@ static void eval_strided(Node *n) {
       else
         off += (d == n->axis ? idx + n->start : idx) * in_stride[d];
     }
-    put(n, e, get(n->src[0], off));
+    put(n, e, node_value(n->src[0], off));
   }
 }
 
@@ -142,7 +117,7 @@ static void eval_cat(Node *n) {
     int64_t chunk = shape_numel(&x->shape) / outer;
     for (int64_t o = 0; o < outer; o++)
       for (int64_t i = 0; i < chunk; i++)
-        put(n, o * row + at + i, get(x, o * chunk + i));
+        put(n, o * row + at + i, node_value(x, o * chunk + i));
     at += chunk;
   }
 }
@@ -152,13 +127,13 @@ static bool eval_gather(Node *n) {
   const Node *t = n->src[0], *ix = n->src[1];
   int64_t rows = t->shape.dim[0], rowlen = shape_numel(&t->shape) / rows;
   for (int64_t r = 0; r < shape_numel(&ix->shape); r++) {
-    int64_t k = (int64_t)get(ix, r);
+    int64_t k = (int64_t)node_value(ix, r);
     if (k < 0)
       k += rows;
     if (k < 0 || k >= rows)
       return false;
     for (int64_t i = 0; i < rowlen; i++)
-      put(n, r * rowlen + i, get(t, k * rowlen + i));
+      put(n, r * rowlen + i, node_value(t, k * rowlen + i));
   }
   return true;
 }

@@ -215,3 +215,12 @@ void graph_dump(const Graph *g, FILE *out) {
   for (int i = 0; i < g->noutputs; i++)
     fprintf(out, "output '%s' = %%%d\n", g->outputs[i].name, g->outputs[i].node->id);
 }
+
+double node_value(const Node *n, int64_t i) {
+  switch (n->dtype) {
+  case DT_F32: return ((const float *)n->data)[i];
+  case DT_I32: return ((const int32_t *)n->data)[i];
+  case DT_BOOL: return ((const uint8_t *)n->data)[i];
+  }
+  return 0;
+}

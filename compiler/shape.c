@@ -329,3 +329,18 @@ bool shape_infer(Node *n, char *msg, size_t len) {
   }
   return true;
 }
+
+int64_t shape_bcast_offset(const Shape *out, const Shape *src, int64_t e) {
+  int64_t off = 0, stride = 1;
+  for (int d = out->ndim - 1; d >= 0; d--) {
+    int64_t idx = e % out->dim[d];
+    e /= out->dim[d];
+    int sd = src->ndim - out->ndim + d;
+    if (sd >= 0) {
+      if (src->dim[sd] != 1)
+        off += idx * stride;
+      stride *= src->dim[sd];
+    }
+  }
+  return off;
+}

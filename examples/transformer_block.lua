@@ -8,7 +8,8 @@
 --          EXPANSION (forward_expansion),
 --          MASK: 0 = no mask (mask is nil), 1 = key padding mask [B, 1, 1, KLEN],
 --                2 = full mask [B, 1, QLEN, KLEN] (e.g. causal); int64, 0 = masked out
--- inputs:  value [B, KLEN, EMBED], key [B, KLEN, EMBED], query [B, QLEN, EMBED], mask (MASK > 0)
+--                3 = causal, built in the model: tril(ones(QLEN, KLEN)), a constant (no input)
+-- inputs:  value [B, KLEN, EMBED], key [B, KLEN, EMBED], query [B, QLEN, EMBED], mask (MASK 1, 2)
 -- outputs: out [B, QLEN, EMBED]
 
 local SelfAttention = require("modules.seed001_attention")
@@ -56,5 +57,7 @@ if MASK == 1 then
   mask = input("mask", {B, 1, 1, KLEN}, "int64")
 elseif MASK == 2 then
   mask = input("mask", {B, 1, QLEN, KLEN}, "int64")
+elseif MASK == 3 then
+  mask = tril(ones({QLEN, KLEN}))
 end
 output("out", model(value, key, query, mask))

@@ -129,6 +129,12 @@ done
 [ "$(fused torch_mha -D NEED_WEIGHTS=0 -D ATTN_MASK=1)" -ge 1 ] && ok || bad "torch_mha without weights: not fused"
 [ "$(fused torch_mha)" -eq 0 ] && ok || bad "torch_mha returning weights must keep them"
 [ "$(fused mha_mask_weights)" -eq 0 ] && ok || bad "mha_mask_weights returns its weights: must not fuse"
+# a constant causal mask (built by tril in the model): the kernel skips the key blocks
+# it fully masks; 300 queries = 4 blocks of 96, 300 keys = 3 blocks of 128: 9 of 12 pairs
+"$ATTNCC" "$ROOT/examples/transformer_block.lua" -D B=1 -D QLEN=300 -D KLEN=300 -D MASK=3 -o "$TMP/c.c" &&
+  grep -q "9 of 12 (query, key) block pairs" "$TMP/c.c" && ok || bad "causal mask: key blocks not skipped"
+"$ATTNCC" "$ROOT/examples/transformer_block.lua" -D B=1 -D QLEN=300 -D KLEN=300 -D MASK=2 -o "$TMP/c.c" &&
+  ! grep -q "block pairs" "$TMP/c.c" && ok || bad "a mask given as input must not skip blocks"
 
 # -MD: a make depfile naming the model, every file it required, and the weights file
 "$ATTNCC" "$ROOT/examples/transformer_block.lua" -o "$TMP/dep.c" -MD && ok || bad "-MD"

@@ -143,9 +143,12 @@ def _tb(B, QLEN, KLEN, EMBED, HEADS, EXPANSION, MASK, seed):
         build=lambda: models.TransformerBlock(EMBED, HEADS, 0.1, EXPANSION),
         inputs=lambda g: {"value": randn(g, B, KLEN, EMBED), "key": randn(g, B, KLEN, EMBED),
                           "query": randn(g, B, QLEN, EMBED),
-                          "mask": _sa_mask(B, QLEN, KLEN, MASK, "")},
+                          "mask": _sa_mask(B, QLEN, KLEN, MASK, "") if MASK != 3 else None},
         outputs=["out"],
         seed=seed,
+        # MASK 3: the model builds its causal mask itself (a constant the kernel skips by)
+        call=(lambda m, d: m(d["value"], d["key"], d["query"], causal(QLEN, KLEN)))
+        if MASK == 3 else None,
     )
 
 
@@ -308,6 +311,10 @@ CASES = [
     _tb(1, 1, 1, 20, 4, 1, MASK=0, seed=22),
     # long enough that --threads 2 splits the GEMMs by rows (and the attention by heads)
     _tb(1, 129, 129, 72, 3, 4, MASK=1, seed=23),
+    # a constant causal mask: the kernel skips the key blocks it fully masks (4 query
+    # blocks x 3 key blocks; with 200 queries over 260 keys the last key block is never read)
+    _tb(1, 300, 300, 32, 2, 2, MASK=3, seed=24),
+    _tb(2, 200, 260, 32, 2, 1, MASK=3, seed=25),
     # 4. Attention_LSTM_Model (seed 002)
     _lstm(2, 16, 32, 64, 2, 5, seed=30),
     _lstm(1, 1, 20, 36, 1, 3, seed=31),
