@@ -108,12 +108,14 @@ TOL = "1e-4"  # attncc check's default tolerance, passed again to the re-run pro
 # ======================================================================= FLOP counts
 # matmul FLOPs only: 2*M*N*K per product (Linear layers, attention QK^T and PV, LSTM gates)
 
-def flops_block(B, Q, K, E_, H, X, ffn=True):
+def flops_block(B, Q, K, E_, H, X, ffn=True, causal=False):
     """transformer_block.lua / selfattention_einsum.lua: per-head hd x hd projections of
-    values, keys and queries, QK^T and PV per head, fc_out, and (block) the FFN."""
+    values, keys and queries, QK^T and PV per head, fc_out, and (block) the FFN.
+    causal: only the unmasked (query, key) pairs count (Q = K: Q (Q + 1) / 2 of Q K)."""
     hd = E_ // H
+    pairs = Q * (Q + 1) // 2 if causal else Q * K
     f = 2 * B * (K + K + Q) * H * hd * hd      # values, keys, queries (shared hd x hd)
-    f += 2 * (2 * B * H * Q * K * hd)          # energy = QK^T, attention @ V
+    f += 2 * (2 * B * H * pairs * hd)          # energy = QK^T, attention @ V
     f += 2 * B * Q * E_ * E_                   # fc_out
     if ffn:
         f += 2 * (2 * B * Q * E_ * X * E_)     # Linear(E, X*E), Linear(X*E, E)
@@ -209,6 +211,11 @@ def all_cases():
             cs.append(_from_e2e("block_d%d_h%d_s%d" % (d, h, s),
                                 E._tb(1, s, s, d, h, 4, MASK=0, seed=100 + s),
                                 flops_block(1, s, s, d, h, 4), quick=(d == 256 and s == 64)))
+    # the d=256 block with a causal mask built in the model (a constant): attncc skips the
+    # key blocks the mask hides; the GFLOP/s count only the unmasked pairs
+    for s in (512, 1024):
+        cs.append(_from_e2e("block_causal_d256_h8_s%d" % s, E._tb(1, s, s, 256, 8, 4, MASK=3, seed=150 + s),
+                            flops_block(1, s, s, 256, 8, 4, causal=True)))
     # every example at its default shape (the e2e case with the example's default defines)
     ex = [
         ("fc_self_attention", E._fc(2, 16, 64, 2, seed=1), flops_fc(2, 16, 64, 2)),
