@@ -14,7 +14,7 @@ SAN     := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-fram
 
 SRCS := compiler/main.c compiler/util.c compiler/graph.c compiler/shape.c \
         compiler/lua_host.c compiler/fold.c compiler/simplify.c compiler/fuse.c compiler/fuse_attention.c \
-        compiler/attn_skip.c compiler/fuse_elementwise.c compiler/pack.c compiler/target.c compiler/memplan.c compiler/emit.c compiler/weights.c \
+        compiler/attn_skip.c compiler/fuse_layernorm.c compiler/fuse_elementwise.c compiler/pack.c compiler/target.c compiler/memplan.c compiler/emit.c compiler/weights.c \
         compiler/check.c runtime/attncc_safetensors.c runtime/attncc_params.c
 EMBED := dsl/prelude.lua dsl/nn.lua templates/kernels.c $(wildcard templates/kernels_*.c) \
          templates/check_main.c \
@@ -47,7 +47,7 @@ install: attncc
 UNIT_TESTS := build/test_safetensors build/test_params build/test_shape build/test_graph \
               build/test_emit build/test_fuse
 UNIT_LIB_SRCS := compiler/util.c compiler/graph.c compiler/shape.c compiler/memplan.c compiler/fold.c compiler/simplify.c \
-                 compiler/fuse.c compiler/fuse_attention.c compiler/attn_skip.c compiler/fuse_elementwise.c \
+                 compiler/fuse.c compiler/fuse_attention.c compiler/attn_skip.c compiler/fuse_layernorm.c compiler/fuse_elementwise.c \
                  compiler/pack.c compiler/target.c \
                  compiler/emit.c build/embedded.c runtime/attncc_safetensors.c runtime/attncc_params.c
 
@@ -66,7 +66,11 @@ build/test_gemm_avx2: tests/kernels/test_gemm.c templates/kernels_avx2.c
 build/test_gemm_avx512: tests/kernels/test_gemm.c templates/kernels_avx512.c
 	$(CC) -std=c11 -O2 -mavx512f -mavx512vl -mavx512dq -mfma -Wall -Wextra -Werror -DKERNELS='"../../templates/kernels_avx512.c"' $< -lm -o $@
 
-test-kernels: $(KERNEL_TESTS)
+build/test_rowops: tests/kernels/test_rowops.c templates/kernels.c
+	$(CC) -std=c11 -O1 -g -Wall -Wextra -Werror $(SAN) $< -lm -o $@
+
+test-kernels: $(KERNEL_TESTS) build/test_rowops
+	./build/test_rowops
 	./build/test_gemm_generic
 	@if grep -q avx2 /proc/cpuinfo; then ./build/test_gemm_avx2; fi
 	@if grep -q avx512f /proc/cpuinfo; then ./build/test_gemm_avx512; fi

@@ -60,6 +60,7 @@ typedef enum {
   OK_PACK,                                 /* weight layout change for the GEMM kernel */
   OK_ATTENTION,                            /* fused attention */
   OK_FUSED,                                /* fused elementwise tree */
+  OK_LAYERNORM,                            /* fused layer normalization */
 } OpKind;
 
 typedef enum {
@@ -127,7 +128,10 @@ struct Node {
   bool log;                                /* softmax: log_softmax */
   bool trans_b;                            /* matmul, pack: src1 is stored [..., N, K] */
   Node *bias;                              /* matmul epilogue: + bias[N] (also a src) */
-  Node *residual;                          /* matmul epilogue: + residual, after act (a src) */
+  Node *residual;                          /* matmul epilogue: + residual, after act (a src);
+                                              layernorm: normalizes src0 + residual */
+  Node *gamma;                             /* layernorm: per-column weight (a src), or NULL */
+  float eps;                               /* layernorm */
   int act;                                 /* matmul epilogue: 0 none, 1 relu, 2 gelu */
   int64_t pk_k, pk_n;                      /* pack: the matrix is K x N */
   AttnStep *steps;                         /* attention: score chain */
@@ -193,6 +197,10 @@ void graph_replace_uses(Graph *g, Node *old, Node *new_node); /* srcs, epilogue 
 void graph_move_after(Graph *g, Node *n, Node *anchor); /* reorders; ids follow positions */
 void graph_insert_before(Graph *g, Node *n, Node *anchor); /* n was just added (last) */
 void graph_dump(const Graph *g, FILE *out);
+/* the distinct live users of n, up to max in users[]; returns how many there are, or -1
+ * when n is a graph output (its value is needed as it is) */
+int graph_users(const Graph *g, const Node *n, Node **users, int max);
+Node *graph_sole_user(const Graph *g, const Node *n); /* the one user, else NULL */
 double node_value(const Node *n, int64_t i); /* element i of a node with data, as a double */
 
 // shape.c
@@ -217,7 +225,9 @@ void fuse_epilogues(Graph *g);             /* matmul + bias + activation + resid
 void fuse_attention(Graph *g);             /* matmul -> scale/mask/bias -> softmax -> matmul */
 
 // fuse_elementwise.c
-void fuse_elementwise(Graph *g);           /* single-use elementwise chains into one loop */
+void fuse_elementwise(Graph *g);
+// fuse_layernorm.c
+void fuse_layernorm(Graph *g);             /* mean/var/normalize (+ affine, + residual) -> LAYERNORM */           /* single-use elementwise chains into one loop */
 
 // pack.c
 void pack_weights(Graph *g);               /* PACK nodes for matmuls by parameters/constants */

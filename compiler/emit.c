@@ -573,11 +573,32 @@ static const char *attn_value(const Node *n, const AttnStep *st, int src, StrBuf
   return n->src[src]->dtype == DT_F32 ? at : xformat("(float)%s", at);
 }
 
-/* the score chain: one statement per step, reading sv */
-static void attn_steps(const Node *n, StrBuf *code, StrBuf *rows) {
+/* Trailing steps that scale by a positive literal (* c, / c) leave the softmax's argmax
+ * alone: softmax(c x) = e^(c (x - max x)) / sum, so the kernel applies c inside its exp
+ * instead of in a pass over the scores. Returns the steps left; *c the product. */
+static int attn_trailing_scale(const Node *n, float *c) {
+  int t = n->nsteps;
+  double scale = 1.0;
+  for (; t > 0; t--) {
+    const AttnStep *st = &n->steps[t - 1];
+    if (st->operand >= 0 || !(st->literal > 0) || !isfinite(st->literal))
+      break;
+    if (st->op == OP_MUL)
+      scale *= st->literal;
+    else if (st->op == OP_DIV && st->score_first)
+      scale /= st->literal;
+    else
+      break;
+  }
+  *c = (float)scale;
+  return t;
+}
+
+/* the score chain's first nsteps steps: one statement per step, reading sv */
+static void attn_steps(const Node *n, int nsteps, StrBuf *code, StrBuf *rows) {
   static const char *const sym[] = {[OP_ADD] = "+", [OP_SUB] = "-", [OP_MUL] = "*", [OP_DIV] = "/"};
   int id = 0;
-  for (int t = 0; t < n->nsteps; t++) {
+  for (int t = 0; t < nsteps; t++) {
     const AttnStep *st = &n->steps[t];
     const char *v = attn_value(n, st, st->operand, rows, id++);
     if (st->op == OP_WHERE) {
@@ -632,7 +653,13 @@ static void emit_attention(StrBuf *sb, const EmitOptions *o, const Node *n) {
   long long blocks = (lk + ATTN_BLOCK - 1) / ATTN_BLOCK;
   const char *P = o->prefix;
   StrBuf steps = {0}, rows = {0};
-  attn_steps(n, &steps, &rows);
+  float c = 1.0f;
+  int nsteps = attn_trailing_scale(n, &c);
+  attn_steps(n, nsteps, &steps, &rows);
+  StrBuf lit = {0};
+  put_float(&lit, c);
+  const char *scale = xstrdup(lit.buf);
+  sb_free(&lit);
   sb_printf(sb, "  /* softmax(chain(Q K^T)) V: %lld batch items, %lld queries x %lld keys, "
                 "head dims %lld/%lld */\n", batch, lq, lk, dh, dv);
   long long nqb = (lq + ATTN_QUERIES - 1) / ATTN_QUERIES;
@@ -693,20 +720,33 @@ static void emit_attention(StrBuf *sb, const EmitOptions *o, const Node *n) {
       sb_printf(sb, "          const int64_t r = b * %lld + i0 + i;\n", lq);
     sb_puts(sb, rows.buf);
   }
-  if (steps.len) {
-    sb_puts(sb, "          for (int64_t j = 0; j < jn; j++) {\n            float sv = srow[j];\n");
-    if (strstr(steps.buf, "jj"))
-      sb_puts(sb, "            const int64_t jj = j0 + j;\n");
+  if (steps.len) { /* the chain and the block's row max in one pass, 16 lanes at a time */
+    bool jj = strstr(steps.buf, "jj") != NULL;
+    sb_puts(sb, "          float lane[16];\n          for (int l = 0; l < 16; l++)\n"
+                "            lane[l] = -INFINITY;\n          int64_t j = 0;\n"
+                "          for (; j + 16 <= jn; j += 16)\n            for (int l = 0; l < 16; l++) {\n"
+                "          float sv = srow[j + l];\n");
+    if (jj)
+      sb_puts(sb, "          const int64_t jj = j0 + j + l;\n");
     sb_puts(sb, steps.buf);
-    sb_puts(sb, "            srow[j] = sv;\n          }\n");
+    sb_puts(sb, "          srow[j + l] = sv;\n"
+                "          lane[l] = (sv > lane[l] || sv != sv) ? sv : lane[l];\n            }\n"
+                "          for (; j < jn; j++) {\n          float sv = srow[j];\n");
+    if (jj)
+      sb_puts(sb, "          const int64_t jj = j0 + j;\n");
+    sb_puts(sb, steps.buf);
+    sb_puts(sb, "          srow[j] = sv;\n"
+                "          lane[0] = (sv > lane[0] || sv != sv) ? sv : lane[0];\n          }\n");
+    sb_printf(sb, "          const float mb = %s_lanes_max(lane);\n", P);
+  } else {
+    sb_printf(sb, "          const float mb = %s_row_max(srow, jn);\n", P);
   }
-  sb_printf(sb, "          const float mb = %s_row_max(srow, jn);\n", P);
   sb_puts(sb, "          if (mb == -INFINITY) { /* every key of the block is masked with -inf */\n"
               "            for (int64_t j = 0; j < jn; j++)\n              srow[j] = 0.0f;\n"
               "            continue;\n          }\n");
   sb_puts(sb, "          const float mn = (mb > rmax[i] || mb != mb) ? mb : rmax[i];\n");
-  sb_printf(sb, "          const float corr = %s_exp(rmax[i] - mn);\n", P);
-  sb_printf(sb, "          const float sum = %s_row_exp_sum(srow, jn, mn);\n", P);
+  sb_printf(sb, "          const float corr = %s_exp((rmax[i] - mn) * %s);\n", P, scale);
+  sb_printf(sb, "          const float sum = %s_row_exp_sum(srow, jn, mn, %s);\n", P, scale);
   sb_puts(sb, "          rsum[i] = rsum[i] * corr + sum;\n          rmax[i] = mn;\n");
   sb_printf(sb, "          for (int64_t c = 0; c < %lld; c++)\n            orow[c] *= corr;\n", dv);
   sb_puts(sb, "        }\n");
@@ -719,6 +759,20 @@ static void emit_attention(StrBuf *sb, const EmitOptions *o, const Node *n) {
   sb_puts(sb, "      }\n    }\n  }\n  }\n");
   sb_free(&steps);
   sb_free(&rows);
+}
+
+/* rows of src0 (+ residual) normalized, then * gamma + bias: sources in that order */
+static void emit_layernorm(StrBuf *sb, const EmitOptions *o, const Node *n) {
+  int64_t d = n->shape.ndim ? n->shape.dim[n->shape.ndim - 1] : 1;
+  int s = 1;
+  const char *r = n->residual ? xformat("s%d", s++) : "NULL";
+  const char *w = n->gamma ? xformat("s%d", s++) : "NULL";
+  const char *b = n->bias ? xformat("s%d", s++) : "NULL";
+  StrBuf eps = {0};
+  put_float(&eps, n->eps);
+  sb_printf(sb, "  %s_layernorm(%lld, %lld, s0, %s, %s, %s, %s, y);\n", o->prefix,
+            (long long)(shape_numel(&n->shape) / d), (long long)d, r, w, b, eps.buf);
+  sb_free(&eps);
 }
 
 /* a PACK computed at run time (weights loaded by the application) */
@@ -835,6 +889,9 @@ static void kernel_body(StrBuf *sb, const EmitOptions *o, const Node *n) {
     break;
   case OK_FUSED:
     emit_fused(sb, n);
+    break;
+  case OK_LAYERNORM:
+    emit_layernorm(sb, o, n);
     break;
   case OK_LEAF:
     break;
@@ -958,6 +1015,10 @@ static void kernels_of(const Node *n, const char **names, int *count) {
   } else if (op_kinds[n->op] == OK_REDUCE && row_reduce(n)) {
     names[(*count)++] = "exp";
     names[(*count)++] = "rowops";
+  } else if (n->op == OP_LAYERNORM) {
+    names[(*count)++] = "rowops";
+    names[(*count)++] = "exp";
+    names[(*count)++] = "layernorm";
   } else if (n->op == OP_ATTENTION) {
     names[(*count)++] = "math";
     names[(*count)++] = "gemm";

@@ -6,27 +6,6 @@
  * bias or residual may be computed after the matmul in model order). */
 #include "attncc.h"
 
-/* the single live consumer of n, if n has exactly one and is not an output */
-static Node *sole_user(Graph *g, Node *n) {
-  for (int k = 0; k < g->noutputs; k++)
-    if (g->outputs[k].node == n)
-      return NULL;
-  Node *user = NULL;
-  int uses = 0;
-  for (int i = n->id + 1; i < g->nnodes; i++) {
-    Node *m = g->nodes[i];
-    if (!m->live)
-      continue;
-    for (int s = 0; s < m->nsrc; s++) {
-      if (m->src[s] == n) {
-        user = m;
-        uses++;
-      }
-    }
-  }
-  return uses == 1 ? user : NULL;
-}
-
 /* the operand of binary node u that is not n */
 static Node *other_operand(Node *u, Node *n) { return u->src[0] == n ? u->src[1] : u->src[0]; }
 
@@ -53,20 +32,20 @@ static void absorb(Graph *g, Node *n, Node *u) {
 
 static void fuse_one(Graph *g, Node *n) {
   int64_t cols = n->shape.dim[n->shape.ndim - 1];
-  Node *u = sole_user(g, n);
+  Node *u = graph_sole_user(g, n);
   if (u && u->op == OP_ADD && shape_equal(&u->shape, &n->shape)) {
     Node *b = other_operand(u, n);
     if (b != n && is_column_vector(b, cols)) {
       n->bias = b;
       add_src(n, b);
       absorb(g, n, u);
-      u = sole_user(g, n);
+      u = graph_sole_user(g, n);
     }
   }
   if (u && (u->op == OP_RELU || u->op == OP_GELU)) {
     n->act = u->op == OP_RELU ? 1 : 2;
     absorb(g, n, u);
-    u = sole_user(g, n);
+    u = graph_sole_user(g, n);
   }
   if (u && u->op == OP_ADD && shape_equal(&u->shape, &n->shape)) {
     Node *r = other_operand(u, n);

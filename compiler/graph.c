@@ -146,6 +146,8 @@ void graph_replace_uses(Graph *g, Node *old, Node *new_node) {
       n->bias = new_node;
     if (n->residual == old)
       n->residual = new_node;
+    if (n->gamma == old)
+      n->gamma = new_node;
   }
   for (int k = 0; k < g->noutputs; k++)
     if (g->outputs[k].node == old)
@@ -187,8 +189,12 @@ void graph_dump(const Graph *g, FILE *out) {
       fprintf(out, " '%s'", n->name);
     if (n->trans_b)
       fprintf(out, " trans_b");
+    if (n->gamma)
+      fprintf(out, " gamma=%%%d", n->gamma->id);
     if (n->bias)
       fprintf(out, " bias=%%%d", n->bias->id);
+    if (n->op == OP_LAYERNORM)
+      fprintf(out, " eps=%g", n->eps);
     if (n->act)
       fprintf(out, " act=%s", n->act == 1 ? "relu" : "gelu");
     if (n->residual)
@@ -223,4 +229,26 @@ double node_value(const Node *n, int64_t i) {
   case DT_BOOL: return ((const uint8_t *)n->data)[i];
   }
   return 0;
+}
+
+int graph_users(const Graph *g, const Node *n, Node **users, int max) {
+  for (int k = 0; k < g->noutputs; k++)
+    if (g->outputs[k].node == n)
+      return -1;
+  int count = 0;
+  for (int i = n->id + 1; i < g->nnodes; i++) {
+    Node *m = g->nodes[i];
+    bool uses = false;
+    for (int s = 0; s < m->nsrc && m->live; s++)
+      uses = uses || m->src[s] == n;
+    if (uses && count < max)
+      users[count] = m;
+    count += uses;
+  }
+  return count;
+}
+
+Node *graph_sole_user(const Graph *g, const Node *n) {
+  Node *u;
+  return graph_users(g, n, &u, 1) == 1 ? u : NULL;
 }

@@ -354,6 +354,7 @@ static int compile(const Args *a) {
   simplify_run(g);
   fuse_attention(g);
   fuse_epilogues(g);
+  fuse_layernorm(g);
   fuse_elementwise(g);
   pack_weights(g);
   memplan_run(g);

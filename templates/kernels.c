@@ -98,7 +98,15 @@ static inline float PREFIX_erf(float x) {
 static inline float PREFIX_sigmoid(float x) { return 1.0f / (1.0f + PREFIX_exp(-x)); }
 
 //@ rowops
-/* max of x[0..n) (NaN wins, as in PyTorch), in 16 lanes so it vectorizes */
+/* max of 16 lanes (NaN wins, as in PyTorch) */
+static inline float PREFIX_lanes_max(const float *lane) {
+  float m = lane[0];
+  for (int l = 1; l < 16; l++)
+    m = (lane[l] > m || lane[l] != lane[l]) ? lane[l] : m;
+  return m;
+}
+
+/* max of x[0..n) (NaN wins), in 16 lanes so it vectorizes */
 static inline float PREFIX_row_max(const float *x, int64_t n) {
   float lane[16];
   for (int l = 0; l < 16; l++)
@@ -111,10 +119,7 @@ static inline float PREFIX_row_max(const float *x, int64_t n) {
     }
   for (; j < n; j++)
     lane[0] = (x[j] > lane[0] || x[j] != x[j]) ? x[j] : lane[0];
-  float m = lane[0];
-  for (int l = 1; l < 16; l++)
-    m = (lane[l] > m || lane[l] != lane[l]) ? lane[l] : m;
-  return m;
+  return PREFIX_lanes_max(lane);
 }
 
 /* sum of x[0..n), accumulated in 16 lanes */
@@ -132,24 +137,65 @@ static inline float PREFIX_row_sum(const float *x, int64_t n) {
   return sum;
 }
 
-/* x = e^(x - m) over x[0..n); returns the sum, accumulated in 16 lanes */
-static inline float PREFIX_row_exp_sum(float *x, int64_t n, float m) {
+/* x = e^((x - m) c) over x[0..n); returns the sum, accumulated in 16 lanes */
+static inline float PREFIX_row_exp_sum(float *x, int64_t n, float m, float c) {
   float lane[16] = {0};
   int64_t j = 0;
   for (; j + 16 <= n; j += 16)
     for (int l = 0; l < 16; l++) {
-      float e = PREFIX_exp(x[j + l] - m);
+      float e = PREFIX_exp((x[j + l] - m) * c);
       x[j + l] = e;
       lane[l] += e;
     }
   for (; j < n; j++) {
-    x[j] = PREFIX_exp(x[j] - m);
+    x[j] = PREFIX_exp((x[j] - m) * c);
     lane[0] += x[j];
   }
   float sum = 0.0f;
   for (int l = 0; l < 16; l++)
     sum += lane[l];
   return sum;
+}
+
+//@ layernorm
+/* y = (v - mean) / sqrt(var + eps) * gamma + beta over each row of d floats, v = x + r
+ * (r, gamma, beta may be NULL); var is the biased variance, as in PyTorch. Per row: the
+ * sum of v (stored to y), then the sum of squared deviations, then the normalized row,
+ * each pass over a row that stays in L1; sums in 16 lanes, as PREFIX_row_sum. */
+static inline void PREFIX_layernorm(int64_t rows, int64_t d, const float *x, const float *r,
+                                    const float *gamma, const float *beta, float eps, float *y) {
+  for (int64_t i = 0; i < rows; i++) {
+    const float *xr = x + i * d;
+    float *yr = y + i * d;
+    if (r) {
+      const float *rr = r + i * d;
+      for (int64_t j = 0; j < d; j++)
+        yr[j] = xr[j] + rr[j];
+      xr = yr;
+    }
+    const float mean = PREFIX_row_sum(xr, d) / (float)d;
+    float lane[16] = {0};
+    int64_t j = 0;
+    for (; j + 16 <= d; j += 16)
+      for (int l = 0; l < 16; l++) {
+        float c = xr[j + l] - mean;
+        lane[l] += c * c;
+      }
+    for (; j < d; j++)
+      lane[0] += (xr[j] - mean) * (xr[j] - mean);
+    float ss = 0.0f;
+    for (int l = 0; l < 16; l++)
+      ss += lane[l];
+    const float inv = 1.0f / sqrtf(ss / (float)d + eps);
+    for (j = 0; j < d; j++) {
+      float v = (xr[j] - mean) * inv;
+      if (gamma)
+        v = v * gamma[j];
+      if (beta)
+        v = v + beta[j];
+      yr[j] = v;
+    }
+  }
 }
 
 //@ softmax

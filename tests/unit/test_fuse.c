@@ -1,7 +1,8 @@
 /* test_fuse.c: the fusion passes on small graphs: attention is recognized and its
  * near misses are not (weights as an output, scaling after the softmax); matmul
  * epilogues absorb bias, activation and residual; elementwise trees inline only
- * single-use, same-shape nodes. */
+ * single-use, same-shape nodes; LayerNorm spelled out in ops becomes one node that
+ * also absorbs the residual add before it, and not when an intermediate is used again. */
 #include "builders.h"
 
 static Node *matmul(Node *a, Node *b, bool trans_b) {
@@ -119,9 +120,59 @@ static void test_elementwise_tree(void **state) {
   assert_int_equal(c->op, OP_SUB);
 }
 
+static Node *row_mean(Node *a) {
+  Node p = {0};
+  p.op = OP_MEAN;
+  p.axis = a->shape.ndim - 1;
+  p.keepdim = true;
+  return node(g, p, &a, 1);
+}
+
+/* nn.LayerNorm's spelling of norm(a + r) * w + b; *centered: x - mean */
+static Node *layernorm_graph(Node **centered) {
+  Node *a = b_input(g, "a", shp(3, 2, 5, 24), DT_F32);
+  Node *r = b_input(g, "r", shp(3, 2, 5, 24), DT_F32);
+  Node *x = b_op2(g, OP_ADD, a, r);
+  Node *c = b_op2(g, OP_SUB, x, row_mean(x));
+  Node *var = row_mean(b_op2(g, OP_MUL, c, c));
+  Node *y = b_op2(g, OP_MUL, c, b_op1(g, OP_RSQRT, b_op2(g, OP_ADD, var, b_scalar(g, 1e-5f))));
+  *centered = c;
+  return b_op2(g, OP_ADD, b_op2(g, OP_MUL, y, b_param(g, "w", shp(1, 24))),
+               b_param(g, "b", shp(1, 24)));
+}
+
+static void test_layernorm_fused(void **state) {
+  (void)state;
+  Node *c;
+  graph_add_output(g, "y", layernorm_graph(&c));
+  fuse_layernorm(g);
+  Node *f = g->outputs[0].node;
+  assert_int_equal(f->op, OP_LAYERNORM);
+  assert_int_equal(count_live(OP_MEAN), 0);
+  assert_int_equal(count_live(OP_ADD), 0); /* the residual add too */
+  assert_int_equal(f->nsrc, 4);
+  assert_string_equal(f->src[0]->name, "a");
+  assert_ptr_equal(f->residual, f->src[1]);
+  assert_string_equal(f->gamma->name, "w");
+  assert_string_equal(f->bias->name, "b");
+  assert_true(f->eps == 1e-5f);
+}
+
+static void test_layernorm_intermediate_used(void **state) {
+  (void)state;
+  Node *c;
+  graph_add_output(g, "y", layernorm_graph(&c));
+  graph_add_output(g, "centered", c); /* x - mean is needed as well: no fusion */
+  fuse_layernorm(g);
+  assert_int_equal(count_live(OP_LAYERNORM), 0);
+  assert_int_equal(count_live(OP_MEAN), 2);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test_setup_teardown(test_attention_fused, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_layernorm_fused, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_layernorm_intermediate_used, setup, teardown),
       cmocka_unit_test_setup_teardown(test_attention_weights_output_not_fused, setup, teardown),
       cmocka_unit_test_setup_teardown(test_scale_after_softmax_not_fused, setup, teardown),
       cmocka_unit_test_setup_teardown(test_epilogue, setup, teardown),

@@ -1,0 +1,106 @@
+/* test_rowops.c: the row kernels of templates/kernels.c against double precision:
+ * layernorm (with and without the residual, gamma and beta; widths that are not a
+ * multiple of 16), row_exp_sum with a scale inside the exponent, row_max with NaN and
+ * -inf. Prints "N passed, M failed"; exits nonzero on a failure. */
+#include <math.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "../../templates/kernels.c"
+
+static int passed, failed;
+static uint64_t rng = 0x2545F4914F6CDD1Du;
+static float frand(void) { /* uniform in [-1, 1) */
+  rng ^= rng << 13;
+  rng ^= rng >> 7;
+  rng ^= rng << 17;
+  return (float)((double)(rng >> 40) / (double)(1u << 23) - 1.0);
+}
+
+static void expect(int ok, const char *what, int64_t a, int64_t b, double err) {
+  if (ok) {
+    passed++;
+  } else {
+    failed++;
+    printf("FAIL: %s (%lld, %lld): error %g\n", what, (long long)a, (long long)b, err);
+  }
+}
+
+#define MAXD 300
+static void check_layernorm(int64_t rows, int64_t d, int with_r, int affine) {
+  static float x[4 * MAXD], r[4 * MAXD], y[4 * MAXD], gam[MAXD], bet[MAXD];
+  for (int64_t i = 0; i < rows * d; i++) {
+    x[i] = 3.0f + 2.0f * frand(); /* a large mean: the two-pass variance must handle it */
+    r[i] = frand();
+  }
+  for (int64_t j = 0; j < d; j++) {
+    gam[j] = frand();
+    bet[j] = frand();
+  }
+  PREFIX_layernorm(rows, d, x, with_r ? r : NULL, affine ? gam : NULL, affine ? bet : NULL,
+                   1e-5f, y);
+  double worst = 0;
+  for (int64_t i = 0; i < rows; i++) {
+    double mean = 0, var = 0;
+    for (int64_t j = 0; j < d; j++)
+      mean += x[i * d + j] + (with_r ? r[i * d + j] : 0.0);
+    mean /= (double)d;
+    for (int64_t j = 0; j < d; j++) {
+      double c = x[i * d + j] + (with_r ? r[i * d + j] : 0.0) - mean;
+      var += c * c;
+    }
+    var /= (double)d;
+    for (int64_t j = 0; j < d; j++) {
+      double v = (x[i * d + j] + (with_r ? r[i * d + j] : 0.0) - mean) / sqrt(var + 1e-5);
+      if (affine)
+        v = v * gam[j] + bet[j];
+      double e = fabs(v - y[i * d + j]) / (1.0 + fabs(v));
+      worst = e > worst ? e : worst;
+    }
+  }
+  expect(worst < 2e-5, "layernorm rows x d", rows, d, worst);
+}
+
+static void check_exp_sum(int64_t n, float c) {
+  float x[MAXD], x0[MAXD];
+  for (int64_t j = 0; j < n; j++)
+    x[j] = x0[j] = 8.0f * frand();
+  float m = PREFIX_row_max(x, n);
+  float sum = PREFIX_row_exp_sum(x, n, m, c);
+  double ref = 0, worst = 0;
+  for (int64_t j = 0; j < n; j++) {
+    double e = exp(((double)x0[j] - m) * c);
+    ref += e;
+    worst = fmax(worst, fabs(e - x[j]) / e);
+  }
+  expect(worst < 1e-6 && fabs(sum - ref) / ref < 1e-6, "row_exp_sum n, c*1000", n,
+         (int64_t)(c * 1000), worst);
+}
+
+static void check_row_max(void) {
+  float x[40];
+  for (int j = 0; j < 40; j++)
+    x[j] = -INFINITY;
+  expect(PREFIX_row_max(x, 40) == -INFINITY, "row_max all -inf", 40, 0, 0);
+  x[33] = -5.0f;
+  expect(PREFIX_row_max(x, 40) == -5.0f, "row_max tail lane", 40, 33, 0);
+  x[3] = NAN;
+  expect(isnan(PREFIX_row_max(x, 40)), "row_max NaN wins", 40, 3, 0);
+}
+
+int main(void) {
+  static const int64_t ds[] = {1, 7, 16, 20, 64, 129, 300};
+  for (size_t i = 0; i < sizeof ds / sizeof *ds; i++)
+    for (int with_r = 0; with_r < 2; with_r++)
+      for (int affine = 0; affine < 2; affine++)
+        check_layernorm(ds[i] > 100 ? 2 : 4, ds[i], with_r, affine);
+  for (size_t i = 0; i < sizeof ds / sizeof *ds; i++) {
+    check_exp_sum(ds[i], 1.0f);
+    check_exp_sum(ds[i], 0.125f);
+    check_exp_sum(ds[i], 0.17677669f);
+  }
+  check_row_max();
+  printf("%d passed, %d failed\n", passed, failed);
+  return failed != 0;
+}
