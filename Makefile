@@ -68,9 +68,13 @@ build/test_gemm_avx512: tests/kernels/test_gemm.c templates/kernels_avx512.c
 
 build/test_rowops: tests/kernels/test_rowops.c templates/kernels.c
 	$(CC) -std=c11 -O1 -g -Wall -Wextra -Werror $(SAN) $< -lm -o $@
+build/test_rowops_avx512: tests/kernels/test_rowops.c templates/kernels.c templates/kernels_avx512.c
+	$(CC) -std=c11 -O1 -g -mavx512f -mavx512vl -mavx512dq -mfma -Wall -Wextra -Werror $(SAN) \
+	  -DTARGET_KERNELS='"../../templates/kernels_avx512.c"' $< -lm -o $@
 
-test-kernels: $(KERNEL_TESTS) build/test_rowops
+test-kernels: $(KERNEL_TESTS) build/test_rowops build/test_rowops_avx512
 	./build/test_rowops
+	@if grep -q avx512f /proc/cpuinfo; then ./build/test_rowops_avx512; fi
 	./build/test_gemm_generic
 	@if grep -q avx2 /proc/cpuinfo; then ./build/test_gemm_avx2; fi
 	@if grep -q avx512f /proc/cpuinfo; then ./build/test_gemm_avx512; fi

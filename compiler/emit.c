@@ -723,15 +723,15 @@ static void emit_attention(StrBuf *sb, const EmitOptions *o, const Node *n) {
   if (steps.len) { /* the chain and the block's row max in one pass, 16 lanes at a time */
     bool jj = strstr(steps.buf, "jj") != NULL;
     sb_puts(sb, "          float lane[16];\n          for (int l = 0; l < 16; l++)\n"
-                "            lane[l] = -INFINITY;\n          int64_t j = 0;\n"
-                "          for (; j + 16 <= jn; j += 16)\n            for (int l = 0; l < 16; l++) {\n"
+                "            lane[l] = -INFINITY;\n          const int64_t full = jn - jn % 16;\n"
+                "          int64_t j = 0;\n          for (; j < full; j += 16)\n            for (int l = 0; l < 16; l++) {\n"
                 "          float sv = srow[j + l];\n");
     if (jj)
       sb_puts(sb, "          const int64_t jj = j0 + j + l;\n");
     sb_puts(sb, steps.buf);
     sb_puts(sb, "          srow[j + l] = sv;\n"
                 "          lane[l] = (sv > lane[l] || sv != sv) ? sv : lane[l];\n            }\n"
-                "          for (; j < jn; j++) {\n          float sv = srow[j];\n");
+                "          for (j = full; j < jn; j++) {\n          float sv = srow[j];\n");
     if (jj)
       sb_puts(sb, "          const int64_t jj = j0 + j;\n");
     sb_puts(sb, steps.buf);
@@ -1025,7 +1025,7 @@ static void kernels_of(const Node *n, const char **names, int *count) {
     names[(*count)++] = "pack_b";
     names[(*count)++] = "pack_panels";
     names[(*count)++] = "exp";
-    names[(*count)++] = "rowops";
+    names[(*count)++] = "softmax_rows";
   }
 }
 

@@ -43,6 +43,7 @@ static inline void PREFIX_pack_panels(int64_t K, int64_t N, const float *B, int6
 static inline float PREFIX_exp(float x) {
   const float hi = 88.37f, lo = -87.3f;
   float xc = x > hi ? hi : (x < lo ? lo : x);
+  xc = xc != xc ? 0.0f : xc; /* NaN: no float -> int conversion of it (undefined) */
   float n = xc * 1.44269504088896341f;
   n = (float)(int32_t)(n + (n >= 0 ? 0.5f : -0.5f));
   float r = xc - n * 0.693359375f;
@@ -98,6 +99,27 @@ static inline float PREFIX_erf(float x) {
 static inline float PREFIX_sigmoid(float x) { return 1.0f / (1.0f + PREFIX_exp(-x)); }
 
 //@ rowops
+/* sum of x[0..n), accumulated in 16 lanes */
+static inline float PREFIX_row_sum(const float *x, int64_t n) {
+  float lane[16] = {0};
+  const int64_t full = n - n % 16; /* (tails as j = full..n: gcc 12 misjudges j + 16 <= n) */
+  int64_t j = 0;
+  for (; j < full; j += 16)
+    for (int l = 0; l < 16; l++)
+      lane[l] += x[j + l];
+  for (j = full; j < n; j++)
+    lane[0] += x[j];
+  float sum = 0.0f;
+  for (int l = 0; l < 16; l++)
+    sum += lane[l];
+  return sum;
+}
+
+//@ softmax_rows
+/* The online softmax's row operations (fused attention). A target file may replace this
+ * section with intrinsics (kernels_avx512.c does); tests that include both files define
+ * PREFIX_TARGET_SOFTMAX_ROWS to keep only the target's. */
+#ifndef PREFIX_TARGET_SOFTMAX_ROWS
 /* max of 16 lanes (NaN wins, as in PyTorch) */
 static inline float PREFIX_lanes_max(const float *lane) {
   float m = lane[0];
@@ -111,43 +133,30 @@ static inline float PREFIX_row_max(const float *x, int64_t n) {
   float lane[16];
   for (int l = 0; l < 16; l++)
     lane[l] = -INFINITY;
+  const int64_t full = n - n % 16; /* (tails as j = full..n: gcc 12 misjudges j + 16 <= n) */
   int64_t j = 0;
-  for (; j + 16 <= n; j += 16)
+  for (; j < full; j += 16)
     for (int l = 0; l < 16; l++) {
       float v = x[j + l];
       lane[l] = (v > lane[l] || v != v) ? v : lane[l];
     }
-  for (; j < n; j++)
+  for (j = full; j < n; j++)
     lane[0] = (x[j] > lane[0] || x[j] != x[j]) ? x[j] : lane[0];
   return PREFIX_lanes_max(lane);
-}
-
-/* sum of x[0..n), accumulated in 16 lanes */
-static inline float PREFIX_row_sum(const float *x, int64_t n) {
-  float lane[16] = {0};
-  int64_t j = 0;
-  for (; j + 16 <= n; j += 16)
-    for (int l = 0; l < 16; l++)
-      lane[l] += x[j + l];
-  for (; j < n; j++)
-    lane[0] += x[j];
-  float sum = 0.0f;
-  for (int l = 0; l < 16; l++)
-    sum += lane[l];
-  return sum;
 }
 
 /* x = e^((x - m) c) over x[0..n); returns the sum, accumulated in 16 lanes */
 static inline float PREFIX_row_exp_sum(float *x, int64_t n, float m, float c) {
   float lane[16] = {0};
+  const int64_t full = n - n % 16; /* (tails as j = full..n: gcc 12 misjudges j + 16 <= n) */
   int64_t j = 0;
-  for (; j + 16 <= n; j += 16)
+  for (; j < full; j += 16)
     for (int l = 0; l < 16; l++) {
       float e = PREFIX_exp((x[j + l] - m) * c);
       x[j + l] = e;
       lane[l] += e;
     }
-  for (; j < n; j++) {
+  for (j = full; j < n; j++) {
     x[j] = PREFIX_exp((x[j] - m) * c);
     lane[0] += x[j];
   }
@@ -156,6 +165,7 @@ static inline float PREFIX_row_exp_sum(float *x, int64_t n, float m, float c) {
     sum += lane[l];
   return sum;
 }
+#endif
 
 //@ layernorm
 /* y = (v - mean) / sqrt(var + eps) * gamma + beta over each row of d floats, v = x + r
@@ -175,13 +185,14 @@ static inline void PREFIX_layernorm(int64_t rows, int64_t d, const float *x, con
     }
     const float mean = PREFIX_row_sum(xr, d) / (float)d;
     float lane[16] = {0};
+    const int64_t full = d - d % 16;
     int64_t j = 0;
-    for (; j + 16 <= d; j += 16)
+    for (; j < full; j += 16)
       for (int l = 0; l < 16; l++) {
         float c = xr[j + l] - mean;
         lane[l] += c * c;
       }
-    for (; j < d; j++)
+    for (j = full; j < d; j++)
       lane[0] += (xr[j] - mean) * (xr[j] - mean);
     float ss = 0.0f;
     for (int l = 0; l < 16; l++)

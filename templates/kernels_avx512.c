@@ -319,3 +319,62 @@ static inline void PREFIX_gemm(int64_t M, int64_t N, int64_t K, const float *A, 
     }
   }
 }
+
+//@ softmax_rows
+/* The online softmax's row operations with AVX-512 (replace kernels.c's section of the
+ * same name). exp: x = (v - m) c <= 0 (or NaN) is clamped below at -110 (where e^x is
+ * already 0 in float), n = round(x / ln 2), r = x - n ln 2 in two parts, the same degree-6
+ * polynomial as PREFIX_exp, and 2^n applied by vscalefps (no integer tricks, no selects). */
+#include <immintrin.h>
+
+/* max of 16 lanes (NaN wins, as in PyTorch) */
+static inline float PREFIX_lanes_max(const float *lane) {
+  const __m512 v = _mm512_loadu_ps(lane);
+  if (_mm512_cmp_ps_mask(v, v, _CMP_UNORD_Q))
+    return NAN;
+  return _mm512_reduce_max_ps(v);
+}
+
+/* max of x[0..n) (NaN wins) */
+static inline float PREFIX_row_max(const float *x, int64_t n) {
+  __m512 m = _mm512_set1_ps(-INFINITY);
+  __mmask16 nan = 0;
+  for (int64_t j = 0; j < n; j += 16) {
+    const __mmask16 k = n - j >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << (n - j)) - 1u);
+    const __m512 v = _mm512_mask_loadu_ps(m, k, x + j);
+    nan |= _mm512_cmp_ps_mask(v, v, _CMP_UNORD_Q);
+    m = _mm512_max_ps(m, v);
+  }
+  return nan ? NAN : _mm512_reduce_max_ps(m);
+}
+
+/* e^((v - m) c) for 16 lanes, (v - m) c <= 0 or NaN */
+static inline __m512 PREFIX_exp16_nonpos(__m512 v, __m512 m, __m512 c) {
+  __m512 x = _mm512_mul_ps(_mm512_sub_ps(v, m), c);
+  x = _mm512_max_ps(_mm512_set1_ps(-110.0f), x); /* NaN stays NaN (second operand) */
+  const __m512 n = _mm512_roundscale_ps(_mm512_mul_ps(x, _mm512_set1_ps(1.44269504088896341f)),
+                                        _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+  __m512 r = _mm512_fnmadd_ps(n, _mm512_set1_ps(0.693359375f), x);
+  r = _mm512_fnmadd_ps(n, _mm512_set1_ps(-2.12194440e-4f), r);
+  __m512 p = _mm512_set1_ps(1.9875691500e-4f);
+  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.3981999507e-3f));
+  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(8.3334519073e-3f));
+  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(4.1665795894e-2f));
+  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.6666665459e-1f));
+  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(5.0000001201e-1f));
+  p = _mm512_fmadd_ps(_mm512_mul_ps(p, r), r, _mm512_add_ps(r, _mm512_set1_ps(1.0f)));
+  return _mm512_scalef_ps(p, n);
+}
+
+/* x = e^((x - m) c) over x[0..n), every x <= m (or NaN); returns the sum */
+static inline float PREFIX_row_exp_sum(float *x, int64_t n, float m, float c) {
+  const __m512 mv = _mm512_set1_ps(m), cv = _mm512_set1_ps(c);
+  __m512 sum = _mm512_setzero_ps();
+  for (int64_t j = 0; j < n; j += 16) {
+    const __mmask16 k = n - j >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << (n - j)) - 1u);
+    const __m512 e = PREFIX_exp16_nonpos(_mm512_maskz_loadu_ps(k, x + j), mv, cv);
+    _mm512_mask_storeu_ps(x + j, k, e);
+    sum = _mm512_mask_add_ps(sum, k, sum, e);
+  }
+  return _mm512_reduce_add_ps(sum);
+}

@@ -18,6 +18,7 @@
 #ifndef KERNELS
 #define KERNELS "../../templates/kernels_avx512.c"
 #endif
+#define PREFIX_TARGET_SOFTMAX_ROWS /* the target file may define its own (emit picks one) */
 #include "../../templates/kernels.c" /* PREFIX_exp, PREFIX_erf: the gelu epilogue */
 #include KERNELS
 

@@ -1,13 +1,21 @@
 /* test_rowops.c: the row kernels of templates/kernels.c against double precision:
  * layernorm (with and without the residual, gamma and beta; widths that are not a
  * multiple of 16), row_exp_sum with a scale inside the exponent, row_max with NaN and
- * -inf. Prints "N passed, M failed"; exits nonzero on a failure. */
+ * -inf. Built once with kernels.c alone and once with a target file whose softmax_rows
+ * section replaces kernels.c's. Prints "N passed, M failed"; exits nonzero on a failure. */
 #include <math.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 
+/* -DTARGET_KERNELS='"../../templates/kernels_avx512.c"': that target's softmax rows */
+#ifdef TARGET_KERNELS
+#define PREFIX_TARGET_SOFTMAX_ROWS
 #include "../../templates/kernels.c"
+#include TARGET_KERNELS
+#else
+#include "../../templates/kernels.c"
+#endif
 
 static int passed, failed;
 static uint64_t rng = 0x2545F4914F6CDD1Du;
@@ -78,6 +86,21 @@ static void check_exp_sum(int64_t n, float c) {
          (int64_t)(c * 1000), worst);
 }
 
+/* masked scores (-inf, -1e9) weigh exactly 0; a NaN score makes the sum NaN */
+static void check_exp_sum_masked(int64_t n) {
+  float x[MAXD];
+  for (int64_t j = 0; j < n; j++)
+    x[j] = j % 3 == 0 ? -INFINITY : (j % 3 == 1 ? -1e9f : 0.5f);
+  x[n - 1] = 0.5f;
+  float sum = PREFIX_row_exp_sum(x, n, 0.5f, 0.125f);
+  int zeros = 1;
+  for (int64_t j = 0; j < n - 1; j++)
+    zeros = zeros && (j % 3 == 2 ? x[j] == 1.0f : x[j] == 0.0f);
+  expect(zeros && sum == (float)((n - 1) / 3 + 1), "row_exp_sum masked n", n, 0, sum);
+  x[0] = NAN;
+  expect(isnan(PREFIX_row_exp_sum(x, n, 0.5f, 1.0f)), "row_exp_sum NaN n", n, 0, 0);
+}
+
 static void check_row_max(void) {
   float x[40];
   for (int j = 0; j < 40; j++)
@@ -100,6 +123,8 @@ int main(void) {
     check_exp_sum(ds[i], 0.125f);
     check_exp_sum(ds[i], 0.17677669f);
   }
+  for (size_t i = 1; i < sizeof ds / sizeof *ds; i++)
+    check_exp_sum_masked(ds[i]);
   check_row_max();
   printf("%d passed, %d failed\n", passed, failed);
   return failed != 0;
