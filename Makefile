@@ -100,7 +100,7 @@ bench: attncc bench-deps
 
 # ---- app: examples/app's character-level transformer (trained weights committed), compiled
 # by attncc with the weights embedded and driven by generate.c; `make app APP_ARGS='-t 0.8 "The "'`
-APP_ARGS ?= -n 300 "This License"
+APP_ARGS ?= -n 200 "This License"
 build/app/charlm.c: examples/app/model.lua examples/app/weights.safetensors attncc
 	@mkdir -p build/app
 	./attncc examples/app/model.lua --weights examples/app/weights.safetensors -MD -o $@
