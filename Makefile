@@ -85,7 +85,7 @@ test-cli: attncc build/attncc-asan
 test-e2e: attncc
 	ATTNCC=./attncc $(PYTHON) tests/e2e/run_compare.py -j 2
 
-test: test-unit test-kernels test-cli test-e2e
+test: test-unit test-kernels test-cli test-e2e test-app
 
 # ---- demo: the transformer block example, end to end ----
 demo: attncc
@@ -105,3 +105,28 @@ bench-deps:
 bench: attncc bench-deps
 	$(PYTHON) bench/run_bench.py $(BENCH_ARGS)
 
+
+# ---- app: examples/app's character-level transformer (trained weights committed), compiled
+# by attncc with the weights embedded and driven by generate.c; `make app APP_ARGS='-t 0.8 "The "'`
+APP_ARGS ?= -n 200 "This License"
+build/app/charlm.c: examples/app/model.lua examples/app/weights.safetensors attncc
+	@mkdir -p build/app
+	./attncc examples/app/model.lua --weights examples/app/weights.safetensors -MD -o $@
+-include build/app/charlm.d
+
+# --target native (attncc's default) needs -march=native
+build/app/generate: examples/app/generate.c examples/app/vocab.json build/app/charlm.c
+	$(CC) -std=c11 -O2 -march=native -Wall -Wextra -Werror -Ibuild/app -o $@ examples/app/generate.c build/app/charlm.c -lm
+
+app: build/app/generate
+	build/app/generate $(APP_ARGS)
+
+# the C program's next-character logits and greedy choices against PyTorch (committed weights)
+test-app: build/app/generate
+	$(PYTHON) tests/app/check_logits.py build/app/generate
+
+# retrain (a few minutes on one core) and rewrite examples/app/weights.safetensors and vocab.json
+app-train:
+	$(PYTHON) examples/app/train.py
+
+.PHONY: app test-app app-train
