@@ -236,6 +236,16 @@ const Target *target_find(const char *name); /* "native" is the compiling machin
 void memplan_run(Graph *g);                /* storage classes and workspace offsets */
 
 // emit.c
+/* The embedded float data of a model written as a binary blob (emit_weights.c): filled
+ * by emit_source, then written by emit_weights_bin and emit_weights_asm. */
+typedef struct {
+  const Node **nodes;                      /* in blob order */
+  int64_t *offsets;                        /* of each node, in floats (multiples of 16) */
+  int n, cap;
+  int64_t floats;                          /* total size, padding included */
+  uint64_t hash;                           /* FNV-1a of the values: part of the symbol name */
+} WeightBlob;
+
 typedef struct {
   const char *prefix;                      /* symbol prefix, e.g. "model" */
   const char *header_name;                 /* file name of the header, for #include */
@@ -243,6 +253,8 @@ typedef struct {
   bool embed_weights;                      /* params as constants (values in node->data) */
   const Target *target;
   int threads;                             /* > 1: OpenMP parallel loops */
+  WeightBlob *blob;                        /* non-NULL: float data go into OUT.weights.bin */
+  const char *blob_name, *blob_asm_name;   /* their file names (no directory) */
 } EmitOptions;
 
 void emit_source(const Graph *g, const EmitOptions *o, FILE *out);
@@ -250,6 +262,14 @@ void emit_header(const Graph *g, const EmitOptions *o, FILE *out);
 void emit_check_driver(const Graph *g, const EmitOptions *o, FILE *out);
 const char *emit_param_field(const Graph *g, const Node *param); /* C field name */
 int64_t emit_attention_scratch(const Node *n, int gemm_nr, int threads); /* bytes it needs */
+bool emit_uses_word(const char *text, const char *word); /* word occurs as an identifier */
+
+// emit_weights.c
+void emit_float_literal(StrBuf *sb, float v);            /* exact C literal */
+int64_t emit_weights_bytes(const Graph *g);             /* float data an embedded build holds */
+void emit_weights_data(StrBuf *sb, const Graph *g, const EmitOptions *o, const char *used);
+void emit_weights_bin(const Graph *g, const EmitOptions *o, FILE *out);
+void emit_weights_asm(const Graph *g, const EmitOptions *o, FILE *out);
 
 // lua_host.c
 typedef struct {

@@ -25,6 +25,9 @@ static const char usage[] =
     "  --weights FILE      load the parameters from a .safetensors file (PyTorch state_dict\n"
     "                      names) and embed them; without it OUT.h declares a params struct\n"
     "  -D NAME=VALUE       a value model.lua reads with define(\"NAME\", default)\n"
+    "  --weights-blob      write the embedded weights to OUT.weights.bin and the assembler\n"
+    "                      stub OUT.weights.S that links it (.incbin), not as C arrays;\n"
+    "                      the default above 16 MiB of weights (--no-weights-blob: never)\n"
     "  --prefix NAME       prefix of every exported symbol (default: OUT's base name)\n"
     "  --target T          native (default: this machine), avx512, avx2, neon or generic:\n"
     "                      the kernels the generated code uses (generic is portable C)\n"
@@ -55,6 +58,7 @@ typedef struct {
   Define *defines;
   int ndefines;
   bool check, runtime_weights, dump, verbose, report;
+  int weights_blob;                        /* 1 --weights-blob, 0 --no-weights-blob, -1 auto */
   double tol;
   int repeat;
   const char *command_line;
@@ -101,6 +105,7 @@ static const char *quote_arg(const char *s) {
 
 static int parse_args(int argc, char **argv, Args *a) {
   a->tol = 1e-4;
+  a->weights_blob = -1;
   a->defines = xalloc(sizeof(Define) * (size_t)argc);
   StrBuf cmd = {0};
   sb_puts(&cmd, "attncc");
@@ -155,6 +160,8 @@ static int parse_args(int argc, char **argv, Args *a) {
     } else if ((v = flag_value(argc, argv, &i, "-MF"))) {
       a->depfile = v;
       a->md = true;
+    } else if (!strcmp(argv[i], "--weights-blob") || !strcmp(argv[i], "--no-weights-blob")) {
+      a->weights_blob = argv[i][2] != 'n';
     } else if (!strcmp(argv[i], "--report")) {
       a->report = true;
     } else if (!strcmp(argv[i], "--dump-graph")) {
@@ -216,14 +223,26 @@ static bool valid_prefix(const char *p) {
   return true;
 }
 
-static const char *header_path(const char *out) {
+/* "dir/model.c" -> "dir/model<suffix>" (the suffix is appended when OUT has no .c) */
+static const char *out_sibling(const char *out, const char *suffix) {
   size_t n = strlen(out);
   if (n > 2 && !strcmp(out + n - 2, ".c"))
-    return xformat("%.*s.h", (int)(n - 2), out);
-  return xformat("%s.h", out);
+    return xformat("%.*s%s", (int)(n - 2), out, suffix);
+  return xformat("%s%s", out, suffix);
+}
+
+static const char *header_path(const char *out) { return out_sibling(out, ".h"); }
+
+static const char *base_name(const char *path) {
+  const char *slash = strrchr(path, '/');
+  return slash ? slash + 1 : path;
 }
 
 typedef void (*EmitFn)(const Graph *, const EmitOptions *, FILE *);
+
+/* float data above this size go to a binary blob unless --no-weights-blob: a C file with
+ * 16 MiB of float initializers is about 60 MB of source */
+#define WEIGHTS_BLOB_THRESHOLD ((int64_t)16 << 20)
 
 /* writes into a temporary file beside path; returns its name, or NULL */
 static const char *emit_to_temp(const char *path, EmitFn fn, const Graph *g, const EmitOptions *o) {
@@ -257,8 +276,9 @@ static void put_dep_path(FILE *f, const char *p) {
   }
 }
 
-/* OUT.c OUT.h: model.lua required.lua ... weights (and an empty rule for each, as -MP) */
-static int write_depfile(const Graph *g, const char *out, const char *weights, const char *path) {
+/* OUT.c OUT.h ...: model.lua required.lua ... weights (and an empty rule for each, as -MP) */
+static int write_depfile(const Graph *g, const char *const *outs, int nouts, const char *weights,
+                         const char *path) {
   char *tmp = xformat("%s.tmp-XXXXXX", path);
   int fd = mkstemp(tmp);
   FILE *f = fd < 0 ? NULL : fdopen(fd, "w");
@@ -272,10 +292,10 @@ static int write_depfile(const Graph *g, const char *out, const char *weights, c
     deps[n++] = g->sources[i];
   if (weights)
     deps[n++] = weights;
-  put_dep_path(f, out);
-  fputc(' ', f);
-  put_dep_path(f, header_path(out));
-  fputc(':', f);
+  for (int i = 0; i < nouts; i++) {
+    put_dep_path(f, outs[i]);
+    fputc(i + 1 < nouts ? ' ' : ':', f);
+  }
   for (int i = 0; i < n; i++) {
     fputs(" \\\n  ", f);
     put_dep_path(f, deps[i]);
@@ -294,20 +314,36 @@ static int write_depfile(const Graph *g, const char *out, const char *weights, c
   return 0;
 }
 
+/* the files one compile writes: OUT.c, OUT.h and, with a weights blob, OUT.weights.bin
+ * and OUT.weights.S; returns how many */
+static int output_paths(const EmitOptions *o, const char *out, const char **paths) {
+  paths[0] = out;
+  paths[1] = header_path(out);
+  if (!o->blob)
+    return 2;
+  paths[2] = out_sibling(out, ".weights.bin");
+  paths[3] = out_sibling(out, ".weights.S");
+  return 4;
+}
+
+/* all files to temporaries first, then renamed: an error leaves the old outputs alone */
 static int write_outputs(const Graph *g, const EmitOptions *o, const char *out) {
-  const char *hpath = header_path(out);
-  const char *tc = emit_to_temp(out, emit_source, g, o);
-  const char *th = tc ? emit_to_temp(hpath, emit_header, g, o) : NULL;
-  if (!th || rename(tc, out) != 0 || rename(th, hpath) != 0) {
-    if (tc)
-      unlink(tc);
-    if (th)
-      unlink(th);
-    if (tc && th)
-      fprintf(stderr, "attncc: error: cannot write %s: %s\n", out, strerror(errno));
-    return 1;
+  static const EmitFn fns[] = {emit_source, emit_header, emit_weights_bin, emit_weights_asm};
+  const char *paths[4], *tmp[4] = {0};
+  int n = output_paths(o, out, paths), ok = 0;
+  while (ok < n && (tmp[ok] = emit_to_temp(paths[ok], fns[ok], g, o)))
+    ok++;
+  for (int i = 0; ok == n && i < n; i++) {
+    if (rename(tmp[i], paths[i]) != 0) {
+      fprintf(stderr, "attncc: error: cannot write %s: %s\n", paths[i], strerror(errno));
+      ok = -1;
+    }
+    tmp[i] = NULL;
   }
-  return 0;
+  for (int i = 0; i < n; i++)
+    if (tmp[i])
+      unlink(tmp[i]);
+  return ok == n ? 0 : 1;
 }
 
 /* --report: the memory plan against what a naive allocator would need */
@@ -366,6 +402,16 @@ static int compile(const Args *a) {
   eo.command_line = a->command_line;
   eo.target = target;
   eo.threads = a->threads > 1 ? a->threads : 1;
+  WeightBlob blob;
+  int64_t data_bytes = emit_weights_bytes(g);
+  if (a->weights_blob == 1 || (a->weights_blob < 0 && data_bytes > WEIGHTS_BLOB_THRESHOLD)) {
+    eo.blob = &blob;
+    if (a->weights_blob < 0 && !a->check)
+      fprintf(stderr, "attncc: note: %lld MB of weights and constants go to %s, linked by %s "
+                      "(build it with the C file; --no-weights-blob writes C arrays instead)\n",
+              (long long)(data_bytes >> 20), out_sibling(a->out, ".weights.bin"),
+              out_sibling(a->out, ".weights.S"));
+  }
   if (a->check) {
     eo.prefix = a->prefix ? a->prefix : "model";
     bool native = !a->target || !strcmp(a->target, "native");
@@ -381,16 +427,15 @@ static int compile(const Args *a) {
     fprintf(stderr, "attncc: error: --prefix '%s' is not a C identifier\n", eo.prefix);
     return 1;
   }
-  const char *h = header_path(a->out);
-  const char *slash = strrchr(h, '/');
-  eo.header_name = slash ? slash + 1 : h;
+  eo.header_name = base_name(header_path(a->out));
+  eo.blob_name = base_name(out_sibling(a->out, ".weights.bin"));
+  eo.blob_asm_name = base_name(out_sibling(a->out, ".weights.S"));
   int rc = write_outputs(g, &eo, a->out);
   if (rc == 0 && a->md) {
-    size_t n = strlen(a->out);
-    const char *d = a->depfile ? a->depfile
-                    : (n > 2 && !strcmp(a->out + n - 2, ".c")) ? xformat("%.*s.d", (int)(n - 2), a->out)
-                                                               : xformat("%s.d", a->out);
-    rc = write_depfile(g, a->out, a->weights, d);
+    const char *outs[4];
+    int nouts = output_paths(&eo, a->out, outs);
+    rc = write_depfile(g, outs, nouts, a->weights,
+                       a->depfile ? a->depfile : out_sibling(a->out, ".d"));
   }
   return rc;
 }
