@@ -98,6 +98,10 @@ bench-deps:
 	@dpkg -s libopenblas0-pthread >/dev/null 2>&1 || \
 	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq libopenblas0-pthread)
 
+# the 12-layer d=768 encoder (85M parameters) in both weight modes: build times, sizes
+bigmodel: attncc
+	ATTNCC=./attncc PYTHON=$(PYTHON) bash bench/bigmodel.sh
+
 bench: attncc bench-deps
 	$(PYTHON) bench/run_bench.py $(BENCH_ARGS)
 

@@ -238,7 +238,10 @@ void memplan_run(Graph *g);                /* storage classes and workspace offs
 // emit.c
 /* The embedded float data of a model written as a binary blob (emit_weights.c): filled
  * by emit_source, then written by emit_weights_bin and emit_weights_asm. */
+#define WEIGHTS_BLOB_THRESHOLD ((int64_t)4 << 20) /* bytes: ~15 MB of C, ~10 s of clang -O2 */
 typedef struct {
+  int mode;                                /* in: 1 always, 0 never, -1 above the threshold */
+  bool used;                               /* out: the data went into the blob */
   const Node **nodes;                      /* in blob order */
   int64_t *offsets;                        /* of each node, in floats (multiples of 16) */
   int n, cap;
@@ -253,7 +256,7 @@ typedef struct {
   bool embed_weights;                      /* params as constants (values in node->data) */
   const Target *target;
   int threads;                             /* > 1: OpenMP parallel loops */
-  WeightBlob *blob;                        /* non-NULL: float data go into OUT.weights.bin */
+  WeightBlob *blob;                        /* non-NULL: float data may go to OUT.weights.bin */
   const char *blob_name, *blob_asm_name;   /* their file names (no directory) */
 } EmitOptions;
 
@@ -266,7 +269,6 @@ bool emit_uses_word(const char *text, const char *word); /* word occurs as an id
 
 // emit_weights.c
 void emit_float_literal(StrBuf *sb, float v);            /* exact C literal */
-int64_t emit_weights_bytes(const Graph *g);             /* float data an embedded build holds */
 void emit_weights_data(StrBuf *sb, const Graph *g, const EmitOptions *o, const char *used);
 void emit_weights_bin(const Graph *g, const EmitOptions *o, FILE *out);
 void emit_weights_asm(const Graph *g, const EmitOptions *o, FILE *out);

@@ -95,7 +95,7 @@ int check_run(const Graph *g, const EmitOptions *eo, const CheckOptions *co) {
       !write_emitted(xformat("%s/model.h", dir), emit_header, g, &o) ||
       !write_emitted(xformat("%s/driver.c", dir), emit_check_driver, g, &o))
     goto out;
-  if (o.blob && (!write_emitted(xformat("%s/%s", dir, o.blob_name), emit_weights_bin, g, &o) ||
+  if (o.blob && o.blob->used && (!write_emitted(xformat("%s/%s", dir, o.blob_name), emit_weights_bin, g, &o) ||
                  !write_emitted(xformat("%s/%s", dir, o.blob_asm_name), emit_weights_asm, g, &o)))
     goto out;
   for (int i = 0; runtime_files[i]; i++) {
@@ -116,7 +116,7 @@ int check_run(const Graph *g, const EmitOptions *eo, const CheckOptions *co) {
                         xformat("%s/attncc_params.c", dir), "-lcjson", "-lm", NULL};
   for (int i = 0; rest[i]; i++)
     cc_argv[n++] = (char *)rest[i];
-  if (o.blob)
+  if (o.blob && o.blob->used)
     cc_argv[n++] = xformat("%s/%s", dir, o.blob_asm_name);
   cc_argv[n] = NULL;
   if (run(cc_argv) != 0) {

@@ -78,17 +78,6 @@ static void put_blob_entry(StrBuf *sb, const char *name, int64_t offset, const c
   sb_printf(sb, "#define %s (%s + %lld) /* %s */\n", name, sym, (long long)offset, what);
 }
 
-int64_t emit_weights_bytes(const Graph *g) {
-  int64_t bytes = 0;
-  for (int i = 0; i < g->nnodes; i++) {
-    const Node *n = g->nodes[i];
-    if (n->live && n->data && n->dtype == DT_F32 &&
-        (n->storage == ST_CONST || n->storage == ST_PARAM))
-      bytes += shape_numel(&n->shape) * (int64_t)sizeof(float);
-  }
-  return bytes;
-}
-
 /* One tensor of the data section: its name in the kernels' calls, its values and its
  * comment (dtype and shape of a constant; state_dict name and shape of a parameter). */
 typedef struct {
@@ -125,13 +114,20 @@ void emit_weights_data(StrBuf *sb, const Graph *g, const EmitOptions *o, const c
   int n = data_items(g, o, used, items);
   WeightBlob *b = o->blob;
   if (b) {
-    *b = (WeightBlob){.hash = 0xcbf29ce484222325ULL};
+    int64_t bytes = 0;
     for (int i = 0; i < n; i++)
       if (items[i].dtype == DT_F32)
+        bytes += shape_numel(&items[i].node->shape) * (int64_t)sizeof(float);
+    *b = (WeightBlob){.mode = b->mode, .hash = 0xcbf29ce484222325ULL};
+    b->used = b->mode > 0 || (b->mode < 0 && bytes > WEIGHTS_BLOB_THRESHOLD);
+    for (int i = 0; b->used && i < n; i++)
+      if (items[i].dtype == DT_F32)
         blob_add(b, items[i].node);
+    if (!b->used)
+      b = NULL;
   }
   sb_puts(sb, "\n/* ---- constants and parameters ---- */\n");
-  if (b && b->n) {
+  if (b) {
     const char *sym = blob_symbol(o);
     sb_printf(sb, "/* %lld bytes in %s, linked from %s (assemble it with -I<its directory>).\n"
                   " * The symbol's name is the data's hash, so a stale blob fails to link. */\n",

@@ -27,7 +27,7 @@ static const char usage[] =
     "  -D NAME=VALUE       a value model.lua reads with define(\"NAME\", default)\n"
     "  --weights-blob      write the embedded weights to OUT.weights.bin and the assembler\n"
     "                      stub OUT.weights.S that links it (.incbin), not as C arrays;\n"
-    "                      the default above 16 MiB of weights (--no-weights-blob: never)\n"
+    "                      the default above 4 MiB of weights (--no-weights-blob: never)\n"
     "  --prefix NAME       prefix of every exported symbol (default: OUT's base name)\n"
     "  --target T          native (default: this machine), avx512, avx2, neon or generic:\n"
     "                      the kernels the generated code uses (generic is portable C)\n"
@@ -240,10 +240,6 @@ static const char *base_name(const char *path) {
 
 typedef void (*EmitFn)(const Graph *, const EmitOptions *, FILE *);
 
-/* float data above this size go to a binary blob unless --no-weights-blob: a C file with
- * 16 MiB of float initializers is about 60 MB of source */
-#define WEIGHTS_BLOB_THRESHOLD ((int64_t)16 << 20)
-
 /* writes into a temporary file beside path; returns its name, or NULL */
 static const char *emit_to_temp(const char *path, EmitFn fn, const Graph *g, const EmitOptions *o) {
   char *tmp = xformat("%s.tmp-XXXXXX", path);
@@ -319,7 +315,7 @@ static int write_depfile(const Graph *g, const char *const *outs, int nouts, con
 static int output_paths(const EmitOptions *o, const char *out, const char **paths) {
   paths[0] = out;
   paths[1] = header_path(out);
-  if (!o->blob)
+  if (!o->blob || !o->blob->used)
     return 2;
   paths[2] = out_sibling(out, ".weights.bin");
   paths[3] = out_sibling(out, ".weights.S");
@@ -330,7 +326,10 @@ static int output_paths(const EmitOptions *o, const char *out, const char **path
 static int write_outputs(const Graph *g, const EmitOptions *o, const char *out) {
   static const EmitFn fns[] = {emit_source, emit_header, emit_weights_bin, emit_weights_asm};
   const char *paths[4], *tmp[4] = {0};
-  int n = output_paths(o, out, paths), ok = 0;
+  tmp[0] = emit_to_temp(out, emit_source, g, o); /* it decides whether there is a blob */
+  if (!tmp[0])
+    return 1;
+  int n = output_paths(o, out, paths), ok = 1;
   while (ok < n && (tmp[ok] = emit_to_temp(paths[ok], fns[ok], g, o)))
     ok++;
   for (int i = 0; ok == n && i < n; i++) {
@@ -402,16 +401,8 @@ static int compile(const Args *a) {
   eo.command_line = a->command_line;
   eo.target = target;
   eo.threads = a->threads > 1 ? a->threads : 1;
-  WeightBlob blob;
-  int64_t data_bytes = emit_weights_bytes(g);
-  if (a->weights_blob == 1 || (a->weights_blob < 0 && data_bytes > WEIGHTS_BLOB_THRESHOLD)) {
-    eo.blob = &blob;
-    if (a->weights_blob < 0 && !a->check)
-      fprintf(stderr, "attncc: note: %lld MB of weights and constants go to %s, linked by %s "
-                      "(build it with the C file; --no-weights-blob writes C arrays instead)\n",
-              (long long)(data_bytes >> 20), out_sibling(a->out, ".weights.bin"),
-              out_sibling(a->out, ".weights.S"));
-  }
+  WeightBlob blob = {.mode = a->weights_blob};
+  eo.blob = &blob;
   if (a->check) {
     eo.prefix = a->prefix ? a->prefix : "model";
     bool native = !a->target || !strcmp(a->target, "native");
@@ -431,6 +422,11 @@ static int compile(const Args *a) {
   eo.blob_name = base_name(out_sibling(a->out, ".weights.bin"));
   eo.blob_asm_name = base_name(out_sibling(a->out, ".weights.S"));
   int rc = write_outputs(g, &eo, a->out);
+  if (rc == 0 && blob.used && a->weights_blob < 0)
+    fprintf(stderr, "attncc: note: %lld MB of weights and constants went to %s, linked by %s "
+                    "(build it with the C file; --no-weights-blob writes C arrays instead)\n",
+            (long long)((blob.floats * 4) >> 20), out_sibling(a->out, ".weights.bin"),
+            out_sibling(a->out, ".weights.S"));
   if (rc == 0 && a->md) {
     const char *outs[4];
     int nouts = output_paths(&eo, a->out, outs);

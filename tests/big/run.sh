@@ -2,7 +2,7 @@
 # tests/big/run.sh: the big-model path at a size `make test` can afford. A 2-layer, d=768
 # encoder (examples/encoder.lua, 14.2M parameters, 57 MB of weights) with random weights
 # from tests/big/encoder_ref.py is compiled and compared with PyTorch by `attncc check`:
-#   - embedded weights, which above 16 MiB go to a blob (model.weights.bin + .incbin stub)
+#   - embedded weights, which above 4 MiB go to a blob (model.weights.bin + .incbin stub)
 #     by default, and with an explicit --weights-blob;
 #   - run-time weights (runtime/attncc_params.c);
 # and `attncc -o` writes the four files (the C file stays small) with a depfile naming
@@ -24,7 +24,7 @@ ENC=(-D LAYERS=2 -D SEQ=16)
 W=$TMP/weights.safetensors R=$TMP/ref.safetensors
 "$ATTNCC" check "$ROOT/examples/encoder.lua" "${ENC[@]}" --weights "$W" --ref "$R" --keep "$TMP/k" > "$TMP/out" 2>&1 &&
   grep -q "check: PASS" "$TMP/out" && [ -s "$TMP/k/model.weights.bin" ] &&
-  ok "check, embedded weights: blob by default above 16 MiB" || { bad "check, embedded (blob)"; cat "$TMP/out"; }
+  ok "check, embedded weights: blob by default above 4 MiB" || { bad "check, embedded (blob)"; cat "$TMP/out"; }
 "$ATTNCC" check "$ROOT/examples/encoder.lua" "${ENC[@]}" --weights "$W" --ref "$R" --runtime-weights > "$TMP/out" 2>&1 &&
   ok "check, run-time weights" || { bad "check, run-time weights"; cat "$TMP/out"; }
 
