@@ -14,7 +14,7 @@ SAN     := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-fram
 
 SRCS := compiler/main.c compiler/util.c compiler/graph.c compiler/shape.c \
         compiler/lua_host.c compiler/fold.c compiler/simplify.c compiler/fuse.c compiler/fuse_attention.c \
-        compiler/fuse_elementwise.c compiler/pack.c compiler/target.c compiler/memplan.c compiler/emit.c compiler/emit_weights.c compiler/weights.c \
+        compiler/fuse_elementwise.c compiler/pack.c compiler/target.c compiler/memplan.c compiler/emit.c compiler/emit_weights.c compiler/dump_dot.c compiler/weights.c \
         compiler/check.c runtime/attncc_safetensors.c runtime/attncc_params.c
 EMBED := dsl/prelude.lua dsl/nn.lua templates/kernels.c $(wildcard templates/kernels_*.c) \
          templates/check_main.c \

@@ -194,6 +194,9 @@ void graph_move_after(Graph *g, Node *n, Node *anchor); /* reorders; ids follow 
 void graph_insert_before(Graph *g, Node *n, Node *anchor); /* n was just added (last) */
 void graph_dump(const Graph *g, FILE *out);
 
+// dump_dot.c
+void graph_dump_dot(const Graph *g, const char *title, FILE *out); /* Graphviz digraph */
+
 // shape.c
 /* Infers n->shape and n->dtype from its sources and attributes. On a user error
  * returns false with a message like "matmul: shapes [..] and [..] do not match ...". */

@@ -35,7 +35,11 @@ static const char usage[] =
     "                      with -fopenmp, without it the code runs single-threaded)\n"
     "  -MD                 also write a make depfile (OUT.d) naming model.lua, every file\n"
     "                      it required and the weights file; -MF FILE names it\n"
-    "  --dump-graph        print the graph after planning, as text, to stdout\n"
+    "  --dump-graph[=FMT]  print the graph after planning to stdout, as text (the default)\n"
+    "                      or as a Graphviz digraph (--dump-graph=dot)\n"
+    "  --dump-after=PASSES print the graph after each named pass instead (comma-separated:\n"
+    "                      lua, fold, simplify, fuse_attention, fuse_epilogues,\n"
+    "                      fuse_elementwise, pack_weights, memplan; or all)\n"
     "  --report            print the memory plan: workspace bytes, the naive sum of all\n"
     "                      intermediates, the largest live set, and the parameter bytes\n"
     "  -v                  show Lua tracebacks with errors in model.lua\n"
@@ -57,7 +61,8 @@ typedef struct {
   int threads;
   Define *defines;
   int ndefines;
-  bool check, runtime_weights, dump, verbose, report;
+  bool check, runtime_weights, dump, dump_dot, verbose, report;
+  const char *dump_after;                  /* --dump-after: pass names, "all"; NULL: memplan */
   int weights_blob;                        /* 1 --weights-blob, 0 --no-weights-blob, -1 auto */
   double tol;
   int repeat;
@@ -101,6 +106,41 @@ static const char *quote_arg(const char *s) {
   char *r = xstrdup(sb.buf);
   sb_free(&sb);
   return r;
+}
+
+/* the passes after lua_host, in order; --dump-after names them */
+static const struct {
+  const char *name;
+  void (*run)(Graph *);
+} passes[] = {{"fold", fold_constants},           {"simplify", simplify_run},
+              {"fuse_attention", fuse_attention}, {"fuse_epilogues", fuse_epilogues},
+              {"fuse_elementwise", fuse_elementwise}, {"pack_weights", pack_weights},
+              {"memplan", memplan_run}};
+#define NPASSES ((int)(sizeof passes / sizeof passes[0]))
+
+/* is pass named in the comma-separated list? */
+static bool pass_listed(const char *list, const char *pass) {
+  size_t n = strlen(pass);
+  for (const char *p = list; *p; p += strcspn(p, ",") + (p[strcspn(p, ",")] == ',')) {
+    size_t len = strcspn(p, ",");
+    if ((len == n && !strncmp(p, pass, n)) || (len == 3 && !strncmp(p, "all", 3)))
+      return true;
+  }
+  return false;
+}
+
+/* the first name in the --dump-after list that is no pass, or NULL */
+static const char *unknown_pass(const char *list) {
+  for (const char *p = list;; p += strcspn(p, ",") + 1) {
+    const char *name = xformat("%.*s", (int)strcspn(p, ","), p);
+    bool known = !strcmp(name, "lua") || !strcmp(name, "all");
+    for (int k = 0; k < NPASSES; k++)
+      known |= !strcmp(name, passes[k].name);
+    if (!known)
+      return name;
+    if (!p[strcspn(p, ",")])
+      return NULL;
+  }
 }
 
 static int parse_args(int argc, char **argv, Args *a) {
@@ -166,6 +206,18 @@ static int parse_args(int argc, char **argv, Args *a) {
       a->report = true;
     } else if (!strcmp(argv[i], "--dump-graph")) {
       a->dump = true;
+    } else if (!strncmp(argv[i], "--dump-graph=", 13)) {
+      a->dump = true;
+      a->dump_dot = !strcmp(argv[i] + 13, "dot");
+      if (!a->dump_dot && strcmp(argv[i] + 13, "text"))
+        return arg_error("--dump-graph=FORMAT: text or dot, got '%s'", argv[i] + 13);
+    } else if ((v = flag_value(argc, argv, &i, "--dump-after"))) {
+      a->dump = true;
+      a->dump_after = v;
+      const char *bad = unknown_pass(v);
+      if (bad)
+        return arg_error("--dump-after: unknown pass '%s' (lua, fold, simplify, fuse_attention, "
+                         "fuse_epilogues, fuse_elementwise, pack_weights, memplan, all)", bad);
     } else if (!strcmp(argv[i], "-v")) {
       a->verbose = true;
     } else if (!strncmp(argv[i], "-D", 2)) {
@@ -360,6 +412,20 @@ static void print_report(const Graph *g, const char *model) {
   printf("report:   parameters       %12lld bytes (%d tensors)\n", (long long)params, g->nparams);
 }
 
+/* --dump-graph / --dump-after: the graph after a pass, as text or Graphviz */
+static void dump_after(const Args *a, Graph *g, const char *pass) {
+  if (!a->dump || !(a->dump_after ? pass_listed(a->dump_after, pass) : !strcmp(pass, "memplan")))
+    return;
+  graph_prune(g); /* the nodes that reach an output now */
+  if (a->dump_dot) {
+    graph_dump_dot(g, xformat("%s after %s", a->model, pass), stdout);
+  } else {
+    if (a->dump_after)
+      printf("# after %s\n", pass);
+    graph_dump(g, stdout);
+  }
+}
+
 static int compile(const Args *a) {
   HostOptions ho = {a->model, a->defines, a->ndefines, a->verbose};
   Graph *g = lua_host_run(&ho);
@@ -385,15 +451,11 @@ static int compile(const Args *a) {
   const Target *target = target_find(a->target ? a->target : "native");
   g->gemm_nr = target->gemm_nr;
   g->threads = a->threads > 1 ? a->threads : 1;
-  fold_constants(g);
-  simplify_run(g);
-  fuse_attention(g);
-  fuse_epilogues(g);
-  fuse_elementwise(g);
-  pack_weights(g);
-  memplan_run(g);
-  if (a->dump)
-    graph_dump(g, stdout);
+  dump_after(a, g, "lua");
+  for (int k = 0; k < NPASSES; k++) {
+    passes[k].run(g);
+    dump_after(a, g, passes[k].name);
+  }
   if (a->report)
     print_report(g, a->model);
   EmitOptions eo = {0};
