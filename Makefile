@@ -81,7 +81,11 @@ test-e2e: attncc
 test-big: attncc
 	ATTNCC=./attncc PYTHON=$(PYTHON) bash tests/big/run.sh
 
-test: test-unit test-kernels test-cli test-e2e test-big
+# attncc as a build step: the Make and CMake rules of docs/EMBEDDING.md, tests/build/run.sh
+test-build: attncc
+	ATTNCC=./attncc PYTHON=$(PYTHON) bash tests/build/run.sh
+
+test: test-unit test-kernels test-cli test-e2e test-big test-build
 
 # ---- demo: the transformer block example, end to end ----
 demo: attncc
@@ -90,7 +94,7 @@ demo: attncc
 clean:
 	rm -rf build attncc
 
-.PHONY: bench bench-deps bigmodel all install test test-unit test-kernels test-cli test-e2e test-big demo clean
+.PHONY: bench bench-deps bigmodel all install test test-unit test-kernels test-cli test-e2e test-big test-build demo clean
 
 # ---- benchmark: attncc against PyTorch and numpy (bench/README.md), e.g. BENCH_ARGS=--quick
 # PyTorch at its best needs OpenBLAS behind libblas.so.3 (else: the reference BLAS)
