@@ -49,7 +49,7 @@ UNIT_TESTS := build/test_safetensors build/test_params build/test_shape build/te
 UNIT_LIB_SRCS := compiler/util.c compiler/graph.c compiler/shape.c compiler/memplan.c compiler/fold.c compiler/simplify.c \
                  compiler/fuse.c compiler/fuse_attention.c compiler/fuse_elementwise.c \
                  compiler/pack.c compiler/target.c \
-                 compiler/emit.c compiler/emit_weights.c build/embedded.c runtime/attncc_safetensors.c runtime/attncc_params.c
+                 compiler/emit.c compiler/emit_weights.c compiler/dump_dot.c build/embedded.c runtime/attncc_safetensors.c runtime/attncc_params.c
 
 build/test_%: tests/unit/test_%.c $(UNIT_LIB_SRCS) $(HDRS)
 	$(CC) $(CFLAGS) $(SAN) -o $@ $< $(UNIT_LIB_SRCS) $(LDLIBS) -lcmocka
