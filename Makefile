@@ -14,7 +14,7 @@ SAN     := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-fram
 
 SRCS := compiler/main.c compiler/util.c compiler/graph.c compiler/shape.c \
         compiler/lua_host.c compiler/fold.c compiler/simplify.c compiler/fuse.c compiler/fuse_attention.c \
-        compiler/attn_skip.c compiler/fuse_layernorm.c compiler/fuse_elementwise.c compiler/pack.c compiler/target.c compiler/memplan.c compiler/emit.c compiler/weights.c \
+        compiler/attn_skip.c compiler/fuse_layernorm.c compiler/fuse_elementwise.c compiler/pack.c compiler/target.c compiler/memplan.c compiler/emit.c compiler/emit_weights.c compiler/dump_dot.c compiler/weights.c \
         compiler/check.c runtime/attncc_safetensors.c runtime/attncc_params.c
 EMBED := dsl/prelude.lua dsl/nn.lua templates/kernels.c $(wildcard templates/kernels_*.c) \
          templates/check_main.c \
@@ -49,7 +49,7 @@ UNIT_TESTS := build/test_safetensors build/test_params build/test_shape build/te
 UNIT_LIB_SRCS := compiler/util.c compiler/graph.c compiler/shape.c compiler/memplan.c compiler/fold.c compiler/simplify.c \
                  compiler/fuse.c compiler/fuse_attention.c compiler/attn_skip.c compiler/fuse_layernorm.c compiler/fuse_elementwise.c \
                  compiler/pack.c compiler/target.c \
-                 compiler/emit.c build/embedded.c runtime/attncc_safetensors.c runtime/attncc_params.c
+                 compiler/emit.c compiler/emit_weights.c compiler/dump_dot.c build/embedded.c runtime/attncc_safetensors.c runtime/attncc_params.c
 
 build/test_%: tests/unit/test_%.c $(UNIT_LIB_SRCS) $(HDRS)
 	$(CC) $(CFLAGS) $(SAN) -o $@ $< $(UNIT_LIB_SRCS) $(LDLIBS) -lcmocka
@@ -85,7 +85,15 @@ test-cli: attncc build/attncc-asan
 test-e2e: attncc
 	ATTNCC=./attncc $(PYTHON) tests/e2e/run_compare.py -j 2
 
-test: test-unit test-kernels test-cli test-e2e test-app
+# the big-model path at d=768 (2 layers, weights blob), tests/big/run.sh
+test-big: attncc
+	ATTNCC=./attncc PYTHON=$(PYTHON) bash tests/big/run.sh
+
+# attncc as a build step: the Make and CMake rules of docs/EMBEDDING.md, tests/build/run.sh
+test-build: attncc
+	ATTNCC=./attncc PYTHON=$(PYTHON) bash tests/build/run.sh
+
+test: test-unit test-kernels test-cli test-e2e test-app test-big test-build
 
 # ---- demo: the transformer block example, end to end ----
 demo: attncc
@@ -94,13 +102,17 @@ demo: attncc
 clean:
 	rm -rf build attncc
 
-.PHONY: bench bench-deps all install test test-unit test-kernels test-cli test-e2e demo clean
+.PHONY: bench bench-deps bigmodel all install test test-unit test-kernels test-cli test-e2e test-big test-build demo clean
 
 # ---- benchmark: attncc against PyTorch and numpy (bench/README.md), e.g. BENCH_ARGS=--quick
 # PyTorch at its best needs OpenBLAS behind libblas.so.3 (else: the reference BLAS)
 bench-deps:
 	@dpkg -s libopenblas0-pthread >/dev/null 2>&1 || \
 	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq libopenblas0-pthread)
+
+# the 12-layer d=768 encoder (85M parameters) in both weight modes: build times, sizes
+bigmodel: attncc
+	ATTNCC=./attncc PYTHON=$(PYTHON) bash bench/bigmodel.sh
 
 bench: attncc bench-deps
 	$(PYTHON) bench/run_bench.py $(BENCH_ARGS)

@@ -203,6 +203,9 @@ int graph_users(const Graph *g, const Node *n, Node **users, int max);
 Node *graph_sole_user(const Graph *g, const Node *n); /* the one user, else NULL */
 double node_value(const Node *n, int64_t i); /* element i of a node with data, as a double */
 
+// dump_dot.c
+void graph_dump_dot(const Graph *g, const char *title, FILE *out); /* Graphviz digraph */
+
 // shape.c
 /* Infers n->shape and n->dtype from its sources and attributes. On a user error
  * returns false with a message like "matmul: shapes [..] and [..] do not match ...". */
@@ -249,6 +252,19 @@ const Target *target_find(const char *name); /* "native" is the compiling machin
 void memplan_run(Graph *g);                /* storage classes and workspace offsets */
 
 // emit.c
+/* The embedded float data of a model written as a binary blob (emit_weights.c): filled
+ * by emit_source, then written by emit_weights_bin and emit_weights_asm. */
+#define WEIGHTS_BLOB_THRESHOLD ((int64_t)4 << 20) /* bytes: ~15 MB of C, ~10 s of clang -O2 */
+typedef struct {
+  int mode;                                /* in: 1 always, 0 never, -1 above the threshold */
+  bool used;                               /* out: the data went into the blob */
+  const Node **nodes;                      /* in blob order */
+  int64_t *offsets;                        /* of each node, in floats (multiples of 16) */
+  int n, cap;
+  int64_t floats;                          /* total size, padding included */
+  uint64_t hash;                           /* FNV-1a of the values: part of the symbol name */
+} WeightBlob;
+
 typedef struct {
   const char *prefix;                      /* symbol prefix, e.g. "model" */
   const char *header_name;                 /* file name of the header, for #include */
@@ -256,6 +272,8 @@ typedef struct {
   bool embed_weights;                      /* params as constants (values in node->data) */
   const Target *target;
   int threads;                             /* > 1: OpenMP parallel loops */
+  WeightBlob *blob;                        /* non-NULL: float data may go to OUT.weights.bin */
+  const char *blob_name, *blob_asm_name;   /* their file names (no directory) */
 } EmitOptions;
 
 void emit_source(const Graph *g, const EmitOptions *o, FILE *out);
@@ -266,6 +284,13 @@ const char *emit_param_field(const Graph *g, const Node *param); /* C field name
  * when a constant mask allows skipping the others; false when every block must be visited */
 bool attention_key_blocks(const Node *n, int64_t qblock, int64_t kblock, int32_t *lo, int32_t *hi);
 int64_t emit_attention_scratch(const Node *n, int gemm_nr, int threads); /* bytes it needs */
+bool emit_uses_word(const char *text, const char *word); /* word occurs as an identifier */
+
+// emit_weights.c
+void emit_float_literal(StrBuf *sb, float v);            /* exact C literal */
+void emit_weights_data(StrBuf *sb, const Graph *g, const EmitOptions *o, const char *used);
+void emit_weights_bin(const Graph *g, const EmitOptions *o, FILE *out);
+void emit_weights_asm(const Graph *g, const EmitOptions *o, FILE *out);
 
 // lua_host.c
 typedef struct {

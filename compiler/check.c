@@ -1,7 +1,8 @@
 /* check.c: `attncc check`, compile-and-compare for users. Writes the generated model,
  * a small driver (templates/check_main.c) and the runtime's safetensors reader into
  * a temporary directory, builds them with the C compiler, runs the program on the
- * reference inputs and reports each output's error against the reference outputs. */
+ * reference inputs and reports each output's error against the reference outputs.
+ * With a weights blob, model.weights.bin and its assembler stub are built in too. */
 #define _POSIX_C_SOURCE 200809L
 #include "attncc.h"
 
@@ -88,9 +89,14 @@ int check_run(const Graph *g, const EmitOptions *eo, const CheckOptions *co) {
   int status = 2;
   EmitOptions o = *eo;
   o.header_name = "model.h";
+  o.blob_name = "model.weights.bin";
+  o.blob_asm_name = "model.weights.S";
   if (!write_emitted(xformat("%s/model.c", dir), emit_source, g, &o) ||
       !write_emitted(xformat("%s/model.h", dir), emit_header, g, &o) ||
       !write_emitted(xformat("%s/driver.c", dir), emit_check_driver, g, &o))
+    goto out;
+  if (o.blob && o.blob->used && (!write_emitted(xformat("%s/%s", dir, o.blob_name), emit_weights_bin, g, &o) ||
+                 !write_emitted(xformat("%s/%s", dir, o.blob_asm_name), emit_weights_asm, g, &o)))
     goto out;
   for (int i = 0; runtime_files[i]; i++) {
     const EmbeddedFile *f = embedded_find(runtime_files[i]);
@@ -110,6 +116,8 @@ int check_run(const Graph *g, const EmitOptions *eo, const CheckOptions *co) {
                         xformat("%s/attncc_params.c", dir), "-lcjson", "-lm", NULL};
   for (int i = 0; rest[i]; i++)
     cc_argv[n++] = (char *)rest[i];
+  if (o.blob && o.blob->used)
+    cc_argv[n++] = xformat("%s/%s", dir, o.blob_asm_name);
   cc_argv[n] = NULL;
   if (run(cc_argv) != 0) {
     fprintf(stderr, "attncc: error: the generated code did not build with %s%s\n", co->cc,

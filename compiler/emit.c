@@ -79,31 +79,6 @@ static void put_prefixed(StrBuf *sb, const char *text, size_t len, const char *p
   }
 }
 
-/* ---- literals ---- */
-
-static void put_float(StrBuf *sb, float v) {
-  if (isnan(v))
-    sb_puts(sb, "NAN");
-  else if (isinf(v))
-    sb_puts(sb, v < 0 ? "-INFINITY" : "INFINITY");
-  else
-    sb_printf(sb, "%af", (double)v);  /* C99 hex float: exact */
-}
-
-static void put_values(StrBuf *sb, DType t, const void *data, int64_t n) {
-  for (int64_t i = 0; i < n; i++) {
-    if (i % 8 == 0)
-      sb_puts(sb, "\n  ");
-    if (t == DT_F32)
-      put_float(sb, ((const float *)data)[i]);
-    else if (t == DT_I32)
-      sb_printf(sb, "%d", (int)((const int32_t *)data)[i]);
-    else
-      sb_printf(sb, "%d", (int)((const uint8_t *)data)[i]);
-    sb_puts(sb, ",");
-  }
-}
-
 /* ---- strided loops ---- */
 
 typedef struct {
@@ -142,7 +117,7 @@ static const char *kname(const Node *n, const Node *x) {
 static const char *literal(const Node *c) {
   if (c->dtype == DT_F32) {
     StrBuf sb = {0};
-    put_float(&sb, *(const float *)c->data);
+    emit_float_literal(&sb, *(const float *)c->data);
     const char *r = xstrdup(sb.buf);
     sb_free(&sb);
     return r;
@@ -561,7 +536,7 @@ static const char *attn_row_offset(const Node *n, const AttnStep *st, int src, i
 static const char *attn_value(const Node *n, const AttnStep *st, int src, StrBuf *rows, int id) {
   if (src < 0) {
     StrBuf sb = {0};
-    put_float(&sb, st->literal);
+    emit_float_literal(&sb, st->literal);
     const char *r = xstrdup(sb.buf);
     sb_free(&sb);
     return r;
@@ -657,7 +632,7 @@ static void emit_attention(StrBuf *sb, const EmitOptions *o, const Node *n) {
   int nsteps = attn_trailing_scale(n, &c);
   attn_steps(n, nsteps, &steps, &rows);
   StrBuf lit = {0};
-  put_float(&lit, c);
+  emit_float_literal(&lit, c);
   const char *scale = xstrdup(lit.buf);
   sb_free(&lit);
   sb_printf(sb, "  /* softmax(chain(Q K^T)) V: %lld batch items, %lld queries x %lld keys, "
@@ -769,7 +744,7 @@ static void emit_layernorm(StrBuf *sb, const EmitOptions *o, const Node *n) {
   const char *w = n->gamma ? xformat("s%d", s++) : "NULL";
   const char *b = n->bias ? xformat("s%d", s++) : "NULL";
   StrBuf eps = {0};
-  put_float(&eps, n->eps);
+  emit_float_literal(&eps, n->eps);
   sb_printf(sb, "  %s_layernorm(%lld, %lld, s0, %s, %s, %s, %s, y);\n", o->prefix,
             (long long)(shape_numel(&n->shape) / d), (long long)d, r, w, b, eps.buf);
   sb_free(&eps);
@@ -898,7 +873,7 @@ static void kernel_body(StrBuf *sb, const EmitOptions *o, const Node *n) {
   }
 }
 
-static bool uses_word(const char *text, const char *word) {
+bool emit_uses_word(const char *text, const char *word) {
   size_t n = strlen(word);
   for (const char *p = strstr(text, word); p; p = strstr(p + 1, word)) {
     bool left = p == text || !(isalnum((unsigned char)p[-1]) || p[-1] == '_');
@@ -944,17 +919,17 @@ static void emit_node(Kernels *k, const Graph *g, const EmitOptions *o, const No
   sb_puts(&args, ref(g, o, n));
   for (int i = 0; i < n->nsrc; i++) {
     const char *name = xformat("s%d", i);
-    if (!uses_word(body.buf, name))
+    if (!emit_uses_word(body.buf, name))
       continue;
     sb_printf(&sig, ", const %s *restrict %s", dtype_ctype(n->src[i]->dtype), name);
     int64_t off = src_arg_offset(n, i);
     sb_printf(&args, off ? ", %s + %lld" : ", %s", ref(g, o, n->src[i]), (long long)off);
   }
-  if (uses_word(body.buf, "scratch")) {
+  if (emit_uses_word(body.buf, "scratch")) {
     sb_puts(&sig, ", float *restrict scratch");
     sb_printf(&args, ", (float *)(ws + %lld)", (long long)n->scratch_offset);
   }
-  if (uses_word(body.buf, "status")) {
+  if (emit_uses_word(body.buf, "status")) {
     sb_puts(&sig, ", int *restrict status");
     sb_puts(&args, ", &status");
   }
@@ -1101,32 +1076,8 @@ void emit_source(const Graph *g, const EmitOptions *o, FILE *out) {
   sb_puts(&used, k.calls.buf ? k.calls.buf : "");
   for (int i = 0; i < g->noutputs; i++)
     sb_printf(&used, " %s", ref(g, o, g->outputs[i].node));
-  sb_puts(&sb, "\n/* ---- constants ---- */\n");
-  for (int i = 0; i < g->nnodes; i++) {
-    const Node *n = g->nodes[i];
-    if (!n->live || n->storage != ST_CONST || !uses_word(used.buf, ref(g, o, n)))
-      continue; /* scalars are written as literals in the kernels */
-    char shape[128];
-    shape_format(&n->shape, shape, sizeof shape);
-    sb_printf(&sb, "static _Alignas(64) const %s %s_c%d[%lld] = { /* %s%s */", dtype_ctype(n->dtype), o->prefix,
-              n->id, (long long)shape_numel(&n->shape), dtype_name(n->dtype), shape);
-    put_values(&sb, n->dtype, n->data, shape_numel(&n->shape));
-    sb_puts(&sb, "\n};\n");
-  }
-  if (o->embed_weights) {
-    sb_puts(&sb, "\n/* ---- parameters ---- */\n");
-    for (int i = 0; i < g->nparams; i++) {
-      const Node *n = g->params[i];
-      if (!n->live || !uses_word(used.buf, ref(g, o, n)))
-        continue; /* read only through its packed copy */
-      char shape[128];
-      shape_format(&n->shape, shape, sizeof shape);
-      sb_printf(&sb, "static _Alignas(64) const float %s_w_%s[%lld] = { /* %s %s */", o->prefix,
-                emit_param_field(g, n), (long long)shape_numel(&n->shape), n->name, shape);
-      put_values(&sb, DT_F32, n->data, shape_numel(&n->shape));
-      sb_puts(&sb, "\n};\n");
-    }
-  } else {
+  emit_weights_data(&sb, g, o, used.buf);
+  if (!o->embed_weights) {
     sb_printf(&sb, "\nconst attncc_param_info %s_param_info[%s_NUM_PARAMS] = {\n", o->prefix,
               upper(o->prefix));
     for (int i = 0; i < g->nparams; i++) {

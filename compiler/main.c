@@ -1,6 +1,6 @@
 /* main.c: the attncc command line. Parses flags, runs the pipeline
  *   lua_host_run -> [weights_load] -> fold_constants -> simplify_run -> fuse_attention
- *   -> fuse_epilogues -> fuse_elementwise -> pack_weights
+ *   -> fuse_epilogues -> fuse_layernorm -> fuse_elementwise -> pack_weights
  *   -> memplan_run -> emit_source/emit_header
  * and writes OUT.c and OUT.h atomically (temporary files renamed at the end, so an
  * error never leaves a half-written output). `attncc check` runs the same pipeline
@@ -25,6 +25,9 @@ static const char usage[] =
     "  --weights FILE      load the parameters from a .safetensors file (PyTorch state_dict\n"
     "                      names) and embed them; without it OUT.h declares a params struct\n"
     "  -D NAME=VALUE       a value model.lua reads with define(\"NAME\", default)\n"
+    "  --weights-blob      write the embedded weights to OUT.weights.bin and the assembler\n"
+    "                      stub OUT.weights.S that links it (.incbin), not as C arrays;\n"
+    "                      the default above 4 MiB of weights (--no-weights-blob: never)\n"
     "  --prefix NAME       prefix of every exported symbol (default: OUT's base name)\n"
     "  --target T          native (default: this machine), avx512, avx2, neon or generic:\n"
     "                      the kernels the generated code uses (generic is portable C)\n"
@@ -32,7 +35,12 @@ static const char usage[] =
     "                      with -fopenmp, without it the code runs single-threaded)\n"
     "  -MD                 also write a make depfile (OUT.d) naming model.lua, every file\n"
     "                      it required and the weights file; -MF FILE names it\n"
-    "  --dump-graph        print the graph after planning, as text, to stdout\n"
+    "  --dump-graph[=FMT]  print the graph after planning to stdout, as text (the default)\n"
+    "                      or as a Graphviz digraph (--dump-graph=dot)\n"
+    "  --dump-after=PASSES print the graph after each named pass instead (comma-separated:\n"
+    "                      lua, fold, simplify, fuse_attention, fuse_epilogues,\n"
+    "                      fuse_layernorm, fuse_elementwise, pack_weights, memplan;\n"
+    "                      or all)\n"
     "  --report            print the memory plan: workspace bytes, the naive sum of all\n"
     "                      intermediates, the largest live set, and the parameter bytes\n"
     "  -v                  show Lua tracebacks with errors in model.lua\n"
@@ -54,7 +62,9 @@ typedef struct {
   int threads;
   Define *defines;
   int ndefines;
-  bool check, runtime_weights, dump, verbose, report;
+  bool check, runtime_weights, dump, dump_dot, verbose, report;
+  const char *dump_after;                  /* --dump-after: pass names, "all"; NULL: memplan */
+  int weights_blob;                        /* 1 --weights-blob, 0 --no-weights-blob, -1 auto */
   double tol;
   int repeat;
   const char *command_line;
@@ -99,8 +109,45 @@ static const char *quote_arg(const char *s) {
   return r;
 }
 
+/* the passes after lua_host, in order; --dump-after names them */
+static const struct {
+  const char *name;
+  void (*run)(Graph *);
+} passes[] = {{"fold", fold_constants},           {"simplify", simplify_run},
+              {"fuse_attention", fuse_attention}, {"fuse_epilogues", fuse_epilogues},
+              {"fuse_layernorm", fuse_layernorm}, {"fuse_elementwise", fuse_elementwise},
+              {"pack_weights", pack_weights},
+              {"memplan", memplan_run}};
+#define NPASSES ((int)(sizeof passes / sizeof passes[0]))
+
+/* is pass named in the comma-separated list? */
+static bool pass_listed(const char *list, const char *pass) {
+  size_t n = strlen(pass);
+  for (const char *p = list; *p; p += strcspn(p, ",") + (p[strcspn(p, ",")] == ',')) {
+    size_t len = strcspn(p, ",");
+    if ((len == n && !strncmp(p, pass, n)) || (len == 3 && !strncmp(p, "all", 3)))
+      return true;
+  }
+  return false;
+}
+
+/* the first name in the --dump-after list that is no pass, or NULL */
+static const char *unknown_pass(const char *list) {
+  for (const char *p = list;; p += strcspn(p, ",") + 1) {
+    const char *name = xformat("%.*s", (int)strcspn(p, ","), p);
+    bool known = !strcmp(name, "lua") || !strcmp(name, "all");
+    for (int k = 0; k < NPASSES; k++)
+      known |= !strcmp(name, passes[k].name);
+    if (!known)
+      return name;
+    if (!p[strcspn(p, ",")])
+      return NULL;
+  }
+}
+
 static int parse_args(int argc, char **argv, Args *a) {
   a->tol = 1e-4;
+  a->weights_blob = -1;
   a->defines = xalloc(sizeof(Define) * (size_t)argc);
   StrBuf cmd = {0};
   sb_puts(&cmd, "attncc");
@@ -155,10 +202,25 @@ static int parse_args(int argc, char **argv, Args *a) {
     } else if ((v = flag_value(argc, argv, &i, "-MF"))) {
       a->depfile = v;
       a->md = true;
+    } else if (!strcmp(argv[i], "--weights-blob") || !strcmp(argv[i], "--no-weights-blob")) {
+      a->weights_blob = argv[i][2] != 'n';
     } else if (!strcmp(argv[i], "--report")) {
       a->report = true;
     } else if (!strcmp(argv[i], "--dump-graph")) {
       a->dump = true;
+    } else if (!strncmp(argv[i], "--dump-graph=", 13)) {
+      a->dump = true;
+      a->dump_dot = !strcmp(argv[i] + 13, "dot");
+      if (!a->dump_dot && strcmp(argv[i] + 13, "text"))
+        return arg_error("--dump-graph=FORMAT: text or dot, got '%s'", argv[i] + 13);
+    } else if ((v = flag_value(argc, argv, &i, "--dump-after"))) {
+      a->dump = true;
+      a->dump_after = v;
+      const char *bad = unknown_pass(v);
+      if (bad)
+        return arg_error("--dump-after: unknown pass '%s' (lua, fold, simplify, fuse_attention, "
+                         "fuse_epilogues, fuse_layernorm, fuse_elementwise, pack_weights, memplan, all)",
+                         bad);
     } else if (!strcmp(argv[i], "-v")) {
       a->verbose = true;
     } else if (!strncmp(argv[i], "-D", 2)) {
@@ -216,11 +278,19 @@ static bool valid_prefix(const char *p) {
   return true;
 }
 
-static const char *header_path(const char *out) {
+/* "dir/model.c" -> "dir/model<suffix>" (the suffix is appended when OUT has no .c) */
+static const char *out_sibling(const char *out, const char *suffix) {
   size_t n = strlen(out);
   if (n > 2 && !strcmp(out + n - 2, ".c"))
-    return xformat("%.*s.h", (int)(n - 2), out);
-  return xformat("%s.h", out);
+    return xformat("%.*s%s", (int)(n - 2), out, suffix);
+  return xformat("%s%s", out, suffix);
+}
+
+static const char *header_path(const char *out) { return out_sibling(out, ".h"); }
+
+static const char *base_name(const char *path) {
+  const char *slash = strrchr(path, '/');
+  return slash ? slash + 1 : path;
 }
 
 typedef void (*EmitFn)(const Graph *, const EmitOptions *, FILE *);
@@ -257,8 +327,9 @@ static void put_dep_path(FILE *f, const char *p) {
   }
 }
 
-/* OUT.c OUT.h: model.lua required.lua ... weights (and an empty rule for each, as -MP) */
-static int write_depfile(const Graph *g, const char *out, const char *weights, const char *path) {
+/* OUT.c OUT.h ...: model.lua required.lua ... weights (and an empty rule for each, as -MP) */
+static int write_depfile(const Graph *g, const char *const *outs, int nouts, const char *weights,
+                         const char *path) {
   char *tmp = xformat("%s.tmp-XXXXXX", path);
   int fd = mkstemp(tmp);
   FILE *f = fd < 0 ? NULL : fdopen(fd, "w");
@@ -272,10 +343,10 @@ static int write_depfile(const Graph *g, const char *out, const char *weights, c
     deps[n++] = g->sources[i];
   if (weights)
     deps[n++] = weights;
-  put_dep_path(f, out);
-  fputc(' ', f);
-  put_dep_path(f, header_path(out));
-  fputc(':', f);
+  for (int i = 0; i < nouts; i++) {
+    put_dep_path(f, outs[i]);
+    fputc(i + 1 < nouts ? ' ' : ':', f);
+  }
   for (int i = 0; i < n; i++) {
     fputs(" \\\n  ", f);
     put_dep_path(f, deps[i]);
@@ -294,20 +365,39 @@ static int write_depfile(const Graph *g, const char *out, const char *weights, c
   return 0;
 }
 
+/* the files one compile writes: OUT.c, OUT.h and, with a weights blob, OUT.weights.bin
+ * and OUT.weights.S; returns how many */
+static int output_paths(const EmitOptions *o, const char *out, const char **paths) {
+  paths[0] = out;
+  paths[1] = header_path(out);
+  if (!o->blob || !o->blob->used)
+    return 2;
+  paths[2] = out_sibling(out, ".weights.bin");
+  paths[3] = out_sibling(out, ".weights.S");
+  return 4;
+}
+
+/* all files to temporaries first, then renamed: an error leaves the old outputs alone */
 static int write_outputs(const Graph *g, const EmitOptions *o, const char *out) {
-  const char *hpath = header_path(out);
-  const char *tc = emit_to_temp(out, emit_source, g, o);
-  const char *th = tc ? emit_to_temp(hpath, emit_header, g, o) : NULL;
-  if (!th || rename(tc, out) != 0 || rename(th, hpath) != 0) {
-    if (tc)
-      unlink(tc);
-    if (th)
-      unlink(th);
-    if (tc && th)
-      fprintf(stderr, "attncc: error: cannot write %s: %s\n", out, strerror(errno));
+  static const EmitFn fns[] = {emit_source, emit_header, emit_weights_bin, emit_weights_asm};
+  const char *paths[4], *tmp[4] = {0};
+  tmp[0] = emit_to_temp(out, emit_source, g, o); /* it decides whether there is a blob */
+  if (!tmp[0])
     return 1;
+  int n = output_paths(o, out, paths), ok = 1;
+  while (ok < n && (tmp[ok] = emit_to_temp(paths[ok], fns[ok], g, o)))
+    ok++;
+  for (int i = 0; ok == n && i < n; i++) {
+    if (rename(tmp[i], paths[i]) != 0) {
+      fprintf(stderr, "attncc: error: cannot write %s: %s\n", paths[i], strerror(errno));
+      ok = -1;
+    }
+    tmp[i] = NULL;
   }
-  return 0;
+  for (int i = 0; i < n; i++)
+    if (tmp[i])
+      unlink(tmp[i]);
+  return ok == n ? 0 : 1;
 }
 
 /* --report: the memory plan against what a naive allocator would need */
@@ -323,6 +413,20 @@ static void print_report(const Graph *g, const char *model) {
   printf("report:   workspace / largest live set = %.3f\n",
          g->max_live_bytes ? (double)g->workspace_size / (double)g->max_live_bytes : 1.0);
   printf("report:   parameters       %12lld bytes (%d tensors)\n", (long long)params, g->nparams);
+}
+
+/* --dump-graph / --dump-after: the graph after a pass, as text or Graphviz */
+static void dump_after(const Args *a, Graph *g, const char *pass) {
+  if (!a->dump || !(a->dump_after ? pass_listed(a->dump_after, pass) : !strcmp(pass, "memplan")))
+    return;
+  graph_prune(g); /* the nodes that reach an output now */
+  if (a->dump_dot) {
+    graph_dump_dot(g, xformat("%s after %s", a->model, pass), stdout);
+  } else {
+    if (a->dump_after)
+      printf("# after %s\n", pass);
+    graph_dump(g, stdout);
+  }
 }
 
 static int compile(const Args *a) {
@@ -350,16 +454,11 @@ static int compile(const Args *a) {
   const Target *target = target_find(a->target ? a->target : "native");
   g->gemm_nr = target->gemm_nr;
   g->threads = a->threads > 1 ? a->threads : 1;
-  fold_constants(g);
-  simplify_run(g);
-  fuse_attention(g);
-  fuse_epilogues(g);
-  fuse_layernorm(g);
-  fuse_elementwise(g);
-  pack_weights(g);
-  memplan_run(g);
-  if (a->dump)
-    graph_dump(g, stdout);
+  dump_after(a, g, "lua");
+  for (int k = 0; k < NPASSES; k++) {
+    passes[k].run(g);
+    dump_after(a, g, passes[k].name);
+  }
   if (a->report)
     print_report(g, a->model);
   EmitOptions eo = {0};
@@ -367,6 +466,8 @@ static int compile(const Args *a) {
   eo.command_line = a->command_line;
   eo.target = target;
   eo.threads = a->threads > 1 ? a->threads : 1;
+  WeightBlob blob = {.mode = a->weights_blob};
+  eo.blob = &blob;
   if (a->check) {
     eo.prefix = a->prefix ? a->prefix : "model";
     bool native = !a->target || !strcmp(a->target, "native");
@@ -382,16 +483,20 @@ static int compile(const Args *a) {
     fprintf(stderr, "attncc: error: --prefix '%s' is not a C identifier\n", eo.prefix);
     return 1;
   }
-  const char *h = header_path(a->out);
-  const char *slash = strrchr(h, '/');
-  eo.header_name = slash ? slash + 1 : h;
+  eo.header_name = base_name(header_path(a->out));
+  eo.blob_name = base_name(out_sibling(a->out, ".weights.bin"));
+  eo.blob_asm_name = base_name(out_sibling(a->out, ".weights.S"));
   int rc = write_outputs(g, &eo, a->out);
+  if (rc == 0 && blob.used && a->weights_blob < 0)
+    fprintf(stderr, "attncc: note: %lld MB of weights and constants went to %s, linked by %s "
+                    "(build it with the C file; --no-weights-blob writes C arrays instead)\n",
+            (long long)((blob.floats * 4) >> 20), out_sibling(a->out, ".weights.bin"),
+            out_sibling(a->out, ".weights.S"));
   if (rc == 0 && a->md) {
-    size_t n = strlen(a->out);
-    const char *d = a->depfile ? a->depfile
-                    : (n > 2 && !strcmp(a->out + n - 2, ".c")) ? xformat("%.*s.d", (int)(n - 2), a->out)
-                                                               : xformat("%s.d", a->out);
-    rc = write_depfile(g, a->out, a->weights, d);
+    const char *outs[4];
+    int nouts = output_paths(&eo, a->out, outs);
+    rc = write_depfile(g, outs, nouts, a->weights,
+                       a->depfile ? a->depfile : out_sibling(a->out, ".d"));
   }
   return rc;
 }

@@ -137,6 +137,27 @@ done
 "$ATTNCC" "$ROOT/examples/transformer_block.lua" -D B=1 -D QLEN=300 -D KLEN=300 -D MASK=2 -o "$TMP/c.c" &&
   ! grep -q "block pairs" "$TMP/c.c" && ok || bad "a mask given as input must not skip blocks"
 
+# --dump-graph=dot: a Graphviz digraph with the fused attention node; --dump-after: the
+# graph after each named pass (text, or one digraph each)
+"$ATTNCC" "$ROOT/examples/transformer_block.lua" -o "$TMP/g.c" --dump-graph=dot > "$TMP/g.dot" &&
+  head -1 "$TMP/g.dot" | grep -q '^digraph "' && tail -1 "$TMP/g.dot" | grep -q '^}$' &&
+  grep -q '^  n[0-9]* \[label="%[0-9]* attention\\n' "$TMP/g.dot" && grep -q -- '-> out0;' "$TMP/g.dot" &&
+  ok || bad "--dump-graph=dot: $(head -3 "$TMP/g.dot")"
+if command -v dot > /dev/null; then
+  dot -Tsvg "$TMP/g.dot" -o "$TMP/g.svg" && grep -q "<svg" "$TMP/g.svg" && ok || bad "dot does not parse the digraph"
+fi
+"$ATTNCC" "$ROOT/examples/transformer_block.lua" -o "$TMP/g.c" --dump-graph=dot --dump-after=simplify,fuse_attention > "$TMP/g2.dot" &&
+  [ "$(grep -c '^digraph' "$TMP/g2.dot")" -eq 2 ] && ! sed -n '/after simplify/,/^}/p' "$TMP/g2.dot" | grep -q '[0-9] attention' &&
+  sed -n '/after fuse_attention/,/^}/p' "$TMP/g2.dot" | grep -q '[0-9] attention' &&
+  ok || bad "--dump-after=simplify,fuse_attention (dot)"
+"$ATTNCC" "$ROOT/examples/transformer_block.lua" -o "$TMP/g.c" --dump-after=all > "$TMP/all.txt" &&
+  [ "$(grep -c '^# after ' "$TMP/all.txt")" -eq 8 ] && grep -q '^# after lua$' "$TMP/all.txt" &&
+  grep -q '^# after memplan$' "$TMP/all.txt" && ok || bad "--dump-after=all: $(grep '^#' "$TMP/all.txt")"
+[ "$("$ATTNCC" "$ROOT/examples/transformer_block.lua" -o "$TMP/g.c" --dump-graph | md5sum)" = \
+  "$(sed -n '/^# after memplan$/,$p' "$TMP/all.txt" | tail -n +2 | md5sum)" ] && ok || bad "--dump-graph is not the graph after memplan"
+expect_error dump_bad_pass "--dump-after: unknown pass 'fusion'" -- "$TMP/lin.lua" -o out.c --dump-after=fold,fusion
+expect_error dump_bad_format "--dump-graph=FORMAT: text or dot, got 'svg'" -- "$TMP/lin.lua" -o out.c --dump-graph=svg
+
 # -MD: a make depfile naming the model, every file it required, and the weights file
 "$ATTNCC" "$ROOT/examples/transformer_block.lua" -o "$TMP/dep.c" -MD && ok || bad "-MD"
 grep -q "modules/seed001_attention.lua" "$TMP/dep.d" && grep -q "^$TMP/dep.c $TMP/dep.h:" "$TMP/dep.d" &&

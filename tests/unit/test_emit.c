@@ -1,6 +1,6 @@
 /* test_emit.c: snippets of the emitted C: identical operations share one kernel
  * function, broadcasting loops collapse, scalars and weights are exact hex floats,
- * and the header declares the documented API. */
+ * weights go to a blob with --weights-blob, and the header declares the documented API. */
 #define _POSIX_C_SOURCE 200809L
 #include "builders.h"
 
@@ -8,16 +8,24 @@
 
 typedef void (*EmitFn)(const Graph *, const EmitOptions *, FILE *);
 
-static char *capture(EmitFn fn, bool embed) {
-  EmitOptions o = {"m", "m.h", "attncc test", embed, target_find("generic"), 1};
+/* what fn writes with options o; *n gets its length when n is not NULL */
+static char *capture_with(EmitFn fn, const EmitOptions *o, size_t *n) {
   char *buf = NULL;
   size_t len = 0;
   FILE *f = open_memstream(&buf, &len);
-  fn(g, &o, f);
+  fn(g, o, f);
   fclose(f);
-  char *r = xstrdup(buf);
+  char *r = xalloc(len + 1);
+  memcpy(r, buf, len);
   free(buf);
+  if (n)
+    *n = len;
   return r;
+}
+
+static char *capture(EmitFn fn, bool embed) {
+  EmitOptions o = {"m", "m.h", "attncc test", embed, target_find("generic"), 1, NULL, NULL, NULL};
+  return capture_with(fn, &o, NULL);
 }
 
 static int count(const char *text, const char *what) {
@@ -72,6 +80,41 @@ static void test_broadcast_and_literals(void **state) {
   expect_in(hdr, "#define M_WORKSPACE_SIZE");
 }
 
+/* --weights-blob: the C file names the data by offsets in one blob; the blob holds the
+ * exact floats, 64-byte aligned; the .S stub includes it and checks its size */
+static void test_weights_blob(void **state) {
+  (void)state;
+  Node *x = b_input(g, "x", shp(2, 2, 8), DT_F32);
+  Node *bias = b_param(g, "bias", shp(1, 8));
+  float *w = xalloc(8 * sizeof(float));
+  for (int i = 0; i < 8; i++)
+    w[i] = 0.1f * (float)i;
+  bias->data = w;
+  graph_add_output(g, "y", b_op2(g, OP_ADD, x, bias));
+  memplan_run(g);
+  WeightBlob blob = {.mode = 1};
+  EmitOptions o = {"m", "m.h", "attncc test", true, target_find("generic"), 1, &blob,
+                   "m.weights.bin", "m.weights.S"};
+  char *src = capture_with(emit_source, &o, NULL);
+  assert_true(blob.used);
+  assert_int_equal(blob.n, 1);
+  assert_int_equal(blob.floats, 16); /* 8 floats, padded to 64 bytes */
+  expect_in(src, "extern const float m_weights_");
+  expect_in(src, "#define m_w_bias (m_weights_");
+  assert_null(strstr(src, "const float m_w_bias["));
+  size_t n;
+  char *bin = capture_with(emit_weights_bin, &o, &n);
+  assert_int_equal(n, 64);
+  assert_memory_equal(bin, w, 8 * sizeof(float));
+  char *S = capture_with(emit_weights_asm, &o, NULL);
+  expect_in(S, ".incbin \"m.weights.bin\"");
+  expect_in(S, ".if . - SYM != 64");
+  blob.mode = -1; /* below the threshold: C arrays again */
+  src = capture_with(emit_source, &o, NULL);
+  assert_false(blob.used);
+  expect_in(src, "static _Alignas(64) const float m_w_bias[8]");
+}
+
 static void test_runtime_params_header(void **state) {
   (void)state;
   Node *x = b_input(g, "x", shp(2, 4, 8), DT_F32);
@@ -98,6 +141,7 @@ int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test_setup_teardown(test_kernels_shared, setup, teardown),
       cmocka_unit_test_setup_teardown(test_broadcast_and_literals, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_weights_blob, setup, teardown),
       cmocka_unit_test_setup_teardown(test_runtime_params_header, setup, teardown),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
