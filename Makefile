@@ -15,10 +15,10 @@ SAN     := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-fram
 SRCS := compiler/main.c compiler/util.c compiler/graph.c compiler/shape.c \
         compiler/lua_host.c compiler/fold.c compiler/simplify.c compiler/fuse.c compiler/fuse_attention.c \
         compiler/fuse_elementwise.c compiler/pack.c compiler/target.c compiler/memplan.c compiler/emit.c compiler/weights.c \
-        compiler/check.c runtime/attncc_safetensors.c runtime/attncc_params.c
+        compiler/check.c compiler/debug.c compiler/debug_emit.c runtime/attncc_safetensors.c runtime/attncc_params.c
 EMBED := dsl/prelude.lua dsl/nn.lua templates/kernels.c $(wildcard templates/kernels_*.c) \
-         templates/check_main.c \
-         templates/check_main.h runtime/attncc_safetensors.c runtime/attncc_safetensors.h \
+         templates/check_main.c templates/check_main.h templates/tensor_io.c templates/tensor_io.h \
+         templates/debug_main.c templates/debug_main.h runtime/attncc_safetensors.c runtime/attncc_safetensors.h \
          runtime/attncc_params.c runtime/attncc_params.h
 HDRS := compiler/attncc.h compiler/ops.def runtime/attncc_safetensors.h runtime/attncc_params.h
 
@@ -49,7 +49,7 @@ UNIT_TESTS := build/test_safetensors build/test_params build/test_shape build/te
 UNIT_LIB_SRCS := compiler/util.c compiler/graph.c compiler/shape.c compiler/memplan.c compiler/fold.c compiler/simplify.c \
                  compiler/fuse.c compiler/fuse_attention.c compiler/fuse_elementwise.c \
                  compiler/pack.c compiler/target.c \
-                 compiler/emit.c build/embedded.c runtime/attncc_safetensors.c runtime/attncc_params.c
+                 compiler/emit.c compiler/debug_emit.c build/embedded.c runtime/attncc_safetensors.c runtime/attncc_params.c
 
 build/test_%: tests/unit/test_%.c $(UNIT_LIB_SRCS) $(HDRS)
 	$(CC) $(CFLAGS) $(SAN) -o $@ $< $(UNIT_LIB_SRCS) $(LDLIBS) -lcmocka

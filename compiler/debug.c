@@ -1,0 +1,79 @@
+/* debug.c: `attncc debug MODEL.lua --ref REF [--weights W]`. Builds one program holding
+ * two debug builds of the model (see debug_emit.c): the compiled one, as `attncc check`
+ * would build it, and a reference, the same model with no rewriting pass (no folding,
+ * no fusion) for the generic target, its weights loaded at run time. The program
+ * (templates/debug_main.c) runs both on REF's inputs, compares every tensor of the
+ * compiled build with the reference tensor of the same name, and names the first
+ * op that diverges with its model.lua line, module path, shape and error. */
+#include "debug.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+static const char *const debug_files[] = {"attncc_safetensors.c", "attncc_safetensors.h",
+                                          "attncc_params.c", "attncc_params.h",
+                                          "tensor_io.c", "tensor_io.h",
+                                          "check_main.h", "debug_main.c", "debug_main.h", NULL};
+
+/* the check driver of the reference build, its symbols renamed ref_check_* */
+static void emit_reference_driver(const Graph *g, const EmitOptions *o, FILE *out) {
+  static const char *const names[] = {"check_inputs", "check_outputs", "check_workspace_size",
+                                      "check_param_info", "check_num_params",
+                                      "check_params_size", "check_buffer_names", "check_call",
+                                      NULL};
+  fputs("/* the reference build's driver: the check driver with its symbols renamed */\n", out);
+  for (int i = 0; names[i]; i++)
+    fprintf(out, "#define %s ref_%s\n", names[i], names[i]);
+  emit_check_driver(g, o, out);
+}
+
+/* the same model with no rewriting pass: each op its own straightforward kernel */
+static Graph *reference_graph(const HostOptions *ho, const Target *generic) {
+  Graph *r = lua_host_run(ho);
+  if (!r)
+    return NULL;
+  debug_record(r);
+  r->gemm_nr = generic->gemm_nr;
+  r->threads = 1;
+  pack_weights(r); /* the GEMM kernels read packed weights; sizes the scratch */
+  memplan_run(r);
+  return r;
+}
+
+int debug_run(const Graph *g, const EmitOptions *eo, const CheckOptions *co,
+              const HostOptions *ho) {
+  const Target *generic = target_find("generic");
+  Graph *r = reference_graph(ho, generic);
+  if (!r)
+    return 2;
+  EmitOptions mo = *eo, ro = *eo;
+  mo.prefix = "model";
+  mo.header_name = "model.h";
+  mo.debug = true;
+  ro.prefix = "ref";
+  ro.header_name = "ref.h";
+  ro.debug = true;
+  ro.fault = NULL;
+  ro.target = generic;
+  ro.threads = 1;
+  ro.embed_weights = r->nparams == 0;
+  const GeneratedFile files[] = {{"model.c", emit_source, g, &mo},
+                                 {"model.h", emit_header, g, &mo},
+                                 {"driver.c", emit_check_driver, g, &mo},
+                                 {"ref.c", emit_source, r, &ro},
+                                 {"ref.h", emit_header, r, &ro},
+                                 {"ref_driver.c", emit_reference_driver, r, &ro},
+                                 {NULL, NULL, NULL, NULL}};
+  char *args[8] = {(char *)co->ref_path, (char *)xformat("%g", co->tol), NULL};
+  if (co->weights_path && (r->nparams > 0)) {
+    args[2] = "--weights";
+    args[3] = (char *)co->weights_path;
+    args[4] = NULL;
+  }
+  int rc = check_build_and_run(co, files, debug_files, args);
+  if (rc < 0)
+    return 2;
+  int status = rc == 0 ? 0 : rc == 1 ? 1 : 2; /* 1: a divergence or a bad reference file */
+  printf("debug: %s\n", status == 0 ? "PASS" : "FAIL");
+  return status;
+}
