@@ -77,7 +77,11 @@ test-cli: attncc build/attncc-asan
 test-e2e: attncc
 	ATTNCC=./attncc $(PYTHON) tests/e2e/run_compare.py -j 2
 
-test: test-unit test-kernels test-cli test-e2e
+# attncc debug: planted faults are reported at their op and model.lua line
+test-debug: attncc
+	ATTNCC=./attncc PYTHON=$(PYTHON) bash tests/debug/run.sh
+
+test: test-unit test-kernels test-cli test-e2e test-debug
 
 # ---- demo: the transformer block example, end to end ----
 demo: attncc
@@ -86,7 +90,7 @@ demo: attncc
 clean:
 	rm -rf build attncc
 
-.PHONY: bench bench-deps all install test test-unit test-kernels test-cli test-e2e demo clean
+.PHONY: bench bench-deps all install test test-unit test-kernels test-cli test-e2e test-debug demo clean
 
 # ---- benchmark: attncc against PyTorch and numpy (bench/README.md), e.g. BENCH_ARGS=--quick
 # PyTorch at its best needs OpenBLAS behind libblas.so.3 (else: the reference BLAS)

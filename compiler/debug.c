@@ -1,7 +1,8 @@
 /* debug.c: `attncc debug MODEL.lua --ref REF [--weights W]`. Builds one program holding
  * two debug builds of the model (see debug_emit.c): the compiled one, as `attncc check`
  * would build it, and a reference, the same model with no rewriting pass (no folding,
- * no fusion) for the generic target, its weights loaded at run time. The program
+ * no fusion) and the plain kernels of templates/kernels_reference.c, its weights
+ * loaded at run time. The program
  * (templates/debug_main.c) runs both on REF's inputs, compares every tensor of the
  * compiled build with the reference tensor of the same name, and names the first
  * op that diverges with its model.lua line, module path, shape and error. */
@@ -27,13 +28,16 @@ static void emit_reference_driver(const Graph *g, const EmitOptions *o, FILE *ou
   emit_check_driver(g, o, out);
 }
 
+/* the kernels of the reference build: templates/kernels_reference.c, the simplest code */
+static const Target reference_target = {"reference", "kernels_reference.c", 16, ""};
+
 /* the same model with no rewriting pass: each op its own straightforward kernel */
-static Graph *reference_graph(const HostOptions *ho, const Target *generic) {
+static Graph *reference_graph(const HostOptions *ho, const Target *reference) {
   Graph *r = lua_host_run(ho);
   if (!r)
     return NULL;
   debug_record(r);
-  r->gemm_nr = generic->gemm_nr;
+  r->gemm_nr = reference->gemm_nr;
   r->threads = 1;
   pack_weights(r); /* the GEMM kernels read packed weights; sizes the scratch */
   memplan_run(r);
@@ -42,8 +46,8 @@ static Graph *reference_graph(const HostOptions *ho, const Target *generic) {
 
 int debug_run(const Graph *g, const EmitOptions *eo, const CheckOptions *co,
               const HostOptions *ho) {
-  const Target *generic = target_find("generic");
-  Graph *r = reference_graph(ho, generic);
+  const Target *reference = &reference_target;
+  Graph *r = reference_graph(ho, reference);
   if (!r)
     return 2;
   EmitOptions mo = *eo, ro = *eo;
@@ -54,7 +58,7 @@ int debug_run(const Graph *g, const EmitOptions *eo, const CheckOptions *co,
   ro.header_name = "ref.h";
   ro.debug = true;
   ro.fault = NULL;
-  ro.target = generic;
+  ro.target = reference;
   ro.threads = 1;
   ro.embed_weights = r->nparams == 0;
   const GeneratedFile files[] = {{"model.c", emit_source, g, &mo},

@@ -129,7 +129,7 @@ static const char *shape_of(const attncc_debug_tensor *t, char *buf, size_t len)
 
 static int diverges(const result *r) { return r->seen && r->ref_index >= 0 && !r->err.ok; }
 
-static void print_row(const session *s, int i, const char *mark) {
+static void print_row(const session *s, int i, int width, const char *mark) {
   const attncc_debug_tensor *t = &s->model->tensors[i];
   const result *r = &s->results[i];
   char shape[128];
@@ -138,23 +138,27 @@ static void print_row(const session *s, int i, const char *mark) {
     snprintf(err, sizeof err, "no ref");
   else if (r->seen)
     snprintf(err, sizeof err, "%.2g", r->err.max_abs);
-  printf("debug: %4d  %-28s %-22s %-14s %-9s %s:%d%s%s%s%s\n", i + 1, t->name, t->kernel,
+  printf("debug: %4d  %-*s %-22s %-14s %-9s %s:%d%s%s%s%s\n", i + 1, width, t->name, t->kernel,
          shape_of(t, shape, sizeof shape), err, t->file, t->line, t->path[0] ? " (" : "",
          t->path, t->path[0] ? ")" : "", mark);
 }
 
-/* the table of the tensors checked up to row `last` */
+/* the table of the tensors checked up to row `last`: the first rows and the last ones */
 static void print_table(const session *s, int last) {
-  printf("debug:    #  %-28s %-22s %-14s %-9s %s\n", "tensor", "kernel", "shape", "max|err|",
-         "model line (module)");
   int skip_from = last + 1 > TABLE_ROWS ? 3 : last + 1, skip_to = last + 1 - (TABLE_ROWS - 4);
+  int width = 6;
+  for (int i = 0; i <= last; i++)
+    if ((i < skip_from || i >= skip_to) && (int)strlen(s->model->tensors[i].name) > width)
+      width = (int)strlen(s->model->tensors[i].name);
+  printf("debug:    #  %-*s %-22s %-14s %-9s %s\n", width, "tensor", "kernel", "shape",
+         "max|err|", "model line (module)");
   for (int i = 0; i <= last; i++) {
     if (i >= skip_from && i < skip_to) {
       if (i == skip_from)
         printf("debug:        ... %d more, within tolerance\n", skip_to - skip_from);
       continue;
     }
-    print_row(s, i, diverges(&s->results[i]) ? "  <- first divergence" : "");
+    print_row(s, i, width, diverges(&s->results[i]) ? "  <- first divergence" : "");
   }
 }
 
