@@ -169,6 +169,11 @@ static int tap_count(const Graph *g) {
 }
 
 void debug_emit_table(StrBuf *sb, const Graph *g, const EmitOptions *o) {
+  bool planted = !o->fault || !*o->fault;
+  for (int i = 0; i < g->nnodes && !planted; i++)
+    planted = fault_here(g, o, g->nodes[i]);
+  if (!planted)
+    fprintf(stderr, "attncc: warning: ATTNCC_FAULT=%s names no tensor of this build\n", o->fault);
   sb_printf(sb, "\n/* ---- debug build: every tensor the run function computes ---- */\n"
                 "static attncc_debug_hook %s_debug_hook_fn;\nstatic void *%s_debug_user;\n\n"
                 "void %s_set_debug_hook(attncc_debug_hook hook, void *user) {\n"
