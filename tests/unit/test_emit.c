@@ -9,7 +9,8 @@
 typedef void (*EmitFn)(const Graph *, const EmitOptions *, FILE *);
 
 static char *capture(EmitFn fn, bool embed) {
-  EmitOptions o = {"m", "m.h", "attncc test", embed, target_find("generic"), 1};
+  EmitOptions o = {.prefix = "m", .header_name = "m.h", .command_line = "attncc test",
+                   .embed_weights = embed, .target = target_find("generic"), .threads = 1};
   char *buf = NULL;
   size_t len = 0;
   FILE *f = open_memstream(&buf, &len);
