@@ -15,10 +15,10 @@ SAN     := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-fram
 SRCS := compiler/main.c compiler/util.c compiler/graph.c compiler/shape.c \
         compiler/lua_host.c compiler/fold.c compiler/simplify.c compiler/fuse.c compiler/fuse_attention.c \
         compiler/attn_skip.c compiler/fuse_layernorm.c compiler/fuse_elementwise.c compiler/pack.c compiler/target.c compiler/memplan.c compiler/emit.c compiler/emit_weights.c compiler/dump_dot.c compiler/weights.c \
-        compiler/check.c runtime/attncc_safetensors.c runtime/attncc_params.c
+        compiler/check.c compiler/debug.c compiler/debug_emit.c runtime/attncc_safetensors.c runtime/attncc_params.c
 EMBED := dsl/prelude.lua dsl/nn.lua templates/kernels.c $(wildcard templates/kernels_*.c) \
-         templates/check_main.c \
-         templates/check_main.h runtime/attncc_safetensors.c runtime/attncc_safetensors.h \
+         templates/check_main.c templates/check_main.h templates/tensor_io.c templates/tensor_io.h \
+         templates/debug_main.c templates/debug_main.h runtime/attncc_safetensors.c runtime/attncc_safetensors.h \
          runtime/attncc_params.c runtime/attncc_params.h
 HDRS := compiler/attncc.h compiler/ops.def runtime/attncc_safetensors.h runtime/attncc_params.h
 
@@ -49,7 +49,7 @@ UNIT_TESTS := build/test_safetensors build/test_params build/test_shape build/te
 UNIT_LIB_SRCS := compiler/util.c compiler/graph.c compiler/shape.c compiler/memplan.c compiler/fold.c compiler/simplify.c \
                  compiler/fuse.c compiler/fuse_attention.c compiler/attn_skip.c compiler/fuse_layernorm.c compiler/fuse_elementwise.c \
                  compiler/pack.c compiler/target.c \
-                 compiler/emit.c compiler/emit_weights.c compiler/dump_dot.c build/embedded.c runtime/attncc_safetensors.c runtime/attncc_params.c
+                 compiler/emit.c compiler/emit_weights.c compiler/dump_dot.c compiler/debug_emit.c build/embedded.c runtime/attncc_safetensors.c runtime/attncc_params.c
 
 build/test_%: tests/unit/test_%.c $(UNIT_LIB_SRCS) $(HDRS)
 	$(CC) $(CFLAGS) $(SAN) -o $@ $< $(UNIT_LIB_SRCS) $(LDLIBS) -lcmocka
@@ -85,6 +85,11 @@ test-cli: attncc build/attncc-asan
 test-e2e: attncc
 	ATTNCC=./attncc $(PYTHON) tests/e2e/run_compare.py -j 2
 
+# attncc debug: planted faults are reported at their op and model.lua line
+test-debug: attncc
+	ATTNCC=./attncc PYTHON=$(PYTHON) bash tests/debug/run.sh
+
+
 # the big-model path at d=768 (2 layers, weights blob), tests/big/run.sh
 test-big: attncc
 	ATTNCC=./attncc PYTHON=$(PYTHON) bash tests/big/run.sh
@@ -93,7 +98,7 @@ test-big: attncc
 test-build: attncc
 	ATTNCC=./attncc PYTHON=$(PYTHON) bash tests/build/run.sh
 
-test: test-unit test-kernels test-cli test-e2e test-app test-big test-build
+test: test-unit test-kernels test-cli test-e2e test-app test-big test-build test-debug
 
 # ---- demo: the transformer block example, end to end ----
 demo: attncc
@@ -102,7 +107,7 @@ demo: attncc
 clean:
 	rm -rf build attncc
 
-.PHONY: bench bench-deps bigmodel all install test test-unit test-kernels test-cli test-e2e test-big test-build demo clean
+.PHONY: bench bench-deps bigmodel all install test test-unit test-kernels test-cli test-e2e test-big test-build test-debug demo clean
 
 # ---- benchmark: attncc against PyTorch and numpy (bench/README.md), e.g. BENCH_ARGS=--quick
 # PyTorch at its best needs OpenBLAS behind libblas.so.3 (else: the reference BLAS)

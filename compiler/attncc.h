@@ -113,6 +113,8 @@ typedef struct Node Node;
 struct Node {
   OpCode op;
   int id;                                  /* creation index, stable: names in output */
+  int value_id;                            /* creation index of the node whose value this one
+                                            * holds (a fused node takes its absorbed op's) */
   Node **src;                              /* nsrc sources */
   int nsrc;
   DType dtype;
@@ -177,6 +179,7 @@ typedef struct {
   int64_t max_live_bytes;                  /* memplan: the largest set alive at one time */
   int gemm_nr;                             /* panel width of the target's GEMM kernel */
   int threads;                             /* threads the generated code may use */
+  struct DebugInfo *debug;                 /* --debug: every value as model.lua made it */
 } Graph;
 
 extern const char *const op_names[OP_COUNT];
@@ -274,6 +277,8 @@ typedef struct {
   int threads;                             /* > 1: OpenMP parallel loops */
   WeightBlob *blob;                        /* non-NULL: float data may go to OUT.weights.bin */
   const char *blob_name, *blob_asm_name;   /* their file names (no directory) */
+  bool debug;                              /* --debug: run calls a hook with every tensor */
+  const char *fault;                       /* tests only (ATTNCC_FAULT): perturb this tensor */
 } EmitOptions;
 
 void emit_source(const Graph *g, const EmitOptions *o, FILE *out);
@@ -338,5 +343,34 @@ typedef struct {
 } CheckOptions;
 
 int check_run(const Graph *g, const EmitOptions *eo, const CheckOptions *co);
+
+typedef void (*EmitFn)(const Graph *, const EmitOptions *, FILE *);
+typedef struct {
+  const char *name;                        /* file name in the build directory */
+  EmitFn fn;
+  const Graph *g;
+  const EmitOptions *o;
+  bool blob_part;                          /* written only when o->blob was used */
+} GeneratedFile;
+
+/* Writes files (NULL fn ends the list) and the embedded files named in `embedded`
+ * into a build directory, compiles every .c among them into one program, runs it
+ * with `args`. Returns the program's exit status (3 when it crashed), or -1 when it
+ * could not be built. The directory is removed unless co->keep_dir names it. */
+int check_build_and_run(const CheckOptions *co, const GeneratedFile *files,
+                        const char *const *embedded, char *const *args);
+
+// debug.c, debug_emit.c
+/* Records, before any pass, the stable name, op, line, module path and sources of
+ * every value: debug builds name tensors by them, whatever fusion makes of them. */
+void debug_record(Graph *g);
+bool debug_tapped(const Graph *g, const Node *n);  /* does the debug build report n? */
+void debug_emit_tap(StrBuf *calls, const Graph *g, const EmitOptions *o, const Node *n,
+                    const char *ptr);
+void debug_emit_table(StrBuf *sb, const Graph *g, const EmitOptions *o);
+void debug_emit_header(StrBuf *sb, const Graph *g, const EmitOptions *o);
+/* `attncc debug`: the compiled graph g against the same model unfused (generic). */
+int debug_run(const Graph *g, const EmitOptions *eo, const CheckOptions *co,
+              const HostOptions *ho);
 
 #endif

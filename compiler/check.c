@@ -1,8 +1,7 @@
 /* check.c: `attncc check`, compile-and-compare for users. Writes the generated model,
  * a small driver (templates/check_main.c) and the runtime's safetensors reader into
  * a temporary directory, builds them with the C compiler, runs the program on the
- * reference inputs and reports each output's error against the reference outputs.
- * With a weights blob, model.weights.bin and its assembler stub are built in too. */
+ * reference inputs and reports each output's error against the reference outputs. */
 #define _POSIX_C_SOURCE 200809L
 #include "attncc.h"
 
@@ -25,8 +24,6 @@ static bool write_text(const char *path, const char *text, size_t len) {
   }
   return true;
 }
-
-typedef void (*EmitFn)(const Graph *, const EmitOptions *, FILE *);
 
 static bool write_emitted(const char *path, EmitFn fn, const Graph *g, const EmitOptions *o) {
   FILE *f = fopen(path, "wb");
@@ -68,11 +65,19 @@ static void remove_dir(const char *dir) {
   rmdir(dir);
 }
 
-static const char *const runtime_files[] = {"attncc_safetensors.c", "attncc_safetensors.h",
-                                            "attncc_params.c", "attncc_params.h",
-                                            "check_main.c", "check_main.h", NULL};
+static const char *const check_files[] = {"attncc_safetensors.c", "attncc_safetensors.h",
+                                          "attncc_params.c", "attncc_params.h",
+                                          "tensor_io.c", "tensor_io.h",
+                                          "check_main.c", "check_main.h", NULL};
 
-int check_run(const Graph *g, const EmitOptions *eo, const CheckOptions *co) {
+/* a file the compiler builds: C, or the weights blob's assembler stub */
+static bool is_source(const char *name) {
+  size_t n = strlen(name);
+  return n > 2 && (!strcmp(name + n - 2, ".c") || !strcmp(name + n - 2, ".S"));
+}
+
+int check_build_and_run(const CheckOptions *co, const GeneratedFile *files,
+                        const char *const *embedded, char *const *args) {
   char tmpl[] = "/tmp/attncc-check-XXXXXX";
   const char *dir = co->keep_dir;
   if (dir) {
@@ -83,64 +88,85 @@ int check_run(const Graph *g, const EmitOptions *eo, const CheckOptions *co) {
     dir = mkdtemp(t);
     if (!dir) {
       fprintf(stderr, "attncc: error: cannot create a temporary directory: %s\n", strerror(errno));
-      return 2;
+      return -1;
     }
   }
-  int status = 2;
-  EmitOptions o = *eo;
-  o.header_name = "model.h";
-  o.blob_name = "model.weights.bin";
-  o.blob_asm_name = "model.weights.S";
-  if (!write_emitted(xformat("%s/model.c", dir), emit_source, g, &o) ||
-      !write_emitted(xformat("%s/model.h", dir), emit_header, g, &o) ||
-      !write_emitted(xformat("%s/driver.c", dir), emit_check_driver, g, &o))
-    goto out;
-  if (o.blob && o.blob->used && (!write_emitted(xformat("%s/%s", dir, o.blob_name), emit_weights_bin, g, &o) ||
-                 !write_emitted(xformat("%s/%s", dir, o.blob_asm_name), emit_weights_asm, g, &o)))
-    goto out;
-  for (int i = 0; runtime_files[i]; i++) {
-    const EmbeddedFile *f = embedded_find(runtime_files[i]);
-    ATTN_ASSERT(f);
-    if (!write_text(xformat("%s/%s", dir, f->name), f->text, f->len))
-      goto out;
-  }
-  const char *exe = xformat("%s/check", dir);
-  char *cc_argv[32] = {(char *)co->cc, "-std=c11", "-O2", "-Wall", "-Wextra", "-Werror"};
+  int status = -1;
+  char *cc_argv[64] = {(char *)co->cc, "-std=c11", "-O2", "-Wall", "-Wextra", "-Werror"};
   int n = 6;
   char *flags = xstrdup(co->cflags);
   for (char *f = strtok(flags, " "); f && n < 20; f = strtok(NULL, " "))
     cc_argv[n++] = f;
-  const char *rest[] = {xformat("-I%s", dir), "-o", exe, xformat("%s/model.c", dir),
-                        xformat("%s/driver.c", dir), xformat("%s/check_main.c", dir),
-                        xformat("%s/attncc_safetensors.c", dir),
-                        xformat("%s/attncc_params.c", dir), "-lcjson", "-lm", NULL};
-  for (int i = 0; rest[i]; i++)
-    cc_argv[n++] = (char *)rest[i];
-  if (o.blob && o.blob->used)
-    cc_argv[n++] = xformat("%s/%s", dir, o.blob_asm_name);
+  const char *exe = xformat("%s/check", dir);
+  cc_argv[n++] = xformat("-I%s", dir);
+  cc_argv[n++] = "-o";
+  cc_argv[n++] = (char *)exe;
+  for (int i = 0; files[i].fn; i++) {
+    const WeightBlob *blob = files[i].o->blob;
+    if (files[i].blob_part && !(blob && blob->used))
+      continue; /* the weights stayed in the C file */
+    if (!write_emitted(xformat("%s/%s", dir, files[i].name), files[i].fn, files[i].g, files[i].o))
+      goto out;
+    if (is_source(files[i].name) && n < 56)
+      cc_argv[n++] = xformat("%s/%s", dir, files[i].name);
+  }
+  for (int i = 0; embedded[i]; i++) {
+    const EmbeddedFile *f = embedded_find(embedded[i]);
+    ATTN_ASSERT(f);
+    if (!write_text(xformat("%s/%s", dir, f->name), f->text, f->len))
+      goto out;
+    if (is_source(f->name) && n < 56)
+      cc_argv[n++] = xformat("%s/%s", dir, f->name);
+  }
+  cc_argv[n++] = "-lcjson";
+  cc_argv[n++] = "-lm";
   cc_argv[n] = NULL;
   if (run(cc_argv) != 0) {
     fprintf(stderr, "attncc: error: the generated code did not build with %s%s\n", co->cc,
             co->keep_dir ? "" : " (--keep DIR keeps the files)");
     goto out;
   }
-  char *run_argv[8] = {(char *)exe, (char *)co->ref_path, (char *)xformat("%g", co->tol), NULL};
-  int k = 3;
-  if (co->runtime_weights) {
-    run_argv[k++] = "--weights";
-    run_argv[k++] = (char *)co->weights_path;
-  }
-  if (co->repeat > 0) {
-    run_argv[k++] = "--repeat";
-    run_argv[k++] = (char *)xformat("%d", co->repeat);
-  }
-  run_argv[k] = NULL;
+  char *run_argv[16] = {(char *)exe};
+  for (int i = 0; args[i] && i < 14; i++)
+    run_argv[i + 1] = args[i];
   fflush(stdout);
-  int rc = run(run_argv); /* 0 match, 1 mismatch or bad reference file, else a crash */
-  status = rc == 0 ? 0 : rc == 1 ? 1 : 2;
-  printf("check: %s\n", status == 0 ? "PASS" : "FAIL");
+  status = run(run_argv);
+  if (status < 0)
+    status = 3; /* it crashed */
 out:
   if (!co->keep_dir)
     remove_dir(dir);
+  return status;
+}
+
+int check_run(const Graph *g, const EmitOptions *eo, const CheckOptions *co) {
+  EmitOptions o = *eo;
+  o.header_name = "model.h";
+  o.blob_name = "model.weights.bin";
+  o.blob_asm_name = "model.weights.S";
+  /* model.c first: emitting it decides whether the weights go to the blob */
+  const GeneratedFile files[] = {{"model.c", emit_source, g, &o, false},
+                                 {"model.h", emit_header, g, &o, false},
+                                 {"driver.c", emit_check_driver, g, &o, false},
+                                 {"model.weights.bin", emit_weights_bin, g, &o, true},
+                                 {"model.weights.S", emit_weights_asm, g, &o, true},
+                                 {NULL, NULL, NULL, NULL, false}};
+  char *args[8] = {(char *)co->ref_path, (char *)xformat("%g", co->tol), NULL};
+  int k = 2;
+  if (co->runtime_weights) {
+    args[k++] = "--weights";
+    args[k++] = (char *)co->weights_path;
+  }
+  if (co->repeat > 0) {
+    args[k++] = "--repeat";
+    args[k++] = (char *)xformat("%d", co->repeat);
+  }
+  args[k] = NULL;
+  int rc = check_build_and_run(co, files, check_files, args);
+  if (rc < 0)
+    return 2;
+  /* 0 match, 1 mismatch or bad reference file, else a crash */
+  int status = rc == 0 ? 0 : rc == 1 ? 1 : 2;
+  printf("check: %s\n", status == 0 ? "PASS" : "FAIL");
   return status;
 }

@@ -946,6 +946,8 @@ static void emit_node(Kernels *k, const Graph *g, const EmitOptions *o, const No
   if (n->path[0])
     sb_printf(&k->calls, " in %s", n->path);
   sb_puts(&k->calls, " */\n");
+  if (o->debug)
+    debug_emit_tap(&k->calls, g, o, n, ref(g, o, n));
   sb_free(&body);
   sb_free(&sig);
   sb_free(&args);
@@ -1100,6 +1102,8 @@ void emit_source(const Graph *g, const EmitOptions *o, FILE *out) {
                  "#define %s_NOINLINE\n#endif\n\n", o->prefix, o->prefix);
   if (k.defs.buf)
     sb_puts(&sb, k.defs.buf);
+  if (o->debug)
+    debug_emit_table(&sb, g, o);
   sb_puts(&sb, "\n/* ---- forward ---- */\n");
   put_signature(&sb, g, o);
   sb_puts(&sb, " {\n  unsigned char *ws = (unsigned char *)workspace;\n  int status = 0;\n");
@@ -1180,6 +1184,8 @@ void emit_header(const Graph *g, const EmitOptions *o, FILE *out) {
               g->nparams ? g->nparams : 1);
     sb_printf(&sb, "extern const attncc_param_info %s_param_info[%s_NUM_PARAMS];\n", o->prefix, up);
   }
+  if (o->debug)
+    debug_emit_header(&sb, g, o);
   sb_puts(&sb, "\n/* Runs the model. Returns 0, or 1 when an integer index input was out of\n"
                " * range (those rows read row 0). Inputs are not modified. */\n");
   put_signature(&sb, g, o);

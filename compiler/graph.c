@@ -35,6 +35,7 @@ Node *graph_add(Graph *g, OpCode op, Node **src, int nsrc, Loc loc, const char *
   Node *n = xalloc(sizeof(Node));
   n->op = op;
   n->id = g->nnodes;
+  n->value_id = n->id;
   n->nsrc = nsrc;
   if (nsrc) {
     n->src = xalloc(sizeof(Node *) * (size_t)nsrc);
@@ -149,6 +150,7 @@ void graph_replace_uses(Graph *g, Node *old, Node *new_node) {
     if (n->gamma == old)
       n->gamma = new_node;
   }
+  new_node->value_id = old->value_id; /* it computes old's value from now on */
   for (int k = 0; k < g->noutputs; k++)
     if (g->outputs[k].node == old)
       g->outputs[k].node = new_node;

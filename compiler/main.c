@@ -17,6 +17,7 @@
 static const char usage[] =
     "usage: attncc [options] MODEL.lua -o OUT.c\n"
     "       attncc check [options] MODEL.lua --ref REF.safetensors\n"
+    "       attncc debug [options] MODEL.lua --ref REF.safetensors\n"
     "\n"
     "Compiles a model described in the attncc Lua DSL into standalone C (OUT.c and OUT.h).\n"
     "\n"
@@ -41,6 +42,8 @@ static const char usage[] =
     "                      lua, fold, simplify, fuse_attention, fuse_epilogues,\n"
     "                      fuse_layernorm, fuse_elementwise, pack_weights, memplan;\n"
     "                      or all)\n"
+    "  --debug             a debug build: the run function hands every intermediate tensor\n"
+    "                      to a hook, described by a table (name, op, model.lua line, module)\n"
     "  --report            print the memory plan: workspace bytes, the naive sum of all\n"
     "                      intermediates, the largest live set, and the parameter bytes\n"
     "  -v                  show Lua tracebacks with errors in model.lua\n"
@@ -54,7 +57,11 @@ static const char usage[] =
     "  --tol X             pass when |out - ref| <= X * (1 + |ref|) everywhere (default 1e-4)\n"
     "  --cc CC             C compiler to build with (default: $CC, else clang)\n"
     "  --keep DIR          keep the generated and built files in DIR\n"
-    "  --repeat N          also time N runs and print the median\n";
+    "  --repeat N          also time N runs and print the median\n"
+    "\n"
+    "debug (the check options apply): compares every intermediate tensor of the compiled\n"
+    "model with the same model compiled unfused for the generic target, run on REF's\n"
+    "inputs, and names the first op that diverges (model.lua line, module, shape, error)\n";
 
 typedef struct {
   const char *model, *out, *weights, *prefix, *ref, *cc, *keep, *target, *depfile;
@@ -63,6 +70,7 @@ typedef struct {
   Define *defines;
   int ndefines;
   bool check, runtime_weights, dump, dump_dot, verbose, report;
+  bool debug, debug_cmd;                   /* --debug; the `debug` command (implies check) */
   const char *dump_after;                  /* --dump-after: pass names, "all"; NULL: memplan */
   int weights_blob;                        /* 1 --weights-blob, 0 --no-weights-blob, -1 auto */
   double tol;
@@ -152,10 +160,11 @@ static int parse_args(int argc, char **argv, Args *a) {
   StrBuf cmd = {0};
   sb_puts(&cmd, "attncc");
   int first = 1;
-  if (argc > 1 && !strcmp(argv[1], "check")) {
+  if (argc > 1 && (!strcmp(argv[1], "check") || !strcmp(argv[1], "debug"))) {
     a->check = true;
+    a->debug = a->debug_cmd = !strcmp(argv[1], "debug");
     first = 2;
-    sb_puts(&cmd, " check");
+    sb_printf(&cmd, " %s", argv[1]);
   }
   for (int i = first; i < argc; i++) {
     const char *v;
@@ -204,6 +213,8 @@ static int parse_args(int argc, char **argv, Args *a) {
       a->md = true;
     } else if (!strcmp(argv[i], "--weights-blob") || !strcmp(argv[i], "--no-weights-blob")) {
       a->weights_blob = argv[i][2] != 'n';
+    } else if (!strcmp(argv[i], "--debug")) {
+      a->debug = true;
     } else if (!strcmp(argv[i], "--report")) {
       a->report = true;
     } else if (!strcmp(argv[i], "--dump-graph")) {
@@ -248,7 +259,7 @@ static int parse_args(int argc, char **argv, Args *a) {
   if (!a->model)
     return arg_error("%s", "no model file given");
   if (a->check && !a->ref)
-    return arg_error("%s", "check needs --ref REF.safetensors");
+    return arg_error("%s needs --ref REF.safetensors", a->debug_cmd ? "debug" : "check");
   if (a->check && a->runtime_weights && !a->weights)
     return arg_error("%s", "--runtime-weights needs --weights FILE");
   if (!a->check && !a->out)
@@ -434,6 +445,8 @@ static int compile(const Args *a) {
   Graph *g = lua_host_run(&ho);
   if (!g)
     return 1;
+  if (a->debug)
+    debug_record(g);
   for (int i = 0; i < g->nparams; i++) {
     if (!g->params[i]->name) {
       const Node *n = g->params[i];
@@ -468,6 +481,8 @@ static int compile(const Args *a) {
   eo.threads = a->threads > 1 ? a->threads : 1;
   WeightBlob blob = {.mode = a->weights_blob};
   eo.blob = &blob;
+  eo.debug = a->debug;
+  eo.fault = a->debug ? getenv("ATTNCC_FAULT") : NULL;
   if (a->check) {
     eo.prefix = a->prefix ? a->prefix : "model";
     bool native = !a->target || !strcmp(a->target, "native");
@@ -476,7 +491,7 @@ static int compile(const Args *a) {
                        a->keep, a->tol, a->repeat,
                        xformat("%s%s", native ? "-march=native" : target->cflags,
                                eo.threads > 1 ? " -fopenmp" : "")};
-    return check_run(g, &eo, &co);
+    return a->debug_cmd ? debug_run(g, &eo, &co, &ho) : check_run(g, &eo, &co);
   }
   eo.prefix = a->prefix ? a->prefix : default_prefix(a->out);
   if (!valid_prefix(eo.prefix)) {

@@ -4,16 +4,9 @@
 #define CHECK_MAIN_H
 
 #include "attncc_params.h"
+#include "tensor_io.h"
 
 #include <stddef.h>
-
-typedef struct {
-  const char *name;
-  int dtype;                               /* 0 float32, 1 int32, 2 bool (uint8) */
-  int ndim;
-  long long shape[8];
-  long long numel;
-} check_tensor;
 
 extern const check_tensor check_inputs[];  /* terminated by a NULL name */
 extern const check_tensor check_outputs[];

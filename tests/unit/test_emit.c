@@ -24,7 +24,8 @@ static char *capture_with(EmitFn fn, const EmitOptions *o, size_t *n) {
 }
 
 static char *capture(EmitFn fn, bool embed) {
-  EmitOptions o = {"m", "m.h", "attncc test", embed, target_find("generic"), 1, NULL, NULL, NULL};
+  EmitOptions o = {.prefix = "m", .header_name = "m.h", .command_line = "attncc test",
+                   .embed_weights = embed, .target = target_find("generic"), .threads = 1};
   return capture_with(fn, &o, NULL);
 }
 
@@ -93,8 +94,9 @@ static void test_weights_blob(void **state) {
   graph_add_output(g, "y", b_op2(g, OP_ADD, x, bias));
   memplan_run(g);
   WeightBlob blob = {.mode = 1};
-  EmitOptions o = {"m", "m.h", "attncc test", true, target_find("generic"), 1, &blob,
-                   "m.weights.bin", "m.weights.S"};
+  EmitOptions o = {.prefix = "m", .header_name = "m.h", .command_line = "attncc test",
+                   .embed_weights = true, .target = target_find("generic"), .threads = 1,
+                   .blob = &blob, .blob_name = "m.weights.bin", .blob_asm_name = "m.weights.S"};
   char *src = capture_with(emit_source, &o, NULL);
   assert_true(blob.used);
   assert_int_equal(blob.n, 1);

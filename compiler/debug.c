@@ -1,0 +1,85 @@
+/* debug.c: `attncc debug MODEL.lua --ref REF [--weights W]`. Builds one program holding
+ * two debug builds of the model (see debug_emit.c): the compiled one, as `attncc check`
+ * would build it, and a reference, the same model with no rewriting pass (no folding,
+ * no fusion) and the plain kernels of templates/kernels_reference.c, its weights
+ * loaded at run time. The program
+ * (templates/debug_main.c) runs both on REF's inputs, compares every tensor of the
+ * compiled build with the reference tensor of the same name, and names the first
+ * op that diverges with its model.lua line, module path, shape and error. */
+#include "debug.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+static const char *const debug_files[] = {"attncc_safetensors.c", "attncc_safetensors.h",
+                                          "attncc_params.c", "attncc_params.h",
+                                          "tensor_io.c", "tensor_io.h",
+                                          "check_main.h", "debug_main.c", "debug_main.h", NULL};
+
+/* the check driver of the reference build, its symbols renamed ref_check_* */
+static void emit_reference_driver(const Graph *g, const EmitOptions *o, FILE *out) {
+  static const char *const names[] = {"check_inputs", "check_outputs", "check_workspace_size",
+                                      "check_param_info", "check_num_params",
+                                      "check_params_size", "check_buffer_names", "check_call",
+                                      NULL};
+  fputs("/* the reference build's driver: the check driver with its symbols renamed */\n", out);
+  for (int i = 0; names[i]; i++)
+    fprintf(out, "#define %s ref_%s\n", names[i], names[i]);
+  emit_check_driver(g, o, out);
+}
+
+/* the kernels of the reference build: templates/kernels_reference.c, the simplest code */
+static const Target reference_target = {"reference", "kernels_reference.c", 16, ""};
+
+/* the same model with no rewriting pass: each op its own straightforward kernel */
+static Graph *reference_graph(const HostOptions *ho, const Target *reference) {
+  Graph *r = lua_host_run(ho);
+  if (!r)
+    return NULL;
+  debug_record(r);
+  r->gemm_nr = reference->gemm_nr;
+  r->threads = 1;
+  pack_weights(r); /* the GEMM kernels read packed weights; sizes the scratch */
+  memplan_run(r);
+  return r;
+}
+
+int debug_run(const Graph *g, const EmitOptions *eo, const CheckOptions *co,
+              const HostOptions *ho) {
+  const Target *reference = &reference_target;
+  Graph *r = reference_graph(ho, reference);
+  if (!r)
+    return 2;
+  EmitOptions mo = *eo, ro = *eo;
+  mo.prefix = "model";
+  mo.header_name = "model.h";
+  mo.debug = true;
+  mo.blob = NULL; /* debug builds keep the weights in the C file */
+  ro.prefix = "ref";
+  ro.header_name = "ref.h";
+  ro.debug = true;
+  ro.fault = NULL;
+  ro.target = reference;
+  ro.threads = 1;
+  ro.embed_weights = r->nparams == 0;
+  ro.blob = NULL;
+  const GeneratedFile files[] = {{"model.c", emit_source, g, &mo, false},
+                                 {"model.h", emit_header, g, &mo, false},
+                                 {"driver.c", emit_check_driver, g, &mo, false},
+                                 {"ref.c", emit_source, r, &ro, false},
+                                 {"ref.h", emit_header, r, &ro, false},
+                                 {"ref_driver.c", emit_reference_driver, r, &ro, false},
+                                 {NULL, NULL, NULL, NULL, false}};
+  char *args[8] = {(char *)co->ref_path, (char *)xformat("%g", co->tol), NULL};
+  if (co->weights_path && (r->nparams > 0)) {
+    args[2] = "--weights";
+    args[3] = (char *)co->weights_path;
+    args[4] = NULL;
+  }
+  int rc = check_build_and_run(co, files, debug_files, args);
+  if (rc < 0)
+    return 2;
+  int status = rc == 0 ? 0 : rc == 1 ? 1 : 2; /* 1: a divergence or a bad reference file */
+  printf("debug: %s\n", status == 0 ? "PASS" : "FAIL");
+  return status;
+}
