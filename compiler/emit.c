@@ -509,6 +509,9 @@ static void emit_matmul(StrBuf *sb, const EmitOptions *o, const Node *n) {
 /* ---- fused attention ---- */
 
 #define ATTN_BLOCK 128  /* keys per block of the online softmax */
+/* row stride of the score tile and of the staged queries: the avx512/avx2 GEMMs' packed
+ * A strip stride (KC + 16), so both products read them in place instead of packing */
+#define ATTN_LD 272
 #define ATTN_QUERIES 96 /* queries per block (a multiple of the GEMM's row tile) */
 
 /* offset of source `src` of attention node n at flat score row r (code), for step st */
@@ -599,8 +602,9 @@ static void attention_scratch(const Node *n, int nr, int64_t *kp, int64_t *vp, i
   int64_t blocks = (n->lk + ATTN_BLOCK - 1) / ATTN_BLOCK;
   *kp = pack_floats(n->dh, ATTN_BLOCK, nr);   /* one key block: d x 64 */
   *vp = pack_floats(ATTN_BLOCK, n->dv, nr);   /* one value block: 64 x dv */
-  *tile = ATTN_QUERIES * ATTN_BLOCK;
-  *total = blocks * (*kp + *vp) + *tile + 2 * ATTN_QUERIES;
+  *tile = ATTN_QUERIES * ATTN_LD;
+  /* the tile, the staged queries (when a query row fits one K block), row max and sum */
+  *total = blocks * (*kp + *vp) + *tile + (n->dh <= ATTN_LD - 16 ? *tile : 0) + 2 * ATTN_QUERIES;
 }
 
 int64_t emit_attention_scratch(const Node *n, int nr, int threads) {
@@ -656,7 +660,10 @@ static void emit_attention(StrBuf *sb, const EmitOptions *o, const Node *n) {
   sb_printf(sb, "  for (int t = 0; t < %d; t++) { /* each thread: its batch items, its scratch */\n", t);
   sb_printf(sb, "  float *kp = scratch + t * %lld, *vp = kp + %lld, *st = vp + %lld;\n",
             (long long)total, blocks * (long long)kp, blocks * (long long)vp);
+  bool stage = dh <= ATTN_LD - 16;
   sb_printf(sb, "  float *rmax = st + %lld, *rsum = rmax + %d;\n", (long long)tile, ATTN_QUERIES);
+  if (stage)
+    sb_printf(sb, "  float *qs = rsum + %d;\n", ATTN_QUERIES);
   sb_printf(sb, "  for (int64_t b = t * %lld / %d; b < (t + 1) * %lld / %d; b++) {\n", batch, t,
             batch, t);
   sb_printf(sb, "    for (int64_t jb = 0; jb < %lld; jb++) {\n", blocks);
@@ -675,6 +682,10 @@ static void emit_attention(StrBuf *sb, const EmitOptions *o, const Node *n) {
   sb_printf(sb, "      const int64_t in = %lld - i0 < %d ? %lld - i0 : %d;\n", lq, ATTN_QUERIES, lq,
             ATTN_QUERIES);
   sb_printf(sb, "      const float *q = s0 + (b * %lld + i0) * %lld;\n", lq, dh);
+  if (stage) /* the block's queries at the packed-strip stride, once for all key blocks */
+    sb_printf(sb, "      for (int64_t i = 0; i < in; i++)\n"
+                  "        memcpy(qs + i * %d, q + i * %lld, %lld * sizeof(float));\n",
+              ATTN_LD, dh, dh);
   sb_printf(sb, "      float *out = y + (b * %lld + i0) * %lld;\n", lq, dv);
   sb_printf(sb, "      for (int64_t e = 0; e < in * %lld; e++)\n        out[e] = 0.0f;\n", dv);
   sb_puts(sb, "      for (int64_t i = 0; i < in; i++) {\n        rmax[i] = -INFINITY;\n"
@@ -686,10 +697,10 @@ static void emit_attention(StrBuf *sb, const EmitOptions *o, const Node *n) {
     sb_printf(sb, "      for (int64_t jb = 0; jb < %lld; jb++) {\n", blocks);
   sb_printf(sb, "        const int64_t j0 = jb * %d, jn = %lld - j0 < %d ? %lld - j0 : %d;\n",
             ATTN_BLOCK, lk, ATTN_BLOCK, lk, ATTN_BLOCK);
-  sb_printf(sb, "        %s_gemm(in, jn, %lld, q, %lld, kp + jb * %lld, st, %d, NULL, NULL, 0, 0);\n",
-            P, dh, dh, (long long)kp, ATTN_BLOCK);
+  sb_printf(sb, "        %s_gemm(in, jn, %lld, %s, %lld, kp + jb * %lld, st, %d, NULL, NULL, 0, 0);\n",
+            P, dh, stage ? "qs" : "q", stage ? (long long)ATTN_LD : dh, (long long)kp, ATTN_LD);
   sb_puts(sb, "        for (int64_t i = 0; i < in; i++) {\n");
-  sb_printf(sb, "          float *srow = st + i * %d, *orow = out + i * %lld;\n", ATTN_BLOCK, dv);
+  sb_printf(sb, "          float *srow = st + i * %d, *orow = out + i * %lld;\n", ATTN_LD, dv);
   if (rows.len) {
     if (strstr(rows.buf, "(r /"))
       sb_printf(sb, "          const int64_t r = b * %lld + i0 + i;\n", lq);
@@ -726,7 +737,7 @@ static void emit_attention(StrBuf *sb, const EmitOptions *o, const Node *n) {
   sb_printf(sb, "          for (int64_t c = 0; c < %lld; c++)\n            orow[c] *= corr;\n", dv);
   sb_puts(sb, "        }\n");
   sb_printf(sb, "        %s_gemm(in, %lld, jn, st, %d, vp + jb * %lld, out, %lld, NULL, out, %lld, 0);\n",
-            P, dv, ATTN_BLOCK, (long long)vp, dv, dv);
+            P, dv, ATTN_LD, (long long)vp, dv, dv);
   sb_puts(sb, "      }\n      for (int64_t i = 0; i < in; i++) {\n");
   sb_puts(sb, "        const float inv = 1.0f / rsum[i];\n");
   sb_printf(sb, "        for (int64_t c = 0; c < %lld; c++)\n          out[i * %lld + c] *= inv;\n",

@@ -237,7 +237,8 @@ static inline void PREFIX_gemm_prefetch(int64_t mr, int64_t n, const float *c, i
   }
 }
 
-/* C[M,N] = act(A[M,K] * B + bias) + R; A row stride lda, Bp = pack_b(B), C row stride ldc,
+/* C[M,N] = act(A[M,K] * B + bias) + R; A row stride lda (lda == KCP and K <= KC: A is
+ * read in place, as the packed strip it already is), Bp = pack_b(B), C row stride ldc,
  * bias[N] and R (row stride ldr) may be NULL; act 0 none, 1 relu, 2 gelu (erf).
  * C must not overlap A, Bp or bias; R may be C itself (C == R, ldc == ldr) or apart from it. */
 static inline void PREFIX_gemm(int64_t M, int64_t N, int64_t K, const float *A, int64_t lda,
@@ -274,15 +275,19 @@ static inline void PREFIX_gemm(int64_t M, int64_t N, int64_t K, const float *A, 
         const int r_now = R && (r_late ? last : first);
         for (int64_t ic = 0; ic < M; ic += MR) {
           const int64_t mr = M - ic < MR ? M - ic : MR;
-          for (int64_t i = 0; i < mr; i++)
-            memcpy(ap + i * KCP, A + (ic + i) * lda + pc, (size_t)kc * sizeof(float));
+          const float *as = ap; /* the strip: packed, or A itself when its stride is KCP */
+          if (lda == KCP && nkb == 1)
+            as = A + ic * lda;
+          else
+            for (int64_t i = 0; i < mr; i++)
+              memcpy(ap + i * KCP, A + (ic + i) * lda + pc, (size_t)kc * sizeof(float));
           for (int64_t j = jc; j < je; j += NR) {
             float *c = C + ic * ldc + j;
             const float *r = r_now ? R + ic * ldr + j : NULL;
             if (j + NR < je) /* the next tile's C (and R) lines, early */
               PREFIX_gemm_prefetch(mr, je - j - NR < NR ? je - j - NR : NR, c + NR, ldc,
                                    r ? r + NR : NULL, ldr);
-            PREFIX_gemm_tile(mr, kc, ap, Bp + (j * K + pc * NR), je - j < NR ? je - j : NR,
+            PREFIX_gemm_tile(mr, kc, as, Bp + (j * K + pc * NR), je - j < NR ? je - j : NR,
                              first ? NULL : c, ldc, c, ldc, first && bias ? bias + j : NULL,
                              r_late ? NULL : r, r_late ? r : NULL, ldr, last ? act : 0);
           }

@@ -74,8 +74,15 @@ static double act_ref(double x, int act) {
 }
 
 /* combo bits: layout (2) x bias (2) x act (3) x residual (3: none, separate, C == R) */
-static void run_shape(int64_t M, int64_t N, int64_t K, int ncombos, int combo0) {
-  const int64_t lda = K + (M * 7 + K) % 5, ldc = N + (N * 3 + M) % 4, ldr_sep = N + 3;
+/* lda_kcp: A's row stride is the kernel's packed-strip stride (PREFIX_GEMM_KCP), which
+ * the avx2/avx512 kernels read in place when K fits one K block */
+static void run_shape_lda(int64_t M, int64_t N, int64_t K, int ncombos, int combo0, int lda_kcp) {
+#ifdef PREFIX_GEMM_KCP
+  const int64_t kcp = PREFIX_GEMM_KCP;
+#else
+  const int64_t kcp = K + 16;
+#endif
+  const int64_t lda = lda_kcp && K <= kcp ? kcp : K + (M * 7 + K) % 5, ldc = N + (N * 3 + M) % 4, ldr_sep = N + 3;
   float *A = xmalloc((size_t)(M * lda) * sizeof(float));
   float *Bl = xmalloc((size_t)(K * N) * sizeof(float)); /* logical B, [K,N] */
   float *Bt = xmalloc((size_t)(K * N) * sizeof(float)); /* stored [N,K] */
@@ -186,6 +193,10 @@ static void run_shape(int64_t M, int64_t N, int64_t K, int ncombos, int combo0) 
   free(R0);
 }
 
+static void run_shape(int64_t M, int64_t N, int64_t K, int ncombos, int combo0) {
+  run_shape_lda(M, N, K, ncombos, combo0, 0);
+}
+
 int main(void) {
   static const int64_t Ms[] = {1, 2, 3, 7, 12, 13, 14, 17, 100, 129};
   static const int64_t Ns[] = {1, 7, 8, 9, 15, 16, 17, 31, 32, 33, 100, 129};
@@ -207,6 +218,10 @@ int main(void) {
                                    {64, 128, 64},   {1, 768, 256}};
   for (size_t s = 0; s < sizeof big / sizeof *big; s++)
     run_shape(big[s][0], big[s][1], big[s][2], 36, 0);
+  /* A already strided like the packed strip (the attention's score tile and queries) */
+  static const int64_t strided[][3] = {{96, 32, 128}, {96, 128, 32}, {7, 33, 64}, {13, 17, 256}};
+  for (size_t s = 0; s < sizeof strided / sizeof *strided; s++)
+    run_shape_lda(strided[s][0], strided[s][1], strided[s][2], 36, 0, 1);
   printf("%d passed, %d failed\n", passed, failed);
   return failed != 0;
 }
