@@ -613,6 +613,16 @@ int64_t emit_attention_scratch(const Node *n, int nr, int threads) {
   return total * (int64_t)sizeof(float) * (threads > 1 ? threads : 1);
 }
 
+/* one score of the chain loop: srow[at] through the steps, into lane[ln]'s running max */
+static void attn_chain_body(StrBuf *sb, const char *steps, const char *at, const char *ln) {
+  sb_printf(sb, "          float sv = srow[%s];\n", at);
+  if (strstr(steps, "jj"))
+    sb_printf(sb, "          const int64_t jj = j0 + %s;\n", at);
+  sb_puts(sb, steps);
+  sb_printf(sb, "          srow[%s] = sv;\n", at);
+  sb_printf(sb, "          lane[%s] = (sv > lane[%s] || sv != sv) ? sv : lane[%s];\n", ln, ln, ln);
+}
+
 /* static const int32_t NAME[n] = {...}; */
 static void put_int_table(StrBuf *sb, const char *name, const int32_t *v, long long n) {
   sb_printf(sb, "  static const int32_t %s[%lld] = {", name, n);
@@ -707,22 +717,14 @@ static void emit_attention(StrBuf *sb, const EmitOptions *o, const Node *n) {
     sb_puts(sb, rows.buf);
   }
   if (steps.len) { /* the chain and the block's row max in one pass, 16 lanes at a time */
-    bool jj = strstr(steps.buf, "jj") != NULL;
     sb_puts(sb, "          float lane[16];\n          for (int l = 0; l < 16; l++)\n"
                 "            lane[l] = -INFINITY;\n          const int64_t full = jn - jn % 16;\n"
-                "          int64_t j = 0;\n          for (; j < full; j += 16)\n            for (int l = 0; l < 16; l++) {\n"
-                "          float sv = srow[j + l];\n");
-    if (jj)
-      sb_puts(sb, "          const int64_t jj = j0 + j + l;\n");
-    sb_puts(sb, steps.buf);
-    sb_puts(sb, "          srow[j + l] = sv;\n"
-                "          lane[l] = (sv > lane[l] || sv != sv) ? sv : lane[l];\n            }\n"
-                "          for (j = full; j < jn; j++) {\n          float sv = srow[j];\n");
-    if (jj)
-      sb_puts(sb, "          const int64_t jj = j0 + j;\n");
-    sb_puts(sb, steps.buf);
-    sb_puts(sb, "          srow[j] = sv;\n"
-                "          lane[0] = (sv > lane[0] || sv != sv) ? sv : lane[0];\n          }\n");
+                "          int64_t j = 0;\n          for (; j < full; j += 16)\n"
+                "            for (int l = 0; l < 16; l++) {\n");
+    attn_chain_body(sb, steps.buf, "j + l", "l");
+    sb_puts(sb, "            }\n          for (j = full; j < jn; j++) {\n");
+    attn_chain_body(sb, steps.buf, "j", "0");
+    sb_puts(sb, "          }\n");
     sb_printf(sb, "          const float mb = %s_lanes_max(lane);\n", P);
   } else {
     sb_printf(sb, "          const float mb = %s_row_max(srow, jn);\n", P);
