@@ -102,13 +102,12 @@ static const char *quote_arg(const char *s) {
 static int parse_args(int argc, char **argv, Args *a) {
   a->tol = 1e-4;
   a->defines = xalloc(sizeof(Define) * (size_t)argc);
-  StrBuf cmd = {0};
-  sb_puts(&cmd, "attncc");
+  a->command_line = "attncc"; /* built in the arena: an early error return leaks nothing */
   int first = 1;
   if (argc > 1 && !strcmp(argv[1], "check")) {
     a->check = true;
     first = 2;
-    sb_puts(&cmd, " check");
+    a->command_line = "attncc check";
   }
   for (int i = first; i < argc; i++) {
     const char *v;
@@ -179,10 +178,8 @@ static int parse_args(int argc, char **argv, Args *a) {
     if (v && !*v)
       return arg_error("%s needs a value", argv[start]);
     for (int k = start; k <= i; k++)
-      sb_printf(&cmd, " %s", quote_arg(argv[k]));
+      a->command_line = xformat("%s %s", a->command_line, quote_arg(argv[k]));
   }
-  a->command_line = xstrdup(cmd.buf);
-  sb_free(&cmd);
   if (!a->model)
     return arg_error("%s", "no model file given");
   if (a->check && !a->ref)
@@ -257,14 +254,16 @@ static void put_dep_path(FILE *f, const char *p) {
   }
 }
 
-/* OUT.c OUT.h: model.lua required.lua ... weights (and an empty rule for each, as -MP) */
-static int write_depfile(const Graph *g, const char *out, const char *weights, const char *path) {
+/* OUT.c OUT.h: model.lua required.lua ... weights (and an empty rule for each, as -MP),
+ * written into a temporary file beside path; returns its name, or NULL */
+static const char *depfile_to_temp(const Graph *g, const char *out, const char *weights,
+                                   const char *path) {
   char *tmp = xformat("%s.tmp-XXXXXX", path);
   int fd = mkstemp(tmp);
   FILE *f = fd < 0 ? NULL : fdopen(fd, "w");
   if (!f) {
     fprintf(stderr, "attncc: error: cannot write %s: %s\n", path, strerror(errno));
-    return 1;
+    return NULL;
   }
   const char *deps[256];
   int n = 0;
@@ -286,25 +285,29 @@ static int write_depfile(const Graph *g, const char *out, const char *weights, c
     put_dep_path(f, deps[i]);
     fputs(":\n", f);
   }
-  if (fclose(f) != 0 || rename(tmp, path) != 0) {
+  if (fclose(f) != 0) {
     unlink(tmp);
     fprintf(stderr, "attncc: error: cannot write %s: %s\n", path, strerror(errno));
-    return 1;
+    return NULL;
   }
-  return 0;
+  return tmp;
 }
 
-static int write_outputs(const Graph *g, const EmitOptions *o, const char *out) {
+/* OUT.c, OUT.h and the depfile (when depfile is not NULL): all of them or none */
+static int write_outputs(const Graph *g, const EmitOptions *o, const char *out,
+                         const char *weights, const char *depfile) {
   const char *hpath = header_path(out);
   const char *tc = emit_to_temp(out, emit_source, g, o);
   const char *th = tc ? emit_to_temp(hpath, emit_header, g, o) : NULL;
-  if (!th || rename(tc, out) != 0 || rename(th, hpath) != 0) {
-    if (tc)
-      unlink(tc);
-    if (th)
-      unlink(th);
-    if (tc && th)
+  const char *td = th && depfile ? depfile_to_temp(g, out, weights, depfile) : NULL;
+  if (!th || (depfile && !td) || rename(tc, out) != 0 || rename(th, hpath) != 0 ||
+      (td && rename(td, depfile) != 0)) {
+    if (tc && th && (!depfile || td))
       fprintf(stderr, "attncc: error: cannot write %s: %s\n", out, strerror(errno));
+    const char *temps[] = {tc, th, td};
+    for (int i = 0; i < 3; i++)
+      if (temps[i])
+        unlink(temps[i]);
     return 1;
   }
   return 0;
@@ -384,15 +387,14 @@ static int compile(const Args *a) {
   const char *h = header_path(a->out);
   const char *slash = strrchr(h, '/');
   eo.header_name = slash ? slash + 1 : h;
-  int rc = write_outputs(g, &eo, a->out);
-  if (rc == 0 && a->md) {
+  const char *d = NULL;
+  if (a->md) {
     size_t n = strlen(a->out);
-    const char *d = a->depfile ? a->depfile
-                    : (n > 2 && !strcmp(a->out + n - 2, ".c")) ? xformat("%.*s.d", (int)(n - 2), a->out)
-                                                               : xformat("%s.d", a->out);
-    rc = write_depfile(g, a->out, a->weights, d);
+    d = a->depfile ? a->depfile
+        : (n > 2 && !strcmp(a->out + n - 2, ".c")) ? xformat("%.*s.d", (int)(n - 2), a->out)
+                                                   : xformat("%s.d", a->out);
   }
-  return rc;
+  return write_outputs(g, &eo, a->out, a->weights, d);
 }
 
 int main(int argc, char **argv) {
