@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # run.sh SECONDS: first replays every input in tests/fuzz/regress/<target>/ (each one a
 # crash found once and fixed), then fuzzes each target for SECONDS seconds starting from
-# its seed corpus tests/fuzz/corpus/<target>/. New interesting inputs go to
-# build/fuzz/<target>/ (not into the repo); a crash leaves its input in
-# build/fuzz/crash-<target>-* and fails the run. Prints the executions per target.
+# its seed corpus tests/fuzz/corpus/<target>/, with tests/fuzz/<target>.dict if there is
+# one. New interesting inputs go to build/fuzz/<target>/ (not into the repo); a crash
+# leaves its input in build/fuzz/crash-<target>-* and fails the run. Prints the
+# executions per target.
 set -u
 SECONDS_EACH=${1:-60}
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
@@ -20,7 +21,9 @@ for target in safetensors frontend; do
      ! "$bin" "${common[@]}" -runs=0 "tests/fuzz/regress/$target" > "build/fuzz/$target.log" 2>&1; then
     echo "fuzz_$target: a regression input fails:"; tail -40 "build/fuzz/$target.log"; status=1; continue
   fi
-  if ! "$bin" "${common[@]}" -max_total_time="$SECONDS_EACH" -print_final_stats=1 \
+  dict=()
+  [ -f "tests/fuzz/$target.dict" ] && dict=(-dict="tests/fuzz/$target.dict")
+  if ! "$bin" "${common[@]}" "${dict[@]}" -max_total_time="$SECONDS_EACH" -print_final_stats=1 \
        "build/fuzz/$target" "tests/fuzz/corpus/$target" > "build/fuzz/$target.log" 2>&1; then
     echo "fuzz_$target: crash:"; tail -60 "build/fuzz/$target.log"; status=1; continue
   fi
