@@ -24,6 +24,7 @@
 #define MEMORY_LIMIT_MIB 4096
 #endif
 #define MEMORY_LIMIT ((size_t)MEMORY_LIMIT_MIB << 20)
+#define MAX_NODES (1 << 20)
 
 typedef struct {
   Graph *g;
@@ -113,6 +114,8 @@ static DType parse_dtype(lua_State *L, const char *s) {
 /* Adds a node, infers its shape, and raises a located error when that fails. */
 static Node *add_node(lua_State *L, Node *proto, Node **src, int nsrc) {
   Host *h = host(L);
+  if (h->g->nnodes >= MAX_NODES) /* graph memory is not counted by the Lua memory limit */
+    dsl_error(L, "model.lua created more than %d operations", MAX_NODES);
   Node *n = graph_add(h->g, proto->op, src, nsrc, dsl_loc(L), h->path);
   n->axis = proto->axis;
   memcpy(n->perm, proto->perm, sizeof n->perm);
@@ -131,8 +134,7 @@ static Node *add_node(lua_State *L, Node *proto, Node **src, int nsrc) {
     dsl_error(L, "%s", msg);
   }
   if (shape_numel(&n->shape) > ((int64_t)1 << 40))
-    dsl_error(L, "%s: tensor of %lld elements is too large", op_names[n->op],
-              (long long)shape_numel(&n->shape));
+    dsl_error(L, "%s: the tensor would have more than 2^40 elements", op_names[n->op]);
   return n;
 }
 
@@ -207,9 +209,24 @@ static int dim_arg(lua_State *L, int idx, const char *what) {
 
 /* ---- primitives (_C table) ---- */
 
+/* Names reach the output as C identifiers, comments and string literals: inputs and outputs
+ * are identifiers, parameter and buffer names dotted identifiers (state_dict names). */
+static const char *check_name(lua_State *L, int idx, const char *what, bool dotted) {
+  const char *name = luaL_checkstring(L, idx);
+  bool ok = (*name >= 'a' && *name <= 'z') || (*name >= 'A' && *name <= 'Z') || *name == '_' ||
+            (dotted && *name >= '0' && *name <= '9');
+  for (const char *c = name; ok && *c; c++)
+    ok = (*c >= 'a' && *c <= 'z') || (*c >= 'A' && *c <= 'Z') || (*c >= '0' && *c <= '9') ||
+         *c == '_' || (dotted && *c == '.' && c[1] && c[1] != '.');
+  if (!ok)
+    dsl_error(L, "%s: '%s' is not a valid name (letters, digits and '_'%s)", what, name,
+              dotted ? ", parts joined by '.'" : ", not starting with a digit");
+  return name;
+}
+
 static int l_input(lua_State *L) {
   Host *h = host(L);
-  const char *name = luaL_checkstring(L, 1);
+  const char *name = check_name(L, 1, "input", false);
   for (int i = 0; i < h->g->ninputs; i++)
     if (!strcmp(h->g->inputs[i]->name, name))
       dsl_error(L, "input: '%s' is declared twice", name);
@@ -233,7 +250,7 @@ static int l_param(lua_State *L) {
 
 static int l_set_param_name(lua_State *L) {
   Node *n = check_node(L, 1, "set_param_name");
-  n->name = xstrdup(luaL_checkstring(L, 2));
+  n->name = xstrdup(check_name(L, 2, "parameter", true));
   return 0;
 }
 
@@ -245,7 +262,7 @@ static int l_param_name(lua_State *L) {
 
 static int l_register_buffer_name(lua_State *L) {
   Graph *g = host(L)->g;
-  const char *name = luaL_checkstring(L, 1);
+  const char *name = check_name(L, 1, "buffer", true);
   if (g->nbuffer_names == g->buffer_names_cap) {
     int cap = g->buffer_names_cap ? 2 * g->buffer_names_cap : 16;
     const char **p = xalloc(sizeof *p * (size_t)cap);
@@ -424,7 +441,7 @@ static int l_reduce(lua_State *L) {
 
 static int l_output(lua_State *L) {
   Graph *g = host(L)->g;
-  const char *name = luaL_checkstring(L, 1);
+  const char *name = check_name(L, 1, "output", false);
   Node *n = check_node(L, 2, "output");
   for (int i = 0; i < g->noutputs; i++)
     if (!strcmp(g->outputs[i].name, name))
