@@ -98,7 +98,36 @@ test-big: attncc
 test-build: attncc
 	ATTNCC=./attncc PYTHON=$(PYTHON) bash tests/build/run.sh
 
-test: test-unit test-kernels test-cli test-e2e test-app test-big test-build test-debug
+# the bad-input corpus (tests/bad), run by the ASan+UBSan build
+test-bad: attncc build/attncc-asan
+	ATTNCC=./build/attncc-asan bash tests/bad/run.sh
+
+# libFuzzer targets (clang): the safetensors reader, and the whole front end with the Lua
+# limits lowered so every input ends quickly. `make fuzz` runs each FUZZ_SECONDS; make test
+# replays the regression inputs and runs each FUZZ_TEST_SECONDS.
+FUZZ_CC      ?= clang
+FUZZ_FLAGS   := -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
+FUZZ_SECONDS ?= 60
+FUZZ_TEST_SECONDS ?= 12
+FUZZERS      := build/fuzz_safetensors build/fuzz_frontend
+build/fuzz_safetensors: tests/fuzz/fuzz_safetensors.c runtime/attncc_safetensors.c runtime/attncc_params.c $(HDRS)
+	$(FUZZ_CC) $(CFLAGS) $(FUZZ_FLAGS) -o $@ $< runtime/attncc_safetensors.c runtime/attncc_params.c $(LDLIBS)
+build/fuzz_frontend: tests/fuzz/fuzz_frontend.c $(SRCS) build/embedded.c $(HDRS)
+	$(FUZZ_CC) $(CFLAGS) $(FUZZ_FLAGS) -DINSTRUCTION_LIMIT_MILLIONS=5 -DMEMORY_LIMIT_MIB=256 \
+	  -Dmain=attncc_main -o $@ $< $(SRCS) build/embedded.c $(LDLIBS)
+
+fuzz: $(FUZZERS)
+	bash tests/fuzz/run.sh $(FUZZ_SECONDS)
+
+test-fuzz: $(FUZZERS)
+	bash tests/fuzz/run.sh $(FUZZ_TEST_SECONDS)
+
+# the generated code of every example built with ASan+UBSan and run; thread determinism
+test-sanitize: attncc
+	ATTNCC=./attncc bash tests/sanitize/run.sh
+
+
+test: test-unit test-kernels test-cli test-bad test-fuzz test-sanitize test-e2e test-app test-big test-build test-debug
 
 # ---- demo: the transformer block example, end to end ----
 demo: attncc
@@ -107,7 +136,7 @@ demo: attncc
 clean:
 	rm -rf build attncc
 
-.PHONY: bench bench-deps bigmodel all install test test-unit test-kernels test-cli test-e2e test-big test-build test-debug demo clean
+.PHONY: bench bench-deps bigmodel all install test test-unit test-kernels test-cli test-bad test-fuzz fuzz test-sanitize test-e2e test-big test-build test-debug demo clean
 
 # ---- benchmark: attncc against PyTorch and numpy (bench/README.md), e.g. BENCH_ARGS=--quick
 # PyTorch at its best needs OpenBLAS behind libblas.so.3 (else: the reference BLAS)

@@ -65,10 +65,12 @@ void graph_add_output(Graph *g, const char *name, Node *n) {
   g->noutputs++;
 }
 
+/* saturates at INT64_MAX, so a size check after it sees a huge shape as too large */
 int64_t shape_numel(const Shape *s) {
   int64_t n = 1;
   for (int i = 0; i < s->ndim; i++)
-    n *= s->dim[i];
+    if (__builtin_mul_overflow(n, s->dim[i], &n))
+      return INT64_MAX;
   return n;
 }
 

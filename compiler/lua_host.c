@@ -10,14 +10,21 @@
 #include <lua.h>
 #include <lualib.h>
 
+#include <errno.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
 #define TENSOR_MT "attncc.Tensor"
 #define ERR_MARK '\x01'                    /* prefixes errors already formatted */
+#ifndef INSTRUCTION_LIMIT_MILLIONS       /* the fuzz build (tests/fuzz) sets lower limits */
 #define INSTRUCTION_LIMIT_MILLIONS 2000    /* a model that runs longer loops forever */
-#define MEMORY_LIMIT ((size_t)4 << 30)
+#endif
+#ifndef MEMORY_LIMIT_MIB
+#define MEMORY_LIMIT_MIB 4096
+#endif
+#define MEMORY_LIMIT ((size_t)MEMORY_LIMIT_MIB << 20)
+#define MAX_NODES (1 << 20)
 
 typedef struct {
   Graph *g;
@@ -107,6 +114,8 @@ static DType parse_dtype(lua_State *L, const char *s) {
 /* Adds a node, infers its shape, and raises a located error when that fails. */
 static Node *add_node(lua_State *L, Node *proto, Node **src, int nsrc) {
   Host *h = host(L);
+  if (h->g->nnodes >= MAX_NODES) /* graph memory is not counted by the Lua memory limit */
+    dsl_error(L, "model.lua created more than %d operations", MAX_NODES);
   Node *n = graph_add(h->g, proto->op, src, nsrc, dsl_loc(L), h->path);
   n->axis = proto->axis;
   memcpy(n->perm, proto->perm, sizeof n->perm);
@@ -125,8 +134,7 @@ static Node *add_node(lua_State *L, Node *proto, Node **src, int nsrc) {
     dsl_error(L, "%s", msg);
   }
   if (shape_numel(&n->shape) > ((int64_t)1 << 40))
-    dsl_error(L, "%s: tensor of %lld elements is too large", op_names[n->op],
-              (long long)shape_numel(&n->shape));
+    dsl_error(L, "%s: the tensor would have more than 2^40 elements", op_names[n->op]);
   return n;
 }
 
@@ -201,9 +209,24 @@ static int dim_arg(lua_State *L, int idx, const char *what) {
 
 /* ---- primitives (_C table) ---- */
 
+/* Names reach the output as C identifiers, comments and string literals: inputs and outputs
+ * are identifiers, parameter and buffer names dotted identifiers (state_dict names). */
+static const char *check_name(lua_State *L, int idx, const char *what, bool dotted) {
+  const char *name = luaL_checkstring(L, idx);
+  bool ok = (*name >= 'a' && *name <= 'z') || (*name >= 'A' && *name <= 'Z') || *name == '_' ||
+            (dotted && *name >= '0' && *name <= '9');
+  for (const char *c = name; ok && *c; c++)
+    ok = (*c >= 'a' && *c <= 'z') || (*c >= 'A' && *c <= 'Z') || (*c >= '0' && *c <= '9') ||
+         *c == '_' || (dotted && *c == '.' && c[1] && c[1] != '.');
+  if (!ok)
+    dsl_error(L, "%s: '%s' is not a valid name (letters, digits and '_'%s)", what, name,
+              dotted ? ", parts joined by '.'" : ", not starting with a digit");
+  return name;
+}
+
 static int l_input(lua_State *L) {
   Host *h = host(L);
-  const char *name = luaL_checkstring(L, 1);
+  const char *name = check_name(L, 1, "input", false);
   for (int i = 0; i < h->g->ninputs; i++)
     if (!strcmp(h->g->inputs[i]->name, name))
       dsl_error(L, "input: '%s' is declared twice", name);
@@ -227,7 +250,7 @@ static int l_param(lua_State *L) {
 
 static int l_set_param_name(lua_State *L) {
   Node *n = check_node(L, 1, "set_param_name");
-  n->name = xstrdup(luaL_checkstring(L, 2));
+  n->name = xstrdup(check_name(L, 2, "parameter", true));
   return 0;
 }
 
@@ -239,7 +262,7 @@ static int l_param_name(lua_State *L) {
 
 static int l_register_buffer_name(lua_State *L) {
   Graph *g = host(L)->g;
-  const char *name = luaL_checkstring(L, 1);
+  const char *name = check_name(L, 1, "buffer", true);
   if (g->nbuffer_names == g->buffer_names_cap) {
     int cap = g->buffer_names_cap ? 2 * g->buffer_names_cap : 16;
     const char **p = xalloc(sizeof *p * (size_t)cap);
@@ -418,7 +441,7 @@ static int l_reduce(lua_State *L) {
 
 static int l_output(lua_State *L) {
   Graph *g = host(L)->g;
-  const char *name = luaL_checkstring(L, 1);
+  const char *name = check_name(L, 1, "output", false);
   Node *n = check_node(L, 2, "output");
   for (int i = 0; i < g->noutputs; i++)
     if (!strcmp(g->outputs[i].name, name))
@@ -523,9 +546,12 @@ static void *limited_alloc(void *ud, void *ptr, size_t osize, size_t nsize) {
 
 static void count_hook(lua_State *L, lua_Debug *ar) {
   (void)ar;
-  if (++host(L)->hook_calls > INSTRUCTION_LIMIT_MILLIONS)
+  if (++host(L)->hook_calls > INSTRUCTION_LIMIT_MILLIONS) {
+    /* from now on every instruction fails, so a pcall in model.lua cannot go on looping */
+    lua_sethook(L, count_hook, LUA_MASKCOUNT, 1);
     dsl_error(L, "model.lua ran for more than %d million Lua instructions (an endless loop?)",
               INSTRUCTION_LIMIT_MILLIONS);
+  }
 }
 
 static int l_print(lua_State *L) {
@@ -605,24 +631,34 @@ static int l_require(lua_State *L) {
   return 1;
 }
 
+/* the whole file (NUL bytes included, so the Lua parser sees them), or NULL with errno set */
 static char *read_file(const char *path, size_t *len) {
   FILE *f = fopen(path, "rb");
   if (!f)
     return NULL;
-  StrBuf sb = {0};
-  char buf[65536];
-  size_t n;
-  while ((n = fread(buf, 1, sizeof buf, f)) > 0) {
-    buf[n] = 0;
-    sb_printf(&sb, "%.*s", (int)n, buf);
+  size_t n = 0, cap = 65536;
+  char *buf = malloc(cap);
+  for (size_t got; buf && (got = fread(buf + n, 1, cap - n, f)) > 0;) {
+    n += got;
+    if (n == cap) {
+      char *bigger = realloc(buf, cap *= 2);
+      if (!bigger)
+        free(buf);
+      buf = bigger;
+    }
   }
+  int failed = !buf || ferror(f);
+  int err = buf ? errno : ENOMEM;
   fclose(f);
-  if (!sb.buf)
-    sb_puts(&sb, "");
-  char *out = xalloc(sb.len + 1);
-  memcpy(out, sb.buf, sb.len + 1);
-  *len = sb.len;
-  sb_free(&sb);
+  if (failed) {
+    free(buf);
+    errno = err;
+    return NULL;
+  }
+  char *out = xalloc(n + 1);
+  memcpy(out, buf, n);
+  free(buf);
+  *len = n;
   return out;
 }
 
@@ -668,9 +704,11 @@ static int run_user_file(lua_State *L, const char *path, const char *display) {
   size_t len;
   char *text = read_file(path, &len);
   if (!text)
-    dsl_error(L, "cannot read %s", path);
-  if (len >= 4 && text[0] == '\x1b')
-    dsl_error(L, "%s: precompiled Lua chunks are not accepted", display);
+    dsl_error(L, "cannot read %s: %s", path, strerror(errno));
+  if (len >= 1 && text[0] == '\x1b')
+    dsl_error(L, "%s%sprecompiled Lua chunks are not accepted",
+              path == host(L)->o->model_path ? "" : display, /* a required file is named */
+              path == host(L)->o->model_path ? "" : ": ");
   if (luaL_loadbufferx(L, text, len, xformat("@%s", display), "t") != LUA_OK) {
     lua_pushstring(L, format_lua_error(L, lua_tostring(L, -1)));
     lua_error(L);
@@ -781,8 +819,11 @@ Graph *lua_host_run(const HostOptions *o) {
   int status = lua_pcall(L, 1, 0, 1);
   if (status != LUA_OK) {
     const char *msg = lua_tostring(L, -1);
-    if (!msg)
-      msg = status == LUA_ERRMEM ? "out of memory (model.lua used more than the limit)" : "?";
+    if (status == LUA_ERRMEM) /* raised without a message handler, so without a line */
+      msg = xformat("%s: error: model.lua used more than %d MiB of memory", o->model_path,
+                    MEMORY_LIMIT_MIB);
+    else if (!msg)
+      msg = "?";
     if (msg[0] == ERR_MARK)
       msg++;
     fprintf(stderr, "%s\n", msg);

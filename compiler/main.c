@@ -157,14 +157,13 @@ static int parse_args(int argc, char **argv, Args *a) {
   a->tol = 1e-4;
   a->weights_blob = -1;
   a->defines = xalloc(sizeof(Define) * (size_t)argc);
-  StrBuf cmd = {0};
-  sb_puts(&cmd, "attncc");
+  a->command_line = "attncc"; /* built in the arena: an early error return leaks nothing */
   int first = 1;
   if (argc > 1 && (!strcmp(argv[1], "check") || !strcmp(argv[1], "debug"))) {
     a->check = true;
     a->debug = a->debug_cmd = !strcmp(argv[1], "debug");
     first = 2;
-    sb_printf(&cmd, " %s", argv[1]);
+    a->command_line = xformat("attncc %s", argv[1]);
   }
   for (int i = first; i < argc; i++) {
     const char *v;
@@ -252,10 +251,8 @@ static int parse_args(int argc, char **argv, Args *a) {
     if (v && !*v)
       return arg_error("%s needs a value", argv[start]);
     for (int k = start; k <= i; k++)
-      sb_printf(&cmd, " %s", quote_arg(argv[k]));
+      a->command_line = xformat("%s %s", a->command_line, quote_arg(argv[k]));
   }
-  a->command_line = xstrdup(cmd.buf);
-  sb_free(&cmd);
   if (!a->model)
     return arg_error("%s", "no model file given");
   if (a->check && !a->ref)
@@ -338,15 +335,16 @@ static void put_dep_path(FILE *f, const char *p) {
   }
 }
 
-/* OUT.c OUT.h ...: model.lua required.lua ... weights (and an empty rule for each, as -MP) */
-static int write_depfile(const Graph *g, const char *const *outs, int nouts, const char *weights,
-                         const char *path) {
+/* OUT.c OUT.h ...: model.lua required.lua ... weights (and an empty rule for each, as -MP),
+ * written into a temporary file beside path; returns its name, or NULL */
+static const char *depfile_to_temp(const Graph *g, const char *const *outs, int nouts,
+                                   const char *weights, const char *path) {
   char *tmp = xformat("%s.tmp-XXXXXX", path);
   int fd = mkstemp(tmp);
   FILE *f = fd < 0 ? NULL : fdopen(fd, "w");
   if (!f) {
     fprintf(stderr, "attncc: error: cannot write %s: %s\n", path, strerror(errno));
-    return 1;
+    return NULL;
   }
   const char *deps[256];
   int n = 0;
@@ -368,12 +366,12 @@ static int write_depfile(const Graph *g, const char *const *outs, int nouts, con
     put_dep_path(f, deps[i]);
     fputs(":\n", f);
   }
-  if (fclose(f) != 0 || rename(tmp, path) != 0) {
+  if (fclose(f) != 0) {
     unlink(tmp);
     fprintf(stderr, "attncc: error: cannot write %s: %s\n", path, strerror(errno));
-    return 1;
+    return NULL;
   }
-  return 0;
+  return tmp;
 }
 
 /* the files one compile writes: OUT.c, OUT.h and, with a weights blob, OUT.weights.bin
@@ -388,16 +386,24 @@ static int output_paths(const EmitOptions *o, const char *out, const char **path
   return 4;
 }
 
-/* all files to temporaries first, then renamed: an error leaves the old outputs alone */
-static int write_outputs(const Graph *g, const EmitOptions *o, const char *out) {
+/* every output (and the depfile, when depfile is not NULL) to temporaries first, then
+ * renamed: all of them or none, and an error leaves the old outputs alone */
+static int write_outputs(const Graph *g, const EmitOptions *o, const char *out,
+                         const char *weights, const char *depfile) {
   static const EmitFn fns[] = {emit_source, emit_header, emit_weights_bin, emit_weights_asm};
-  const char *paths[4], *tmp[4] = {0};
+  const char *paths[5], *tmp[5] = {0};
   tmp[0] = emit_to_temp(out, emit_source, g, o); /* it decides whether there is a blob */
   if (!tmp[0])
     return 1;
   int n = output_paths(o, out, paths), ok = 1;
   while (ok < n && (tmp[ok] = emit_to_temp(paths[ok], fns[ok], g, o)))
     ok++;
+  if (ok == n && depfile) {
+    paths[n] = depfile;
+    if ((tmp[n] = depfile_to_temp(g, paths, n, weights, depfile)))
+      ok++;
+    n++;
+  }
   for (int i = 0; ok == n && i < n; i++) {
     if (rename(tmp[i], paths[i]) != 0) {
       fprintf(stderr, "attncc: error: cannot write %s: %s\n", paths[i], strerror(errno));
@@ -501,18 +507,13 @@ static int compile(const Args *a) {
   eo.header_name = base_name(header_path(a->out));
   eo.blob_name = base_name(out_sibling(a->out, ".weights.bin"));
   eo.blob_asm_name = base_name(out_sibling(a->out, ".weights.S"));
-  int rc = write_outputs(g, &eo, a->out);
+  const char *d = a->md ? (a->depfile ? a->depfile : out_sibling(a->out, ".d")) : NULL;
+  int rc = write_outputs(g, &eo, a->out, a->weights, d);
   if (rc == 0 && blob.used && a->weights_blob < 0)
     fprintf(stderr, "attncc: note: %lld MB of weights and constants went to %s, linked by %s "
                     "(build it with the C file; --no-weights-blob writes C arrays instead)\n",
             (long long)((blob.floats * 4) >> 20), out_sibling(a->out, ".weights.bin"),
             out_sibling(a->out, ".weights.S"));
-  if (rc == 0 && a->md) {
-    const char *outs[4];
-    int nouts = output_paths(&eo, a->out, outs);
-    rc = write_depfile(g, outs, nouts, a->weights,
-                       a->depfile ? a->depfile : out_sibling(a->out, ".d"));
-  }
   return rc;
 }
 

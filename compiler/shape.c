@@ -209,11 +209,16 @@ static bool infer_slice(Node *n, char *msg, size_t len) {
   if (!norm_axis(n, a, msg, len))
     return false;
   int64_t size = a->dim[n->axis];
-  if (n->start < 0)
+  if (n->start < 0 && n->start >= -size)
     n->start += size;
-  if (n->start < 0 || n->len < 0 || n->start + n->len > size) {
+  if (n->len <= 0)
+    FAIL("narrow: length %lld, expected a positive length", (long long)n->len);
+  if (n->start < 0 || n->start > size || n->len > size - n->start) { /* no overflow */
     char sa[96];
     shape_format(a, sa, sizeof sa);
+    if (n->start < 0 || n->start > size || n->len > size)
+      FAIL("narrow: start %lld, length %lld is outside dim %d of shape %s", (long long)n->start,
+           (long long)n->len, n->axis, sa);
     FAIL("narrow: range [%lld, %lld) is outside dim %d of shape %s", (long long)n->start,
          (long long)(n->start + n->len), n->axis, sa);
   }

@@ -25,7 +25,12 @@ bool weights_load(Graph *g, const char *path) {
   char err[1024];
   attncc_st_file f;
   if (attncc_st_open(&f, path, err, sizeof err) != 0) {
-    fprintf(stderr, "%s: error: %s\n", path, err);
+    /* the reader's messages name the file already: "'path': ..." or "cannot open 'path': ..." */
+    const char *quoted = xformat("'%s': ", path);
+    if (!strncmp(err, quoted, strlen(quoted)))
+      fprintf(stderr, "%s: error: %s\n", path, err + strlen(quoted));
+    else
+      fprintf(stderr, "attncc: error: %s\n", err);
     return false;
   }
   const char **ignore = xalloc(sizeof(char *) * (size_t)(g->nbuffer_names + 1));

@@ -276,3 +276,8 @@ function nn.MultiheadAttention:forward(query, key, value, o)
   if o == nil or o.average_attn_weights ~= false then attn = attn:mean(1) end
   return out, attn
 end
+
+-- an unknown module is named in the error, as torch.X is
+setmetatable(nn, { __index = function(_, k)
+  fail("nn." .. tostring(k) .. " is not available in attncc")
+end })

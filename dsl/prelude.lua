@@ -230,6 +230,9 @@ function Tensor.split(t, size, d)
     if at ~= n then fail(string.format("split: sizes add up to %d, dim has %d", at, n)) end
     return out
   end
+  if math.type(size) ~= "integer" or size <= 0 then
+    fail("split: split_size must be a positive integer, got " .. tostring(size))
+  end
   local at = 0
   while at < n do
     local len = math.min(size, n - at)
@@ -533,7 +536,15 @@ end
 local function is_module(v) return type(v) == "table" and rawget(v, "_modules") ~= nil end
 local function is_param(v) return is_tensor(v) and registered[v] == "param" end
 
+-- a module, parameter or buffer name becomes part of a state_dict name and of C names
+local function check_attr_name(k)
+  if not tostring(k):match("^[%w_]+$") then
+    fail("'" .. tostring(k) .. "' is not a valid module attribute name (letters, digits and '_')")
+  end
+end
+
 local function setattr(self, k, v)
+  if is_module(v) or (is_tensor(v) and registered[v] == "new_param") then check_attr_name(k) end
   if is_module(v) then
     if rawget(v, "_parent") and (rawget(v, "_parent") ~= self or rawget(v, "_name") ~= tostring(k)) then
       fail("module assigned to '" .. tostring(k) .. "' already belongs to '" .. module_path(v) .. "'")
@@ -559,6 +570,7 @@ end
 
 function Module:register_buffer(name, t, persistent)
   if not is_tensor(t) then fail("register_buffer: expected a tensor") end
+  check_attr_name(name)
   rawset(self, name, t)
   -- named at the end, once the module is attached where it belongs
   local bufs = rawget(self, "_buffers")

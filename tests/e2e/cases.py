@@ -21,6 +21,7 @@ they include sequence lengths 1, 7 and 129, widths that are not multiples of 8
 sequence and per query, and fully masked rows where PyTorch's answer is finite.
 """
 
+import dataclasses
 import os
 import sys
 from dataclasses import dataclass, field
@@ -343,6 +344,44 @@ CASES = [
     _tmha(3, 7, 7, 36, 3, seed=71, BATCH_FIRST=0, KEY_PADDING_MASK=1, ATTN_MASK=1),
     _tmha(2, 5, 9, 20, 4, seed=72, BATCH_FIRST=1, KDIM=12, VDIM=28, ATTN_MASK=2, AVERAGE=0),
     _tmha(1, 1, 1, 20, 2, seed=73, BATCH_FIRST=0, BIAS=0, NEED_WEIGHTS=0),
+]
+
+
+# ======================================================================= numerics
+# Logits of about +-1e4 (2e4 to 4e4 at most): the query and key inputs scaled by 100 or
+# 200 (scores grow with the square). Softmax must stay finite and match PyTorch, through the plain softmax (the
+# weights are outputs) and the fused attention, with -1e9 / -1e6 / -1e20 fills and with
+# -inf masks, including fully masked rows (uniform weights with fills, NaN with -inf).
+def _large_logits(case, names, fully_masked_kpm=False, scale=100.0):
+    base = case.inputs
+
+    def inputs(g):
+        d = base(g)
+        for n in names:
+            d[n] = d[n] * scale
+        if fully_masked_kpm:  # the last batch pads every key: NaN rows, in PyTorch and attncc
+            d["key_padding_mask"][-1, :] = True
+        return d
+    return dataclasses.replace(case, name=case.name + "_logits1e4" + ("_nanrows" if fully_masked_kpm else ""),
+                               inputs=inputs)
+
+
+CASES += [
+    # plain softmax, masked_fill(mask == 0, -1e9), one batch without any valid key
+    _large_logits(_mha(2, 7, 9, 20, 2, MASK=1, seed=80, kind="allmasked"), ["Q", "K"]),
+    _large_logits(_mha(2, 7, 7, 36, 3, MASK=2, seed=81, kind="rowmasked"), ["Q", "K"]),
+    # plain softmax, -inf masks: float attn_mask with -inf entries, bool key padding
+    _large_logits(_tmha(2, 7, 7, 20, 2, seed=82, KEY_PADDING_MASK=1, ATTN_MASK=2),
+                  ["query", "key"], fully_masked_kpm=True),
+    # fused attention, -inf masks (bool causal mask and key padding)
+    _large_logits(_tmha(2, 7, 7, 20, 2, seed=83, KEY_PADDING_MASK=1, ATTN_MASK=1, NEED_WEIGHTS=0),
+                  ["query", "key"], fully_masked_kpm=True),
+    # fused attention, fills: -1e20 (a query row without keys) and d2l's -1e6 (valid_lens 0)
+    _large_logits(_sa(2, 7, 7, 20, 4, MASK=2, seed=84, kind="causal_rowmasked"), ["query", "keys"],
+                  scale=200.0),
+    _large_logits(_d2l(3, 7, 5, 20, 12, 36, 36, 3, BIAS=1, VL=2, seed=85,
+                       valid_lens=[[1, 2, 3, 4, 5, 5, 5], [0, 0, 1, 1, 2, 2, 3], [5, 4, 9, 2, 1, 0, 3]]),
+                  ["queries", "keys"]),
 ]
 
 _names = [c.name for c in CASES]

@@ -269,7 +269,9 @@ def torch_only_case(case):
             if not same:
                 problems.append("ref tensor %s does not round-trip" % k)
         for k, t in outputs.items():
-            if not torch.isfinite(t).all():
+            # a "_nanrows" case has fully -inf-masked rows on purpose: NaN there, as in attncc
+            nan_ok = "_nanrows" in case.name and not torch.isnan(t).all()
+            if not torch.isfinite(t[~torch.isnan(t)] if nan_ok else t).all():
                 problems.append("output %s has non-finite values" % k)
         cond = conditioning(case, module, inputs, outputs)
         if cond > COND_LIMIT:

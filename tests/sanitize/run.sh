@@ -1,0 +1,72 @@
+#!/usr/bin/env bash
+# run.sh: the generated code of every example, at its default shape, for --target generic
+# and for this machine (native), built with -fsanitize=address,undefined and run once
+# (sanitize_main.c): no sanitizer report, status 0. Then the thread determinism test
+# (determinism_main.c) on a few examples, single-threaded code and OpenMP code.
+# attncc check --keep writes the model, its check driver and the runtime into a directory;
+# --cc false stops check before it builds anything, the build here is our own.
+set -u
+ATTNCC=$(realpath "${ATTNCC:-./attncc}")
+ROOT=$(cd "$(dirname "$0")/../.." && pwd)
+CC=${CC:-clang}
+TMP=$(mktemp -d)
+trap 'rm -rf "$TMP"' EXIT
+pass=0 fail=0
+bad() { fail=$((fail + 1)); echo "FAIL: $*"; }
+# -O0: clang 14 takes minutes to optimize the kernels with ASan instrumentation
+SAN="-O0 -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer"
+
+# generate NAME MODEL TARGET [attncc flags...]: the model and its check driver in $TMP/NAME
+generate() {
+  local dir=$TMP/$1 model=$2 target=$3
+  shift 3
+  "$ATTNCC" check "$model" --ref none.safetensors --runtime-weights --weights none.safetensors \
+    --target "$target" --keep "$dir" --cc false "$@" > /dev/null 2>&1
+  [ -f "$dir/model.c" ] && [ -f "$dir/driver.c" ]
+}
+
+# build NAME TARGET DRIVER.c FLAGS...: $TMP/NAME/exe
+build() {
+  local dir=$TMP/$1 target=$2 main=$3
+  shift 3
+  local arch=""
+  [ "$target" = native ] && arch="-march=native"
+  $CC -std=c11 -g -Wall -Wextra -Werror $arch "$@" -I"$dir" -I"$ROOT/tests/sanitize" \
+    "$dir/model.c" "$dir/driver.c" "$ROOT/tests/sanitize/model_data.c" "$ROOT/tests/sanitize/$main" \
+    -lm -o "$dir/exe" 2> "$dir/build.log"
+}
+
+for ex in "$ROOT"/examples/*.lua; do
+  name=$(basename "$ex" .lua)
+  for target in generic native; do
+    case=$name-$target
+    if ! generate "$case" "$ex" $target; then bad "$case: attncc did not write the code"; continue; fi
+    if ! build "$case" $target sanitize_main.c $SAN; then
+      bad "$case: build failed"; head -20 "$TMP/$case/build.log"; continue
+    fi
+    if "$TMP/$case/exe" > "$TMP/$case/run.log" 2>&1; then pass=$((pass + 1))
+    else bad "$case: the sanitized run failed"; head -40 "$TMP/$case/run.log"; fi
+  done
+done
+
+# determinism: every example (native), single-threaded code run by two threads at once
+# under ThreadSanitizer (shared mutable state in the generated code is a race report),
+# and the OpenMP code (--threads 2) of two examples, optimized and unsanitized
+determinism() { # CASE TARGET FLAGS...
+  if ! build "$1" "$2" determinism_main.c -pthread "${@:3}"; then
+    bad "$1: determinism build failed"; head -20 "$TMP/$1/build.log"; return
+  fi
+  if "$TMP/$1/exe" > "$TMP/$1/run.log" 2>&1; then pass=$((pass + 1))
+  else bad "$1: not deterministic"; head -40 "$TMP/$1/run.log"; fi
+}
+for ex in "$ROOT"/examples/*.lua; do
+  name=$(basename "$ex" .lua)
+  determinism "$name-native" native -O0 -fsanitize=thread
+done
+for name in transformer_block lstm_attention; do
+  generate "$name-omp" "$ROOT/examples/$name.lua" native --threads 2 || bad "$name --threads 2: no code"
+  determinism "$name-omp" native -O2 -fopenmp
+done
+
+echo "sanitized and threaded runs of generated code: $pass passed, $fail failed"
+[ $fail -eq 0 ]
