@@ -34,7 +34,8 @@ build/embedded.c: build/embed_files $(EMBED)
 attncc: $(SRCS) build/embedded.c $(HDRS)
 	$(CC) $(CFLAGS) -o $@ $(SRCS) build/embedded.c $(LDLIBS)
 
-# the same compiler, built with AddressSanitizer and UBSan (tests run it too)
+# the same compiler, built with AddressSanitizer and UBSan: every test group that runs
+# attncc runs this build (make test-build and make app use ./attncc, as users would)
 build/attncc-asan: $(SRCS) build/embedded.c $(HDRS)
 	$(CC) $(CFLAGS) $(SAN) -o $@ $(SRCS) build/embedded.c $(LDLIBS)
 
@@ -82,17 +83,17 @@ test-kernels: $(KERNEL_TESTS) build/test_rowops build/test_rowops_avx512
 test-cli: attncc build/attncc-asan
 	ATTNCC=./build/attncc-asan bash tests/cli/run.sh
 
-test-e2e: attncc
-	ATTNCC=./attncc $(PYTHON) tests/e2e/run_compare.py -j 2
+test-e2e: build/attncc-asan
+	ATTNCC=./build/attncc-asan $(PYTHON) tests/e2e/run_compare.py -j 2
 
 # attncc debug: planted faults are reported at their op and model.lua line
-test-debug: attncc
-	ATTNCC=./attncc PYTHON=$(PYTHON) bash tests/debug/run.sh
+test-debug: build/attncc-asan
+	ATTNCC=./build/attncc-asan PYTHON=$(PYTHON) bash tests/debug/run.sh
 
 
 # the big-model path at d=768 (2 layers, weights blob), tests/big/run.sh
-test-big: attncc
-	ATTNCC=./attncc PYTHON=$(PYTHON) bash tests/big/run.sh
+test-big: build/attncc-asan
+	ATTNCC=./build/attncc-asan PYTHON=$(PYTHON) bash tests/big/run.sh
 
 # attncc as a build step: the Make and CMake rules of docs/EMBEDDING.md, tests/build/run.sh
 test-build: attncc
@@ -123,8 +124,8 @@ test-fuzz: $(FUZZERS)
 	bash tests/fuzz/run.sh $(FUZZ_TEST_SECONDS)
 
 # the generated code of every example built with ASan+UBSan and run; thread determinism
-test-sanitize: attncc
-	ATTNCC=./attncc bash tests/sanitize/run.sh
+test-sanitize: build/attncc-asan
+	ATTNCC=./build/attncc-asan bash tests/sanitize/run.sh
 
 
 test: test-unit test-kernels test-cli test-bad test-fuzz test-sanitize test-e2e test-app test-big test-build test-debug
