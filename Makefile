@@ -128,7 +128,11 @@ test-sanitize: build/attncc-asan
 	ATTNCC=./build/attncc-asan bash tests/sanitize/run.sh
 
 
-test: test-unit test-kernels test-cli test-bad test-fuzz test-sanitize test-e2e test-app test-big test-build test-debug
+# every test group; two at a time (each group's output is printed whole when it ends)
+TEST_GROUPS := test-e2e test-unit test-kernels test-cli test-bad test-fuzz test-sanitize \
+               test-app test-big test-build test-debug
+test: attncc build/attncc-asan
+	$(MAKE) -j2 --output-sync=target $(TEST_GROUPS)
 
 # ---- demo: the transformer block example, end to end ----
 demo: attncc

@@ -86,8 +86,7 @@ fi
   grep -q '^# after memplan$' "$TMP/all.txt" && ok || bad "--dump-after=all: $(grep '^#' "$TMP/all.txt")"
 [ "$("$ATTNCC" "$ROOT/examples/transformer_block.lua" -o "$TMP/g.c" --dump-graph | md5sum)" = \
   "$(sed -n '/^# after memplan$/,$p' "$TMP/all.txt" | tail -n +2 | md5sum)" ] && ok || bad "--dump-graph is not the graph after memplan"
-expect_error dump_bad_pass "--dump-after: unknown pass 'fusion'" -- "$TMP/lin.lua" -o out.c --dump-after=fold,fusion
-expect_error dump_bad_format "--dump-graph=FORMAT: text or dot, got 'svg'" -- "$TMP/lin.lua" -o out.c --dump-graph=svg
+# (a bad --dump-after pass or --dump-graph format: tests/bad/cli_cases.txt)
 
 # -MD: a make depfile naming the model, every file it required, and the weights file
 "$ATTNCC" "$ROOT/examples/transformer_block.lua" -o "$TMP/dep.c" -MD && ok || bad "-MD"
