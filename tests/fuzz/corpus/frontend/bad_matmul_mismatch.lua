@@ -1,5 +1,0 @@
--- expect: matmul_mismatch.lua:4: error: matmul: shapes [1,128,256] and [128,64] do not match (dim -1 = 256 vs dim -2 = 128)
-local x = input("x", {1, 128, 256})
-local w = nn.Parameter({128, 64})
-local y = matmul(x, w)
-output("y", y)
