@@ -725,18 +725,19 @@ static void emit_attention(StrBuf *sb, const EmitOptions *o, const Node *n) {
     sb_puts(sb, "            }\n          for (j = full; j < jn; j++) {\n");
     attn_chain_body(sb, steps.buf, "j", "0");
     sb_puts(sb, "          }\n");
-    sb_printf(sb, "          const float mb = %s_lanes_max(lane);\n", P);
-  } else {
-    sb_printf(sb, "          const float mb = %s_row_max(srow, jn);\n", P);
+    sb_puts(sb, "          float corr;\n");
+    sb_printf(sb, "          if (!%s_softmax_merge(srow, jn, %s_lanes_max(lane), &rmax[i], %s, &corr))\n"
+                  "            continue; /* every key of the block is masked with -inf */\n",
+              P, P, scale);
+    sb_printf(sb, "          const float sum = %s_row_exp_sum(srow, jn, rmax[i], %s);\n", P, scale);
+  } else { /* max, new running max and exponentials in one call */
+    sb_puts(sb, "          float corr;\n");
+    sb_printf(sb, "          const float sum = %s_row_softmax_step(srow, jn, &rmax[i], %s, &corr);\n",
+              P, scale);
   }
-  sb_puts(sb, "          if (mb == -INFINITY) { /* every key of the block is masked with -inf */\n"
-              "            for (int64_t j = 0; j < jn; j++)\n              srow[j] = 0.0f;\n"
-              "            continue;\n          }\n");
-  sb_puts(sb, "          const float mn = (mb > rmax[i] || mb != mb) ? mb : rmax[i];\n");
-  sb_printf(sb, "          const float corr = %s_exp((rmax[i] - mn) * %s);\n", P, scale);
-  sb_printf(sb, "          const float sum = %s_row_exp_sum(srow, jn, mn, %s);\n", P, scale);
-  sb_puts(sb, "          rsum[i] = rsum[i] * corr + sum;\n          rmax[i] = mn;\n");
-  sb_printf(sb, "          for (int64_t c = 0; c < %lld; c++)\n            orow[c] *= corr;\n", dv);
+  sb_puts(sb, "          rsum[i] = rsum[i] * corr + sum;\n");
+  sb_printf(sb, "          if (corr != 1.0f)\n            for (int64_t c = 0; c < %lld; c++)\n"
+                "              orow[c] *= corr;\n", dv);
   sb_puts(sb, "        }\n");
   sb_printf(sb, "        %s_gemm(in, %lld, jn, st, %d, vp + jb * %lld, out, %lld, NULL, out, %lld, 0);\n",
             P, dv, ATTN_LD, (long long)vp, dv, dv);
@@ -1015,6 +1016,7 @@ static void kernels_of(const Node *n, const char **names, int *count) {
     names[(*count)++] = "pack_b";
     names[(*count)++] = "pack_panels";
     names[(*count)++] = "exp";
+    names[(*count)++] = "softmax_merge";
     names[(*count)++] = "softmax_rows";
   }
 }

@@ -115,6 +115,26 @@ static inline float PREFIX_row_sum(const float *x, int64_t n) {
   return sum;
 }
 
+//@ softmax_merge
+/* One key block of the online softmax meets a row's running max, c > 0: when the
+ * block's max mb is -inf (every key masked) x[0..n) becomes 0, *corr = 1 and the row
+ * keeps its state (returns 0); else mn = max(*rmax, mb) (NaN wins), *corr =
+ * e^((*rmax - mn) c), *rmax = mn (returns 1). Both softmax_rows sections call it. */
+static inline int PREFIX_softmax_merge(float *x, int64_t n, float mb, float *rmax, float c,
+                                       float *corr) {
+  if (mb == -INFINITY) {
+    for (int64_t j = 0; j < n; j++)
+      x[j] = 0.0f;
+    *corr = 1.0f;
+    return 0;
+  }
+  const float mn = (mb > *rmax || mb != mb) ? mb : *rmax;
+  /* e^0 and e^-inf without the call: the first block, and blocks that keep the max */
+  *corr = mn == *rmax ? 1.0f : *rmax == -INFINITY ? 0.0f : PREFIX_exp((*rmax - mn) * c);
+  *rmax = mn;
+  return 1;
+}
+
 //@ softmax_rows
 /* The online softmax's row operations (fused attention). A target file may replace this
  * section with intrinsics (kernels_avx512.c does); tests that include both files define
@@ -164,6 +184,15 @@ static inline float PREFIX_row_exp_sum(float *x, int64_t n, float m, float c) {
   for (int l = 0; l < 16; l++)
     sum += lane[l];
   return sum;
+}
+
+/* One key block of the online softmax for one row (see softmax_merge): x = e^((x - mn) c)
+ * with the row's new running max mn; returns the block's sum (0 for an all -inf block). */
+static inline float PREFIX_row_softmax_step(float *x, int64_t n, float *rmax, float c,
+                                            float *corr) {
+  if (!PREFIX_softmax_merge(x, n, PREFIX_row_max(x, n), rmax, c, corr))
+    return 0.0f;
+  return PREFIX_row_exp_sum(x, n, *rmax, c);
 }
 #endif
 

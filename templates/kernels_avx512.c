@@ -241,6 +241,15 @@ static inline void PREFIX_gemm_prefetch(int64_t mr, int64_t n, const float *c, i
   }
 }
 
+/* prefetches part `part` of `parts` of the cache lines of an A strip, rows [0, mr) x
+ * columns [0, kc) at row stride lda: the next strip, spread over this strip's tiles */
+static inline void PREFIX_gemm_prefetch_a(const float *a, int64_t lda, int64_t mr, int64_t kc,
+                                          int64_t part, int64_t parts) {
+  const int64_t lines = (kc + 15) / 16, total = mr * lines;
+  for (int64_t l = part * total / parts; l < (part + 1) * total / parts; l++)
+    _mm_prefetch((const char *)(a + (l / lines) * lda + (l % lines) * 16), _MM_HINT_T0);
+}
+
 /* C[M,N] = act(A[M,K] * B + bias) + R; A row stride lda (lda == KCP and K <= KC: A is
  * read in place, as the packed strip it already is), Bp = pack_b(B), C row stride ldc,
  * bias[N] and R (row stride ldr) may be NULL; act 0 none, 1 relu, 2 gelu (erf).
@@ -280,13 +289,17 @@ static inline void PREFIX_gemm(int64_t M, int64_t N, int64_t K, const float *A, 
         for (int64_t ic = 0; ic < M; ic += MR) {
           const int64_t mr = M - ic < MR ? M - ic : MR;
           const float *as = ap; /* the strip: packed, or A itself when its stride is KCP */
-          if (lda == KCP && nkb == 1)
+          const int in_place = lda == KCP && nkb == 1;
+          if (in_place)
             as = A + ic * lda;
           else
             for (int64_t i = 0; i < mr; i++)
               memcpy(ap + i * KCP, A + (ic + i) * lda + pc, (size_t)kc * sizeof(float));
+          const int64_t next = M - ic - MR < MR ? M - ic - MR : MR, parts = (je - jc + NR - 1) / NR;
           for (int64_t j = jc; j < je; j += NR) {
             float *c = C + ic * ldc + j;
+            if (!in_place && next > 0) /* the next strip's A lines, before its packing */
+              PREFIX_gemm_prefetch_a(A + (ic + MR) * lda + pc, lda, next, kc, (j - jc) / NR, parts);
             const float *r = r_now ? R + ic * ldr + j : NULL;
             if (j + NR < je) /* the next tile's C (and R) lines, early */
               PREFIX_gemm_prefetch(mr, je - j - NR < NR ? je - j - NR : NR, c + NR, ldc,
@@ -327,9 +340,11 @@ static inline void PREFIX_gemm(int64_t M, int64_t N, int64_t K, const float *A, 
 
 //@ softmax_rows
 /* The online softmax's row operations with AVX-512 (replace kernels.c's section of the
- * same name). exp: x = (v - m) c <= 0 (or NaN) is clamped below at -110 (where e^x is
- * already 0 in float), n = round(x / ln 2), r = x - n ln 2 in two parts, the same degree-6
- * polynomial as PREFIX_exp, and 2^n applied by vscalefps (no integer tricks, no selects). */
+ * same name). exp in base 2: x = v - m <= 0 (or NaN) is clamped below where the result
+ * is 0 in float, t = x c log2(e) with c log2(e) in two parts (hi + lo), n = round(t),
+ * f = t - n in [-1/2, 1/2] from fused multiply-adds (so f carries no rounding of t),
+ * 2^f by a degree-6 polynomial (relative error 2e-9 before float rounding) and 2^n applied
+ * by vscalefps: 13 vector operations per 16 scores, no integer tricks, no selects. */
 #include <immintrin.h>
 
 /* max of 16 lanes (NaN wins, as in PyTorch) */
@@ -340,45 +355,92 @@ static inline float PREFIX_lanes_max(const float *lane) {
   return _mm512_reduce_max_ps(v);
 }
 
+/* lanes [0, n) of a 16-lane mask, n may be <= 0 or >= 16 */
+static inline __mmask16 PREFIX_row_mask16(int64_t n) {
+  return n >= 16 ? (__mmask16)0xFFFF : n <= 0 ? (__mmask16)0 : (__mmask16)((1u << n) - 1u);
+}
+
 /* max of x[0..n) (NaN wins) */
 static inline float PREFIX_row_max(const float *x, int64_t n) {
   __m512 m = _mm512_set1_ps(-INFINITY);
   __mmask16 nan = 0;
   for (int64_t j = 0; j < n; j += 16) {
-    const __mmask16 k = n - j >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << (n - j)) - 1u);
-    const __m512 v = _mm512_mask_loadu_ps(m, k, x + j);
+    const __m512 v = _mm512_mask_loadu_ps(m, PREFIX_row_mask16(n - j), x + j);
     nan |= _mm512_cmp_ps_mask(v, v, _CMP_UNORD_Q);
     m = _mm512_max_ps(m, v);
   }
   return nan ? NAN : _mm512_reduce_max_ps(m);
 }
 
-/* e^((v - m) c) for 16 lanes, (v - m) c <= 0 or NaN */
-static inline __m512 PREFIX_exp16_nonpos(__m512 v, __m512 m, __m512 c) {
-  __m512 x = _mm512_mul_ps(_mm512_sub_ps(v, m), c);
-  x = _mm512_max_ps(_mm512_set1_ps(-110.0f), x); /* NaN stays NaN (second operand) */
-  const __m512 n = _mm512_roundscale_ps(_mm512_mul_ps(x, _mm512_set1_ps(1.44269504088896341f)),
+/* the constants of e^((v - m) c) for one row: m, the clamp of v - m, c log2(e) in two parts */
+typedef struct {
+  __m512 m, lo, chi, clo;
+} PREFIX_ExpRow;
+
+static inline PREFIX_ExpRow PREFIX_exp_row(float m, float c) {
+  const double c2 = (double)c * 1.4426950408889634074;
+  const float chi = (float)c2;
+  PREFIX_ExpRow r = {_mm512_set1_ps(m), _mm512_set1_ps(-160.0f / chi), _mm512_set1_ps(chi),
+                     _mm512_set1_ps((float)(c2 - (double)chi))};
+  return r;
+}
+
+/* e^((v - m) c) for 16 lanes, v <= m or NaN (NaN stays NaN) */
+static inline __m512 PREFIX_exp16_nonpos(__m512 v, const PREFIX_ExpRow *e) {
+  const __m512 x = _mm512_max_ps(e->lo, _mm512_sub_ps(v, e->m)); /* NaN: the second operand */
+  const __m512 n = _mm512_roundscale_ps(_mm512_mul_ps(x, e->chi),
                                         _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
-  __m512 r = _mm512_fnmadd_ps(n, _mm512_set1_ps(0.693359375f), x);
-  r = _mm512_fnmadd_ps(n, _mm512_set1_ps(-2.12194440e-4f), r);
-  __m512 p = _mm512_set1_ps(1.9875691500e-4f);
-  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.3981999507e-3f));
-  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(8.3334519073e-3f));
-  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(4.1665795894e-2f));
-  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.6666665459e-1f));
-  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(5.0000001201e-1f));
-  p = _mm512_fmadd_ps(_mm512_mul_ps(p, r), r, _mm512_add_ps(r, _mm512_set1_ps(1.0f)));
+  const __m512 f = _mm512_fmadd_ps(x, e->clo, _mm512_fmsub_ps(x, e->chi, n));
+  __m512 p = _mm512_set1_ps(1.5353201888501644e-4f);
+  p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(1.3398766750469804e-3f));
+  p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(9.6184369176626205e-3f));
+  p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(5.5503327399492264e-2f));
+  p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(2.4022647738456726e-1f));
+  p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(6.9314718246459961e-1f));
+  p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(1.0f));
   return _mm512_scalef_ps(p, n);
 }
 
-/* x = e^((x - m) c) over x[0..n), every x <= m (or NaN); returns the sum */
+/* x = e^((x - m) c) over x[0..n), every x <= m (or NaN), c > 0; returns the sum */
 static inline float PREFIX_row_exp_sum(float *x, int64_t n, float m, float c) {
-  const __m512 mv = _mm512_set1_ps(m), cv = _mm512_set1_ps(c);
+  const PREFIX_ExpRow er = PREFIX_exp_row(m, c);
   __m512 sum = _mm512_setzero_ps();
   for (int64_t j = 0; j < n; j += 16) {
-    const __mmask16 k = n - j >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << (n - j)) - 1u);
-    const __m512 e = PREFIX_exp16_nonpos(_mm512_maskz_loadu_ps(k, x + j), mv, cv);
+    const __mmask16 k = PREFIX_row_mask16(n - j);
+    const __m512 e = PREFIX_exp16_nonpos(_mm512_maskz_loadu_ps(k, x + j), &er);
     _mm512_mask_storeu_ps(x + j, k, e);
+    sum = _mm512_mask_add_ps(sum, k, sum, e);
+  }
+  return _mm512_reduce_add_ps(sum);
+}
+
+/* One key block of the online softmax for one row (see kernels.c's softmax_merge):
+ * x = e^((x - mn) c) with the row's new running max mn; returns the block's sum. Up to
+ * 128 scores stay in registers from the max to the exponentials (one load, one store). */
+#define PREFIX_ROW_REGS 8
+static inline float PREFIX_row_softmax_step(float *x, int64_t n, float *rmax, float c,
+                                            float *corr) {
+  if (n > 16 * PREFIX_ROW_REGS) {
+    if (!PREFIX_softmax_merge(x, n, PREFIX_row_max(x, n), rmax, c, corr))
+      return 0.0f;
+    return PREFIX_row_exp_sum(x, n, *rmax, c);
+  }
+  __m512 v[PREFIX_ROW_REGS];
+  __m512 m = _mm512_set1_ps(-INFINITY);
+  __mmask16 nan = 0;
+  for (int j = 0; j < PREFIX_ROW_REGS && 16 * j < n; j++) {
+    v[j] = _mm512_mask_loadu_ps(m, PREFIX_row_mask16(n - 16 * j), x + 16 * j);
+    nan |= _mm512_cmp_ps_mask(v[j], v[j], _CMP_UNORD_Q);
+    m = _mm512_max_ps(m, v[j]);
+  }
+  if (!PREFIX_softmax_merge(x, n, nan ? NAN : _mm512_reduce_max_ps(m), rmax, c, corr))
+    return 0.0f;
+  const PREFIX_ExpRow er = PREFIX_exp_row(*rmax, c);
+  __m512 sum = _mm512_setzero_ps();
+  for (int j = 0; j < PREFIX_ROW_REGS && 16 * j < n; j++) {
+    const __mmask16 k = PREFIX_row_mask16(n - 16 * j);
+    const __m512 e = PREFIX_exp16_nonpos(v[j], &er);
+    _mm512_mask_storeu_ps(x + 16 * j, k, e);
     sum = _mm512_mask_add_ps(sum, k, sum, e);
   }
   return _mm512_reduce_add_ps(sum);

@@ -1,7 +1,8 @@
 /* test_rowops.c: the row kernels of templates/kernels.c against double precision:
  * layernorm (with and without the residual, gamma and beta; widths that are not a
  * multiple of 16), row_exp_sum with a scale inside the exponent, row_max with NaN and
- * -inf. Built once with kernels.c alone and once with a target file whose softmax_rows
+ * -inf, and row_softmax_step (one key block of the online softmax: the block's max, the
+ * running max, the correction and the exponentials) against the same sums in double. Built once with kernels.c alone and once with a target file whose softmax_rows
  * section replaces kernels.c's. Prints "N passed, M failed"; exits nonzero on a failure. */
 #include <math.h>
 #include <stdint.h>
@@ -101,6 +102,53 @@ static void check_exp_sum_masked(int64_t n) {
   expect(isnan(PREFIX_row_exp_sum(x, n, 0.5f, 1.0f)), "row_exp_sum NaN n", n, 0, 0);
 }
 
+/* one key block after another through row_softmax_step: the running max, the corrected
+ * sum and every stored exponential against double, for running maxes below, above and
+ * at -inf, and block widths on both sides of the 128 scores the AVX-512 step keeps in
+ * registers */
+static void check_softmax_step(int64_t n, float c, float start) {
+  float x[MAXD], x0[MAXD];
+  float rmax = start, corr = 0.0f;
+  for (int64_t j = 0; j < n; j++)
+    x[j] = x0[j] = 6.0f * frand();
+  double m = -INFINITY;
+  for (int64_t j = 0; j < n; j++)
+    m = fmax(m, x0[j]);
+  const double mn = fmax(m, start);
+  float sum = PREFIX_row_softmax_step(x, n, &rmax, c, &corr);
+  double ref = 0, worst = 0;
+  for (int64_t j = 0; j < n; j++) {
+    double e = exp(((double)x0[j] - mn) * c);
+    ref += e;
+    worst = fmax(worst, fabs(e - x[j]) / fmax(e, 1e-30));
+  }
+  const double cref = exp(((double)start - mn) * c);
+  expect(rmax == (float)mn && worst < 1e-6 && fabs(sum - ref) / ref < 1e-6 &&
+             fabs(corr - cref) <= 1e-6 * cref,
+         "row_softmax_step n, start (-1000: -inf)", n,
+         isinf(start) ? -1000 : (int64_t)start, worst);
+}
+
+/* an all -inf block leaves the row alone (sum 0, corr 1); a NaN score makes all NaN */
+static void check_softmax_step_masked(int64_t n) {
+  float x[MAXD];
+  for (int64_t j = 0; j < n; j++)
+    x[j] = -INFINITY;
+  float rmax = 2.0f, corr = 0.0f;
+  float sum = PREFIX_row_softmax_step(x, n, &rmax, 0.5f, &corr);
+  int zeros = 1;
+  for (int64_t j = 0; j < n; j++)
+    zeros = zeros && x[j] == 0.0f;
+  expect(zeros && sum == 0.0f && corr == 1.0f && rmax == 2.0f, "row_softmax_step all -inf", n,
+         0, sum);
+  for (int64_t j = 0; j < n; j++)
+    x[j] = j % 2 ? -1e9f : 1.0f;
+  x[n - 1] = NAN;
+  rmax = -INFINITY;
+  sum = PREFIX_row_softmax_step(x, n, &rmax, 1.0f, &corr);
+  expect(isnan(sum) && isnan(rmax) && isnan(x[0]), "row_softmax_step NaN", n, 0, sum);
+}
+
 static void check_row_max(void) {
   float x[40];
   for (int j = 0; j < 40; j++)
@@ -125,6 +173,13 @@ int main(void) {
   }
   for (size_t i = 1; i < sizeof ds / sizeof *ds; i++)
     check_exp_sum_masked(ds[i]);
+  static const int64_t ws[] = {1, 7, 16, 20, 64, 127, 128, 129, 300};
+  for (size_t i = 0; i < sizeof ws / sizeof *ws; i++) {
+    check_softmax_step(ws[i], 0.17677669f, -INFINITY);
+    check_softmax_step(ws[i], 1.0f, -3.0f);
+    check_softmax_step(ws[i], 0.125f, 9.0f);
+    check_softmax_step_masked(ws[i]);
+  }
   check_row_max();
   printf("%d passed, %d failed\n", passed, failed);
   return failed != 0;
