@@ -24,12 +24,18 @@ Cases run one after the other, each at every thread count in turn (a program bui
 with the same attncc flags for another thread count is run again, not rebuilt); the
 tables are printed at the end.  The peak is measured in the same run by
 bench/peak_fma.c (independent FMA chains; AVX-512 when -march=native has it) before,
-between and after the cases, with 1 thread and with T threads for the T-thread table;
-the best measurement is quoted (other load on the shared machine can only lower it).
+between and after the cases, with 1 thread and with T threads for the T-thread table.
+Two percentages: %peak (peak_pct) is against the peak measured right before and right
+after that case's attncc timing (the higher of the two): the clock of this shared
+machine moves with the load on the other core (1-thread FMA peaks seen here: 106-131
+GFLOP/s in one run), so the peak next to the case is the one it ran under; %best
+(peak_best_pct) is against the best measurement of the whole run, which is higher or
+equal.
 
 Output: per thread count, a table, then one machine-readable line per case:
   BENCH case=NAME attncc_ms=MEDIAN torch_ms=MEDIAN speedup=TORCH/ATTNCC gflops=ATTNCC
         peak_pct=PCT threads=T check=PASS|FAIL|ERROR gflop=WORK [numpy_ms=MEDIAN]
+        peak_gflops=ADJACENT_PEAK peak_best_pct=PCT
 (one line; missing values are `nan`). gflops counts the model's matmul FLOPs only
 (2*M*N*K per product, attention QK^T and PV included), analytically per case.
 Exits 1 when a case is FAIL or ERROR (after printing everything), 2 on a setup error.
@@ -677,19 +683,23 @@ def row_values(case, a, t, peak):
     v["speedup"] = tm / am if am and tm else None
     v["gflops"] = case.flops / (am * 1e6) if am else None
     v["torch_gflops"] = case.flops / (tm * 1e6) if tm else None
-    v["peak_pct"] = 100.0 * v["gflops"] / peak if v["gflops"] and peak else None
+    adj = a.get("peak_adjacent")
+    v["peak_adjacent"] = adj
+    v["peak_pct"] = 100.0 * v["gflops"] / adj if v["gflops"] and adj else None
+    v["peak_best_pct"] = 100.0 * v["gflops"] / peak if v["gflops"] and peak else None
     v["check"] = a.get("check", "ERROR")
     return v
 
 
-HEAD = "%-26s %-5s %8s %10s %10s %10s %8s %9s %9s %6s %9s"
+HEAD = "%-26s %-5s %8s %10s %10s %10s %8s %9s %9s %6s %6s %9s"
 
 
 def print_row(case, v, a, t):
     runs = "%s/%s" % (a.get("attncc_runs", "-"), t.get("torch_runs", "-"))
     print(HEAD % (case.name, v["check"], "%.4f" % v["gflop"], fms(v["attncc_ms"]), fms(v["torch_ms"]),
                   fms(v["numpy_ms"]), fnum(v["speedup"], "%.2fx"), fnum(v["gflops"], "%.2f"),
-                  fnum(v["torch_gflops"], "%.2f"), fnum(v["peak_pct"], "%.1f"), runs), flush=True)
+                  fnum(v["torch_gflops"], "%.2f"), fnum(v["peak_pct"], "%.1f"),
+                  fnum(v["peak_best_pct"], "%.1f"), runs), flush=True)
 
 
 def bench_line(case, v, threads):
@@ -698,6 +708,8 @@ def bench_line(case, v, threads):
         fnum(v["gflops"], "%.3f"), fnum(v["peak_pct"], "%.2f"), threads, v["check"], fnum(v["gflop"], "%.6f"))
     if case.gemm:
         s += " numpy_ms=%s" % fnum(v["numpy_ms"], "%.4f")
+    s += " peak_gflops=%s peak_best_pct=%s" % (fnum(v["peak_adjacent"], "%.2f"),
+                                               fnum(v["peak_best_pct"], "%.2f"))
     return s
 
 
@@ -867,7 +879,11 @@ def main(argv):
                         workers[threads] = TorchWorker(threads)
                     key = tuple(extra)
                     keep = built.get(key) or os.path.join(cdir, "attncc_%d" % len(built))
+                    before = peak.measure(threads, 0.04, 5)  # the peak next to the timing
                     a = run_attncc(c, w, r, threads, extra, opts, keep, key in built)
+                    after = peak.measure(threads, 0.04, 5)
+                    near = [x for x in (before, after) if x]
+                    a["peak_adjacent"] = max(near) if near else None
                     if a.get("built"):
                         built[key] = keep
                 results[threads].append((c, a, t))
@@ -902,7 +918,9 @@ def main(argv):
                 cpu_name(), os.cpu_count() or 0, load_before, load_after))
             print("peak (bench/peak_fma.c): %s" % peak.describe(1))
             if threads != 1:
-                print("peak (bench/peak_fma.c): %s; %%peak below is against this" % peak.describe(threads))
+                print("peak (bench/peak_fma.c): %s" % peak.describe(threads))
+            print("%%peak: against the %d-thread peak measured right before and after the case's timing "
+                  "(the higher); %%best: against the best of the run" % threads)
             print("attncc: %s (%s) flags: %s%s%s" % (
                 attncc_path(), version, " ".join(extra) or "(none)",
                 "  [dropped, not in attncc --help: %s]" % " ".join(dropped) if dropped else "",
@@ -913,7 +931,7 @@ def main(argv):
             print("BLAS: %s" % describe_blas(h["blas"]))
             print("")
             print(HEAD % ("case", "check", "GFLOP", "attncc_ms", "torch_ms", "numpy_ms", "speedup",
-                          "attncc_GF", "torch_GF", "%peak", "runs a/t"))
+                          "attncc_GF", "torch_GF", "%peak", "%best", "runs a/t"))
             lines, speedups = [], []
             for c, a, t in results[threads]:
                 v = row_values(c, a, t, p)
