@@ -189,6 +189,7 @@ Graph *graph_new(void);
 Node *graph_add(Graph *g, OpCode op, Node **src, int nsrc, Loc loc, const char *path);
 void graph_add_output(Graph *g, const char *name, Node *n);
 int64_t shape_numel(const Shape *s);
+int64_t last_dim(const Node *n);           /* size of the last dim (1 for a scalar) */
 bool shape_equal(const Shape *a, const Shape *b);
 void shape_format(const Shape *s, char *buf, size_t len); /* "[1,128,256]" */
 size_t dtype_size(DType t);
@@ -229,6 +230,9 @@ void fuse_epilogues(Graph *g);             /* matmul + bias + activation + resid
 
 // fuse_attention.c
 void fuse_attention(Graph *g);             /* matmul -> scale/mask/bias -> softmax -> matmul */
+void fold_scale(Graph *g);                 /* power-of-two query scales into the weights */
+/* a chain step * c or / c (score first) with a positive finite literal: *c gets it, true */
+bool attn_step_scale(const AttnStep *st, double *c);
 
 // fuse_elementwise.c
 void fuse_elementwise(Graph *g);

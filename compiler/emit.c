@@ -557,17 +557,8 @@ static const char *attn_value(const Node *n, const AttnStep *st, int src, StrBuf
 static int attn_trailing_scale(const Node *n, float *c) {
   int t = n->nsteps;
   double scale = 1.0;
-  for (; t > 0; t--) {
-    const AttnStep *st = &n->steps[t - 1];
-    if (st->operand >= 0 || !(st->literal > 0) || !isfinite(st->literal))
-      break;
-    if (st->op == OP_MUL)
-      scale *= st->literal;
-    else if (st->op == OP_DIV && st->score_first)
-      scale /= st->literal;
-    else
-      break;
-  }
+  while (t > 0 && attn_step_scale(&n->steps[t - 1], &scale))
+    t--;
   *c = (float)scale;
   return t;
 }

@@ -8,6 +8,8 @@
  *   S   = matmul(Q, K^T)         K read transposed (trans_b) or given as [.., d, Lk]
  * Every intermediate must have no other use. Q, K and V must not broadcast over the
  * batch dims; the chain's operands may (a [B,1,1,Lk] mask, an [Lq,Lk] bias). */
+#include <math.h>
+
 #include "attncc.h"
 
 #include <string.h>
@@ -33,9 +35,7 @@ static void count_uses(Ctx *c) {
     c->uses[g->outputs[k].node->id]++;
 }
 
-/* the last dim, and the rows before it (a 0-dim tensor is one row of one) */
-static int64_t last_dim(const Node *n) { return n->shape.ndim ? n->shape.dim[n->shape.ndim - 1] : 1; }
-
+/* the rows before the last dim (a 0-dim tensor is one row of one) */
 static int64_t rows_of(const Node *n) { return shape_numel(&n->shape) / last_dim(n); }
 
 /* the single user of n (NULL when n has another use or is an output) */
@@ -245,4 +245,16 @@ void fuse_attention(Graph *g) {
       graph_prune(g);
     }
   }
+}
+
+bool attn_step_scale(const AttnStep *st, double *c) {
+  if (st->operand >= 0 || !(st->literal > 0) || !isfinite(st->literal))
+    return false;
+  if (st->op == OP_MUL)
+    *c *= st->literal;
+  else if (st->op == OP_DIV && st->score_first)
+    *c /= st->literal;
+  else
+    return false;
+  return true;
 }

@@ -66,6 +66,8 @@ void graph_add_output(Graph *g, const char *name, Node *n) {
 }
 
 /* saturates at INT64_MAX, so a size check after it sees a huge shape as too large */
+int64_t last_dim(const Node *n) { return n->shape.ndim ? n->shape.dim[n->shape.ndim - 1] : 1; }
+
 int64_t shape_numel(const Shape *s) {
   int64_t n = 1;
   for (int i = 0; i < s->ndim; i++)

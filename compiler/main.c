@@ -122,7 +122,8 @@ static const struct {
   const char *name;
   void (*run)(Graph *);
 } passes[] = {{"fold", fold_constants},           {"simplify", simplify_run},
-              {"fuse_attention", fuse_attention}, {"fuse_epilogues", fuse_epilogues},
+              {"fuse_attention", fuse_attention}, {"fold_scale", fold_scale},
+              {"fuse_epilogues", fuse_epilogues},
               {"fuse_layernorm", fuse_layernorm}, {"fuse_elementwise", fuse_elementwise},
               {"pack_weights", pack_weights},
               {"memplan", memplan_run}};

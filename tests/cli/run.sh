@@ -68,6 +68,53 @@ done
 "$ATTNCC" "$ROOT/examples/transformer_block.lua" -D B=1 -D QLEN=300 -D KLEN=300 -D MASK=2 -o "$TMP/c.c" &&
   ! grep -q "block pairs" "$TMP/c.c" && ok || bad "a mask given as input must not skip blocks"
 
+# fold_scale: a power-of-two scale of a Linear's output moves into its embedded weights
+# (the div/mul disappears); not without embedded weights, not for 3, and not when a
+# scaled weight would lose bits (a weight just above the smallest normal float, / 8).
+# qkv.lua: only the q columns of a fused qkv projection are scaled, k stays.
+cat > "$TMP/scale.lua" <<'LUA'
+local M = nn.Module("M")
+function M:init() self.fc = nn.Linear(3, 4) end
+function M:forward(x) return self.fc(x) / define("DIVISOR", 8) end
+output("y", M()(input("x", {2, 3})))
+LUA
+cat > "$TMP/qkv.lua" <<'LUA'
+local M = nn.Module("M")
+function M:init() self.fc = nn.Linear(3, 4) end
+function M:forward(x)
+  local p = self.fc(x):chunk(2, -1)
+  return p[1] * 0.5, p[2]
+end
+local q, k = M()(input("x", {2, 3}))
+output("q", q)
+output("k", k)
+LUA
+"$PY" - "$TMP" <<'PY'
+import struct, sys
+def save(path, vals):
+    hdr = (b'{"fc.weight":{"dtype":"F32","shape":[4,3],"data_offsets":[0,48]},'
+           b'"fc.bias":{"dtype":"F32","shape":[4],"data_offsets":[48,64]}}')
+    hdr += b" " * (-len(hdr) % 8)
+    open(path, "wb").write(struct.pack("<Q", len(hdr)) + hdr + struct.pack("<16f", *vals))
+save(sys.argv[1] + "/tiny.safetensors", [1.1754945e-38] * 12 + [0.5] * 4)
+save(sys.argv[1] + "/ramp.safetensors", [0.25 * i for i in range(16)])
+PY
+scaled() { "$ATTNCC" "$TMP/$1.lua" -D DIVISOR="$2" "${@:3}" -o "$TMP/s.c" --dump-graph | grep -cE ' = (div|mul) |ops: .*(div|mul)'; }
+[ "$(scaled scale 8 --weights "$TMP/good.safetensors")" -eq 0 ] && ok || bad "fold_scale: / 8 stayed"
+[ "$(scaled scale 8)" -eq 1 ] && ok || bad "fold_scale: folded without embedded weights"
+[ "$(scaled scale 8 --weights "$TMP/good.safetensors" --runtime-weights)" -eq 1 ] && ok ||
+  bad "fold_scale: folded with run-time weights"
+[ "$(scaled scale 3 --weights "$TMP/good.safetensors")" -eq 1 ] && ok || bad "fold_scale: / 3 folded"
+[ "$(scaled scale 8 --weights "$TMP/tiny.safetensors")" -eq 1 ] && ok || bad "fold_scale: inexact fold"
+[ "$(scaled qkv 1 --weights "$TMP/ramp.safetensors")" -eq 0 ] && ok || bad "fold_scale: q chunk * 0.5 stayed"
+"$ATTNCC" "$TMP/qkv.lua" --weights "$TMP/ramp.safetensors" -o "$TMP/q.c" && ok || bad "qkv.lua"
+sed 's/local p = self.fc(x):chunk(2, -1)/local y = self.fc(x); local p = y:chunk(2, -1)/; s/p\[1\] \* 0.5, p\[2\]/p[1] * 0.5, y:narrow(-1, 1, 2)/' \
+  "$TMP/qkv.lua" > "$TMP/qkv2.lua"
+[ "$(scaled qkv2 1 --weights "$TMP/ramp.safetensors")" -eq 1 ] && ok ||
+  bad "fold_scale: folded although another narrow reads a q column"
+# the bias 3, 3.25 | 3.5, 3.75 becomes 1.5, 1.625 | 3.5, 3.75
+grep -q "0x1.8p+0f,0x1.ap+0f,0x1.cp+1f,0x1.ep+1f," "$TMP/q.c" && ok ||
+  bad "fold_scale: the q half of the bias was not halved, or the k half changed"
 # --dump-graph=dot: a Graphviz digraph with the fused attention node; --dump-after: the
 # graph after each named pass (text, or one digraph each)
 "$ATTNCC" "$ROOT/examples/transformer_block.lua" -o "$TMP/g.c" --dump-graph=dot > "$TMP/g.dot" &&
@@ -82,7 +129,7 @@ fi
   sed -n '/after fuse_attention/,/^}/p' "$TMP/g2.dot" | grep -q '[0-9] attention' &&
   ok || bad "--dump-after=simplify,fuse_attention (dot)"
 "$ATTNCC" "$ROOT/examples/transformer_block.lua" -o "$TMP/g.c" --dump-after=all > "$TMP/all.txt" &&
-  [ "$(grep -c '^# after ' "$TMP/all.txt")" -eq 9 ] && grep -q '^# after lua$' "$TMP/all.txt" &&
+  [ "$(grep -c '^# after ' "$TMP/all.txt")" -eq 10 ] && grep -q '^# after lua$' "$TMP/all.txt" &&
   grep -q '^# after memplan$' "$TMP/all.txt" && ok || bad "--dump-after=all: $(grep '^#' "$TMP/all.txt")"
 [ "$("$ATTNCC" "$ROOT/examples/transformer_block.lua" -o "$TMP/g.c" --dump-graph | md5sum)" = \
   "$(sed -n '/^# after memplan$/,$p' "$TMP/all.txt" | tail -n +2 | md5sum)" ] && ok || bad "--dump-graph is not the graph after memplan"
