@@ -245,9 +245,15 @@ static inline void PREFIX_gemm_prefetch(int64_t mr, int64_t n, const float *c, i
  * columns [0, kc) at row stride lda: the next strip, spread over this strip's tiles */
 static inline void PREFIX_gemm_prefetch_a(const float *a, int64_t lda, int64_t mr, int64_t kc,
                                           int64_t part, int64_t parts) {
-  const int64_t lines = (kc + 15) / 16, total = mr * lines;
-  for (int64_t l = part * total / parts; l < (part + 1) * total / parts; l++)
-    _mm_prefetch((const char *)(a + (l / lines) * lda + (l % lines) * 16), _MM_HINT_T0);
+  const int64_t lines = (kc + 15) / 16, total = mr * lines, end = (part + 1) * total / parts;
+  int64_t l = part * total / parts, row = l / lines, col = l - row * lines;
+  for (; l < end; l++) {
+    _mm_prefetch((const char *)(a + row * lda + col * 16), _MM_HINT_T0);
+    if (++col == lines) {
+      col = 0;
+      row++;
+    }
+  }
 }
 
 /* C[M,N] = act(A[M,K] * B + bias) + R; A row stride lda (lda == KCP and K <= KC: A is
