@@ -354,19 +354,11 @@ static void emit_copy(StrBuf *sb, const Node *n, Shape iter, Operand dst, Operan
   emit_loops(sb, n, iter, ops, 2, expr_copy, dst.dtype);
 }
 
-static void contiguous_strides(const Shape *s, int64_t *stride) {
-  int64_t st = 1;
-  for (int i = s->ndim - 1; i >= 0; i--) {
-    stride[i] = st;
-    st *= s->dim[i];
-  }
-}
-
 static void emit_permute(StrBuf *sb, const Node *n) {
   Operand dst = operand_of(n, n, &n->shape);
   Operand src = {"s0", NULL, n->src[0]->dtype, 0, {0}};
   int64_t in_stride[MAX_DIMS];
-  contiguous_strides(&n->src[0]->shape, in_stride);
+  shape_dense_strides(&n->src[0]->shape, in_stride);
   for (int d = 0; d < n->shape.ndim; d++)
     src.stride[d] = in_stride[n->perm[d]];
   emit_copy(sb, n, n->shape, dst, src);
@@ -375,7 +367,7 @@ static void emit_permute(StrBuf *sb, const Node *n) {
 static void emit_slice(StrBuf *sb, const Node *n) {
   Operand dst = operand_of(n, n, &n->shape);
   Operand src = {"s0", NULL, n->src[0]->dtype, 0, {0}};
-  contiguous_strides(&n->src[0]->shape, src.stride); /* the start is in the argument */
+  shape_dense_strides(&n->src[0]->shape, src.stride); /* the start is in the argument */
   emit_copy(sb, n, n->shape, dst, src);
 }
 
@@ -393,7 +385,7 @@ static int64_t src_arg_offset(const Node *n, int i) {
 
 static void emit_cat(StrBuf *sb, const Node *n) {
   int64_t out_stride[MAX_DIMS];
-  contiguous_strides(&n->shape, out_stride);
+  shape_dense_strides(&n->shape, out_stride);
   int64_t at = 0;
   for (int s = 0; s < n->nsrc; s++) {
     const Node *in = n->src[s];
@@ -479,7 +471,7 @@ static void emit_matmul(StrBuf *sb, const EmitOptions *o, const Node *n) {
   int64_t sa[MAX_DIMS], sbs[MAX_DIMS], sc[MAX_DIMS];
   broadcast_strides(&ba, &batch, sa);
   broadcast_strides(&bb, &batch, sbs);
-  contiguous_strides(&batch, sc);
+  shape_dense_strides(&batch, sc);
   Operand ops[3] = {{"y", NULL, DT_F32, 0, {0}}, {"s0", NULL, DT_F32, 0, {0}},
                     {"s1", NULL, DT_F32, 0, {0}}};
   for (int d = 0; d < batch.ndim; d++) {
