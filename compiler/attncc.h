@@ -142,7 +142,8 @@ struct Node {
   bool k_rows;                             /* attention: K stored [Lk, d] (else [d, Lk]) */
   EwStep *ew;                              /* fused: the ops, in evaluation order */
   int nfused;                              /* fused: number of steps */
-  SrcView *views;                          /* fused: how each source is read */
+  SrcView *views;                          /* fused: how each source is read; attention: how
+                                              Q, K, V are read and the result written (4) */
   void *data;                              /* const: numel values of dtype */
   /* analysis results */
   int nuses;                               /* consumers among live nodes */
@@ -233,6 +234,11 @@ void fuse_epilogues(Graph *g);             /* matmul + bias + activation + resid
 
 // fuse_attention.c
 void fuse_attention(Graph *g);             /* matmul -> scale/mask/bias -> softmax -> matmul */
+
+// attn_layout.c
+/* each attention reads Q, K, V through permutes and slices and writes its result in
+ * the layout of a permute that is its only user (called by fuse_attention) */
+void attention_layouts(Graph *g);
 
 // fuse_elementwise.c
 void fuse_elementwise(Graph *g);

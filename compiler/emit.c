@@ -373,7 +373,7 @@ static void emit_slice(StrBuf *sb, const Node *n) {
 
 /* elements from the start of the source a node's kernel argument points at */
 static int64_t src_arg_offset(const Node *n, int i) {
-  if (n->op == OP_FUSED)
+  if (n->op == OP_FUSED || (n->op == OP_ATTENTION && n->views && i < 3))
     return n->views[i].is_view ? n->views[i].offset : 0;
   if (n->op != OP_SLICE || i != 0)
     return 0;
@@ -615,6 +615,49 @@ static void attn_chain_body(StrBuf *sb, const char *steps, const char *at, const
   sb_printf(sb, "          lane[%s] = (sv > lane[%s] || sv != sv) ? sv : lane[%s];\n", ln, ln, ln);
 }
 
+/* How attention n reads operand i (0 Q, 1 K, 2 V) or writes its result (3): batch item
+ * b at an offset (code in b, from the view's leading dims), then a matrix of the given
+ * rows x cols with row and column strides (attn_layout.c; dense without a view). */
+typedef struct {
+  const char *at;
+  int64_t rs, cs;
+} AttnMatrix;
+
+static AttnMatrix attn_matrix(const Node *n, int i, int64_t rows, int64_t cols) {
+  SrcView v = {0};
+  if (n->views && n->views[i].is_view) {
+    v = n->views[i];
+  } else {
+    v.shape = (Shape){3, {shape_numel(&n->shape) / (n->lq * n->dv), rows, cols}};
+    shape_dense_strides(&v.shape, v.stride);
+  }
+  int d = v.shape.ndim;
+  AttnMatrix m = {"0", v.stride[d - 2], v.stride[d - 1]};
+  Shape batch = v.shape;
+  batch.ndim = d - 2;
+  Operand op = {"", NULL, DT_F32, 0, {0}};
+  memcpy(op.stride, v.stride, sizeof(int64_t) * (size_t)batch.ndim);
+  collapse(&batch, &op, 1);
+  StrBuf sb = {0};
+  for (int k = 0; k < batch.ndim; k++) { /* index k of b: (b / below) % dim */
+    int64_t below = 1;
+    for (int j = k + 1; j < batch.ndim; j++)
+      below *= batch.dim[j];
+    const char *ix = below > 1 ? xformat("b / %lld", (long long)below) : "b";
+    if (k > 0)
+      ix = xformat("%s %% %lld", ix, (long long)batch.dim[k]);
+    if (k > 0 || below > 1)
+      ix = xformat("(%s)", ix);
+    sb_printf(&sb, "%s%s", k ? " + " : "", ix);
+    if (op.stride[k] != 1)
+      sb_printf(&sb, " * %lld", (long long)op.stride[k]);
+  }
+  if (sb.len)
+    m.at = xstrdup(sb.buf);
+  sb_free(&sb);
+  return m;
+}
+
 /* static const int32_t NAME[n] = {...}; */
 static void put_int_table(StrBuf *sb, const char *name, const int32_t *v, long long n) {
   sb_printf(sb, "  static const int32_t %s[%lld] = {", name, n);
@@ -629,6 +672,13 @@ static void put_int_table(StrBuf *sb, const char *name, const int32_t *v, long l
 static void emit_attention(StrBuf *sb, const EmitOptions *o, const Node *n) {
   long long lq = n->lq, lk = n->lk, dh = n->dh, dv = n->dv;
   long long batch = shape_numel(&n->shape) / (lq * dv);
+  AttnMatrix mq = attn_matrix(n, 0, lq, dh), mv = attn_matrix(n, 2, lk, dv);
+  AttnMatrix mk = n->k_rows ? attn_matrix(n, 1, lk, dh) : attn_matrix(n, 1, dh, lk);
+  AttnMatrix mo = attn_matrix(n, 3, lq, dv);
+  ATTN_ASSERT(mq.cs == 1 && mo.cs == 1); /* rows are copied with memcpy, stored by the GEMM */
+  /* K as B(c, j) = K[j][c] (K [Lk, d]) or KT[c][j] (K^T [d, Lk]): strides along c and j */
+  long long kc = n->k_rows ? mk.cs : mk.rs, kj = n->k_rows ? mk.rs : mk.cs;
+  long long ldq = mq.rs, ldo = mo.rs;
   int64_t kp, vp, tile, total;
   attention_scratch(n, o->target->gemm_nr, &kp, &vp, &tile, &total);
   long long blocks = (lk + ATTN_BLOCK - 1) / ATTN_BLOCK;
@@ -668,28 +718,28 @@ static void emit_attention(StrBuf *sb, const EmitOptions *o, const Node *n) {
     sb_printf(sb, "  float *qs = rsum + %d;\n", ATTN_QUERIES);
   sb_printf(sb, "  for (int64_t b = t * %lld / %d; b < (t + 1) * %lld / %d; b++) {\n", batch, t,
             batch, t);
+  sb_printf(sb, "    const float *qb = s0 + %s;\n    const float *kb = s1 + %s;\n"
+                "    const float *vb = s2 + %s;\n    float *yb = y + %s;\n", mq.at, mk.at, mv.at,
+            mo.at);
   sb_printf(sb, "    for (int64_t jb = 0; jb < %lld; jb++) {\n", blocks);
   sb_printf(sb, "      const int64_t j0 = jb * %d, jn = %lld - j0 < %d ? %lld - j0 : %d;\n",
             ATTN_BLOCK, lk, ATTN_BLOCK, lk, ATTN_BLOCK);
-  if (n->k_rows) /* K [Lk, d]: B(c, j) = K[j0 + j][c] */
-    sb_printf(sb, "      %s_pack_b(%lld, jn, s1 + b * %lld + j0 * %lld, 1, %lld, kp + jb * %lld);\n",
-              P, dh, lk * dh, dh, dh, (long long)kp);
-  else /* K^T [d, Lk]: B(c, j) = KT[c][j0 + j] */
-    sb_printf(sb, "      %s_pack_b(%lld, jn, s1 + b * %lld + j0, %lld, 1, kp + jb * %lld);\n", P,
-              dh, lk * dh, lk, (long long)kp);
-  sb_printf(sb, "      %s_pack_b(jn, %lld, s2 + b * %lld + j0 * %lld, %lld, 1, vp + jb * %lld);\n",
-            P, dv, lk * dv, dv, dv, (long long)vp);
+  sb_printf(sb, "      %s_pack_b(%lld, jn, kb + j0 * %lld, %lld, %lld, kp + jb * %lld);\n", P, dh,
+            kj, kc, kj, (long long)kp);
+  sb_printf(sb, "      %s_pack_b(jn, %lld, vb + j0 * %lld, %lld, %lld, vp + jb * %lld);\n", P, dv,
+            (long long)mv.rs, (long long)mv.rs, (long long)mv.cs, (long long)vp);
   sb_puts(sb, "    }\n");
   sb_printf(sb, "    for (int64_t i0 = 0; i0 < %lld; i0 += %d) {\n", lq, ATTN_QUERIES);
   sb_printf(sb, "      const int64_t in = %lld - i0 < %d ? %lld - i0 : %d;\n", lq, ATTN_QUERIES, lq,
             ATTN_QUERIES);
-  sb_printf(sb, "      const float *q = s0 + (b * %lld + i0) * %lld;\n", lq, dh);
+  sb_printf(sb, "      const float *q = qb + i0 * %lld;\n", ldq);
   if (stage) /* the block's queries at the packed-strip stride, once for all key blocks */
     sb_printf(sb, "      for (int64_t i = 0; i < in; i++)\n"
                   "        memcpy(qs + i * %d, q + i * %lld, %lld * sizeof(float));\n",
-              ATTN_LD, dh, dh);
-  sb_printf(sb, "      float *out = y + (b * %lld + i0) * %lld;\n", lq, dv);
-  sb_printf(sb, "      for (int64_t e = 0; e < in * %lld; e++)\n        out[e] = 0.0f;\n", dv);
+              ATTN_LD, ldq, dh);
+  sb_printf(sb, "      float *out = yb + i0 * %lld;\n", ldo);
+  sb_printf(sb, "      for (int64_t i = 0; i < in; i++)\n        for (int64_t c = 0; c < %lld; c++)\n"
+                "          out[i * %lld + c] = 0.0f;\n", dv, ldo);
   sb_puts(sb, "      for (int64_t i = 0; i < in; i++) {\n        rmax[i] = -INFINITY;\n"
               "        rsum[i] = 0.0f;\n      }\n");
   if (skip)
@@ -700,9 +750,9 @@ static void emit_attention(StrBuf *sb, const EmitOptions *o, const Node *n) {
   sb_printf(sb, "        const int64_t j0 = jb * %d, jn = %lld - j0 < %d ? %lld - j0 : %d;\n",
             ATTN_BLOCK, lk, ATTN_BLOCK, lk, ATTN_BLOCK);
   sb_printf(sb, "        %s_gemm(in, jn, %lld, %s, %lld, kp + jb * %lld, st, %d, NULL, NULL, 0, 0);\n",
-            P, dh, stage ? "qs" : "q", stage ? (long long)ATTN_LD : dh, (long long)kp, ATTN_LD);
+            P, dh, stage ? "qs" : "q", stage ? (long long)ATTN_LD : ldq, (long long)kp, ATTN_LD);
   sb_puts(sb, "        for (int64_t i = 0; i < in; i++) {\n");
-  sb_printf(sb, "          float *srow = st + i * %d, *orow = out + i * %lld;\n", ATTN_LD, dv);
+  sb_printf(sb, "          float *srow = st + i * %d, *orow = out + i * %lld;\n", ATTN_LD, ldo);
   if (rows.len) {
     if (strstr(rows.buf, "(r /"))
       sb_printf(sb, "          const int64_t r = b * %lld + i0 + i;\n", lq);
@@ -731,11 +781,11 @@ static void emit_attention(StrBuf *sb, const EmitOptions *o, const Node *n) {
   sb_printf(sb, "          for (int64_t c = 0; c < %lld; c++)\n            orow[c] *= corr;\n", dv);
   sb_puts(sb, "        }\n");
   sb_printf(sb, "        %s_gemm(in, %lld, jn, st, %d, vp + jb * %lld, out, %lld, NULL, out, %lld, 0);\n",
-            P, dv, ATTN_LD, (long long)vp, dv, dv);
+            P, dv, ATTN_LD, (long long)vp, ldo, ldo);
   sb_puts(sb, "      }\n      for (int64_t i = 0; i < in; i++) {\n");
   sb_puts(sb, "        const float inv = 1.0f / rsum[i];\n");
   sb_printf(sb, "        for (int64_t c = 0; c < %lld; c++)\n          out[i * %lld + c] *= inv;\n",
-            dv, dv);
+            dv, ldo);
   sb_puts(sb, "      }\n    }\n  }\n  }\n");
   sb_free(&steps);
   sb_free(&rows);

@@ -237,6 +237,12 @@ void graph_dump(const Graph *g, FILE *out) {
       else
         fprintf(out, "%g", (double)st->literal);
     }
+    const char *sep = " strided: "; /* attention operands read or written in place */
+    for (int v = 0; n->op == OP_ATTENTION && n->views && v < 4; v++)
+      if (n->views[v].is_view) {
+        fprintf(out, "%s%s", sep, (const char *const[]){"q", "k", "v", "out"}[v]);
+        sep = ",";
+      }
     fprintf(out, " : %s%s", dtype_name(n->dtype), buf);
     if (n->loc.line)
       fprintf(out, "  ; %s:%d", n->loc.file, n->loc.line);
