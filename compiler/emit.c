@@ -738,8 +738,9 @@ static void emit_attention(StrBuf *sb, const EmitOptions *o, const Node *n) {
                   "        memcpy(qs + i * %d, q + i * %lld, %lld * sizeof(float));\n",
               ATTN_LD, ldq, dh);
   sb_printf(sb, "      float *out = yb + i0 * %lld;\n", ldo);
-  sb_printf(sb, "      for (int64_t i = 0; i < in; i++)\n        for (int64_t c = 0; c < %lld; c++)\n"
-                "          out[i * %lld + c] = 0.0f;\n", dv, ldo);
+  sb_printf(sb, "      for (int64_t i = 0; i < in; i++)\n"
+                "        for (int64_t c = 0; c < %lld; c++)\n          out[i * %lld + c] = 0.0f;\n",
+            dv, ldo);
   sb_puts(sb, "      for (int64_t i = 0; i < in; i++) {\n        rmax[i] = -INFINITY;\n"
               "        rsum[i] = 0.0f;\n      }\n");
   if (skip)
