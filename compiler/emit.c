@@ -595,8 +595,10 @@ static void attention_scratch(const Node *n, int nr, int64_t *kp, int64_t *vp, i
   *kp = pack_floats(n->dh, ATTN_BLOCK, nr);   /* one key block: d x 64 */
   *vp = pack_floats(ATTN_BLOCK, n->dv, nr);   /* one value block: 64 x dv */
   *tile = ATTN_QUERIES * ATTN_LD;
-  /* the tile, the staged queries (when a query row fits one K block), row max and sum */
-  *total = blocks * (*kp + *vp) + *tile + (n->dh <= ATTN_LD - 16 ? *tile : 0) + 2 * ATTN_QUERIES;
+  /* the tile, the staged queries (when a query row fits one K block), row max and sum, and
+   * the output block when the result is written through a view (attn_layout.c) */
+  *total = blocks * (*kp + *vp) + *tile + (n->dh <= ATTN_LD - 16 ? *tile : 0) + 2 * ATTN_QUERIES +
+           (n->views && n->views[3].is_view ? ATTN_QUERIES * n->dv : 0);
 }
 
 int64_t emit_attention_scratch(const Node *n, int nr, int threads) {
@@ -716,6 +718,11 @@ static void emit_attention(StrBuf *sb, const EmitOptions *o, const Node *n) {
   sb_printf(sb, "  float *rmax = st + %lld, *rsum = rmax + %d;\n", (long long)tile, ATTN_QUERIES);
   if (stage)
     sb_printf(sb, "  float *qs = rsum + %d;\n", ATTN_QUERIES);
+  /* a result written through a view is accumulated in a dense block, stored at the end:
+   * rows a power of two apart would crowd a few L1 sets while key blocks stream by */
+  bool otile = n->views && n->views[3].is_view;
+  if (otile)
+    sb_printf(sb, "  float *ot = rsum + %lld;\n", ATTN_QUERIES + (stage ? (long long)tile : 0));
   sb_printf(sb, "  for (int64_t b = t * %lld / %d; b < (t + 1) * %lld / %d; b++) {\n", batch, t,
             batch, t);
   sb_printf(sb, "    const float *qb = s0 + %s;\n    const float *kb = s1 + %s;\n"
@@ -737,10 +744,11 @@ static void emit_attention(StrBuf *sb, const EmitOptions *o, const Node *n) {
     sb_printf(sb, "      for (int64_t i = 0; i < in; i++)\n"
                   "        memcpy(qs + i * %d, q + i * %lld, %lld * sizeof(float));\n",
               ATTN_LD, ldq, dh);
-  sb_printf(sb, "      float *out = yb + i0 * %lld;\n", ldo);
-  sb_printf(sb, "      for (int64_t i = 0; i < in; i++)\n"
-                "        for (int64_t c = 0; c < %lld; c++)\n          out[i * %lld + c] = 0.0f;\n",
-            dv, ldo);
+  if (otile)
+    sb_printf(sb, "      float *out = ot, *yo = yb + i0 * %lld;\n", ldo);
+  else
+    sb_printf(sb, "      float *out = yb + i0 * %lld;\n", ldo);
+  sb_printf(sb, "      for (int64_t e = 0; e < in * %lld; e++)\n        out[e] = 0.0f;\n", dv);
   sb_puts(sb, "      for (int64_t i = 0; i < in; i++) {\n        rmax[i] = -INFINITY;\n"
               "        rsum[i] = 0.0f;\n      }\n");
   if (skip)
@@ -753,7 +761,7 @@ static void emit_attention(StrBuf *sb, const EmitOptions *o, const Node *n) {
   sb_printf(sb, "        %s_gemm(in, jn, %lld, %s, %lld, kp + jb * %lld, st, %d, NULL, NULL, 0, 0);\n",
             P, dh, stage ? "qs" : "q", stage ? (long long)ATTN_LD : ldq, (long long)kp, ATTN_LD);
   sb_puts(sb, "        for (int64_t i = 0; i < in; i++) {\n");
-  sb_printf(sb, "          float *srow = st + i * %d, *orow = out + i * %lld;\n", ATTN_LD, ldo);
+  sb_printf(sb, "          float *srow = st + i * %d, *orow = out + i * %lld;\n", ATTN_LD, dv);
   if (rows.len) {
     if (strstr(rows.buf, "(r /"))
       sb_printf(sb, "          const int64_t r = b * %lld + i0 + i;\n", lq);
@@ -782,11 +790,15 @@ static void emit_attention(StrBuf *sb, const EmitOptions *o, const Node *n) {
   sb_printf(sb, "          for (int64_t c = 0; c < %lld; c++)\n            orow[c] *= corr;\n", dv);
   sb_puts(sb, "        }\n");
   sb_printf(sb, "        %s_gemm(in, %lld, jn, st, %d, vp + jb * %lld, out, %lld, NULL, out, %lld, 0);\n",
-            P, dv, ATTN_LD, (long long)vp, ldo, ldo);
+            P, dv, ATTN_LD, (long long)vp, dv, dv);
   sb_puts(sb, "      }\n      for (int64_t i = 0; i < in; i++) {\n");
   sb_puts(sb, "        const float inv = 1.0f / rsum[i];\n");
-  sb_printf(sb, "        for (int64_t c = 0; c < %lld; c++)\n          out[i * %lld + c] *= inv;\n",
-            dv, ldo);
+  if (otile)
+    sb_printf(sb, "        for (int64_t c = 0; c < %lld; c++)\n"
+                  "          yo[i * %lld + c] = out[i * %lld + c] * inv;\n", dv, ldo, dv);
+  else
+    sb_printf(sb, "        for (int64_t c = 0; c < %lld; c++)\n          out[i * %lld + c] *= inv;\n",
+              dv, dv);
   sb_puts(sb, "      }\n    }\n  }\n  }\n");
   sb_free(&steps);
   sb_free(&rows);
