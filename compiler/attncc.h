@@ -142,7 +142,8 @@ struct Node {
   bool k_rows;                             /* attention: K stored [Lk, d] (else [d, Lk]) */
   EwStep *ew;                              /* fused: the ops, in evaluation order */
   int nfused;                              /* fused: number of steps */
-  SrcView *views;                          /* fused: how each source is read */
+  SrcView *views;                          /* fused: how each source is read; attention: how
+                                              Q, K, V are read and the result written (4) */
   void *data;                              /* const: numel values of dtype */
   /* analysis results */
   int nuses;                               /* consumers among live nodes */
@@ -195,6 +196,10 @@ void shape_format(const Shape *s, char *buf, size_t len); /* "[1,128,256]" */
 size_t dtype_size(DType t);
 const char *dtype_name(DType t);           /* "float32", "int32", "bool" */
 const char *dtype_ctype(DType t);          /* "float", "int32_t", "uint8_t" */
+void shape_dense_strides(const Shape *s, int64_t *stride); /* row-major, in elements */
+/* a slice or permute n read in place: returns its source and fills v with n's shape and
+ * its strides and offset in the source; any other node: returns n, v untouched */
+Node *graph_view_of(Node *n, SrcView *v);
 void graph_prune(Graph *g);                /* live flags + use counts from outputs */
 bool graph_depends_on_input(const Graph *g, const Node *n);
 void graph_replace_uses(Graph *g, Node *old, Node *new_node); /* srcs, epilogue links, outputs */
@@ -233,6 +238,11 @@ void fuse_attention(Graph *g);             /* matmul -> scale/mask/bias -> softm
 void fold_scale(Graph *g);                 /* power-of-two query scales into the weights */
 /* a chain step * c or / c (score first) with a positive finite literal: *c gets it, true */
 bool attn_step_scale(const AttnStep *st, double *c);
+
+// attn_layout.c
+/* each attention reads Q, K, V through permutes and slices and writes its result in
+ * the layout of a permute that is its only user (the pass after fold_scale) */
+void attention_layouts(Graph *g);
 
 // fuse_elementwise.c
 void fuse_elementwise(Graph *g);

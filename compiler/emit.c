@@ -354,19 +354,11 @@ static void emit_copy(StrBuf *sb, const Node *n, Shape iter, Operand dst, Operan
   emit_loops(sb, n, iter, ops, 2, expr_copy, dst.dtype);
 }
 
-static void contiguous_strides(const Shape *s, int64_t *stride) {
-  int64_t st = 1;
-  for (int i = s->ndim - 1; i >= 0; i--) {
-    stride[i] = st;
-    st *= s->dim[i];
-  }
-}
-
 static void emit_permute(StrBuf *sb, const Node *n) {
   Operand dst = operand_of(n, n, &n->shape);
   Operand src = {"s0", NULL, n->src[0]->dtype, 0, {0}};
   int64_t in_stride[MAX_DIMS];
-  contiguous_strides(&n->src[0]->shape, in_stride);
+  shape_dense_strides(&n->src[0]->shape, in_stride);
   for (int d = 0; d < n->shape.ndim; d++)
     src.stride[d] = in_stride[n->perm[d]];
   emit_copy(sb, n, n->shape, dst, src);
@@ -375,13 +367,13 @@ static void emit_permute(StrBuf *sb, const Node *n) {
 static void emit_slice(StrBuf *sb, const Node *n) {
   Operand dst = operand_of(n, n, &n->shape);
   Operand src = {"s0", NULL, n->src[0]->dtype, 0, {0}};
-  contiguous_strides(&n->src[0]->shape, src.stride); /* the start is in the argument */
+  shape_dense_strides(&n->src[0]->shape, src.stride); /* the start is in the argument */
   emit_copy(sb, n, n->shape, dst, src);
 }
 
 /* elements from the start of the source a node's kernel argument points at */
 static int64_t src_arg_offset(const Node *n, int i) {
-  if (n->op == OP_FUSED)
+  if (n->op == OP_FUSED || (n->op == OP_ATTENTION && n->views && i < 3))
     return n->views[i].is_view ? n->views[i].offset : 0;
   if (n->op != OP_SLICE || i != 0)
     return 0;
@@ -393,7 +385,7 @@ static int64_t src_arg_offset(const Node *n, int i) {
 
 static void emit_cat(StrBuf *sb, const Node *n) {
   int64_t out_stride[MAX_DIMS];
-  contiguous_strides(&n->shape, out_stride);
+  shape_dense_strides(&n->shape, out_stride);
   int64_t at = 0;
   for (int s = 0; s < n->nsrc; s++) {
     const Node *in = n->src[s];
@@ -479,7 +471,7 @@ static void emit_matmul(StrBuf *sb, const EmitOptions *o, const Node *n) {
   int64_t sa[MAX_DIMS], sbs[MAX_DIMS], sc[MAX_DIMS];
   broadcast_strides(&ba, &batch, sa);
   broadcast_strides(&bb, &batch, sbs);
-  contiguous_strides(&batch, sc);
+  shape_dense_strides(&batch, sc);
   Operand ops[3] = {{"y", NULL, DT_F32, 0, {0}}, {"s0", NULL, DT_F32, 0, {0}},
                     {"s1", NULL, DT_F32, 0, {0}}};
   for (int d = 0; d < batch.ndim; d++) {
@@ -594,8 +586,10 @@ static void attention_scratch(const Node *n, int nr, int64_t *kp, int64_t *vp, i
   *kp = pack_floats(n->dh, ATTN_BLOCK, nr);   /* one key block: d x 64 */
   *vp = pack_floats(ATTN_BLOCK, n->dv, nr);   /* one value block: 64 x dv */
   *tile = ATTN_QUERIES * ATTN_LD;
-  /* the tile, the staged queries (when a query row fits one K block), row max and sum */
-  *total = blocks * (*kp + *vp) + *tile + (n->dh <= ATTN_LD - 16 ? *tile : 0) + 2 * ATTN_QUERIES;
+  /* the tile, the staged queries (when a query row fits one K block), row max and sum, and
+   * the output block when the result is written through a view (attn_layout.c) */
+  *total = blocks * (*kp + *vp) + *tile + (n->dh <= ATTN_LD - 16 ? *tile : 0) + 2 * ATTN_QUERIES +
+           (n->views && n->views[3].is_view ? ATTN_QUERIES * n->dv : 0);
 }
 
 int64_t emit_attention_scratch(const Node *n, int nr, int threads) {
@@ -614,6 +608,49 @@ static void attn_chain_body(StrBuf *sb, const char *steps, const char *at, const
   sb_printf(sb, "          lane[%s] = (sv > lane[%s] || sv != sv) ? sv : lane[%s];\n", ln, ln, ln);
 }
 
+/* How attention n reads operand i (0 Q, 1 K, 2 V) or writes its result (3): batch item
+ * b at an offset (code in b, from the view's leading dims), then a matrix of the given
+ * rows x cols with row and column strides (attn_layout.c; dense without a view). */
+typedef struct {
+  const char *at;
+  int64_t rs, cs;
+} AttnMatrix;
+
+static AttnMatrix attn_matrix(const Node *n, int i, int64_t rows, int64_t cols) {
+  SrcView v = {0};
+  if (n->views && n->views[i].is_view) {
+    v = n->views[i];
+  } else {
+    v.shape = (Shape){3, {shape_numel(&n->shape) / (n->lq * n->dv), rows, cols}};
+    shape_dense_strides(&v.shape, v.stride);
+  }
+  int d = v.shape.ndim;
+  AttnMatrix m = {"0", v.stride[d - 2], v.stride[d - 1]};
+  Shape batch = v.shape;
+  batch.ndim = d - 2;
+  Operand op = {"", NULL, DT_F32, 0, {0}};
+  memcpy(op.stride, v.stride, sizeof(int64_t) * (size_t)batch.ndim);
+  collapse(&batch, &op, 1);
+  StrBuf sb = {0};
+  for (int k = 0; k < batch.ndim; k++) { /* index k of b: (b / below) % dim */
+    int64_t below = 1;
+    for (int j = k + 1; j < batch.ndim; j++)
+      below *= batch.dim[j];
+    const char *ix = below > 1 ? xformat("b / %lld", (long long)below) : "b";
+    if (k > 0)
+      ix = xformat("%s %% %lld", ix, (long long)batch.dim[k]);
+    if (k > 0 || below > 1)
+      ix = xformat("(%s)", ix);
+    sb_printf(&sb, "%s%s", k ? " + " : "", ix);
+    if (op.stride[k] != 1)
+      sb_printf(&sb, " * %lld", (long long)op.stride[k]);
+  }
+  if (sb.len)
+    m.at = xstrdup(sb.buf);
+  sb_free(&sb);
+  return m;
+}
+
 /* static const int32_t NAME[n] = {...}; */
 static void put_int_table(StrBuf *sb, const char *name, const int32_t *v, long long n) {
   sb_printf(sb, "  static const int32_t %s[%lld] = {", name, n);
@@ -628,6 +665,13 @@ static void put_int_table(StrBuf *sb, const char *name, const int32_t *v, long l
 static void emit_attention(StrBuf *sb, const EmitOptions *o, const Node *n) {
   long long lq = n->lq, lk = n->lk, dh = n->dh, dv = n->dv;
   long long batch = shape_numel(&n->shape) / (lq * dv);
+  AttnMatrix mq = attn_matrix(n, 0, lq, dh), mv = attn_matrix(n, 2, lk, dv);
+  AttnMatrix mk = n->k_rows ? attn_matrix(n, 1, lk, dh) : attn_matrix(n, 1, dh, lk);
+  AttnMatrix mo = attn_matrix(n, 3, lq, dv);
+  ATTN_ASSERT(mq.cs == 1 && mo.cs == 1); /* rows are copied with memcpy, stored by the GEMM */
+  /* K as B(c, j) = K[j][c] (K [Lk, d]) or KT[c][j] (K^T [d, Lk]): strides along c and j */
+  long long kc = n->k_rows ? mk.cs : mk.rs, kj = n->k_rows ? mk.rs : mk.cs;
+  long long ldq = mq.rs, ldo = mo.rs;
   int64_t kp, vp, tile, total;
   attention_scratch(n, o->target->gemm_nr, &kp, &vp, &tile, &total);
   long long blocks = (lk + ATTN_BLOCK - 1) / ATTN_BLOCK;
@@ -665,29 +709,36 @@ static void emit_attention(StrBuf *sb, const EmitOptions *o, const Node *n) {
   sb_printf(sb, "  float *rmax = st + %lld, *rsum = rmax + %d;\n", (long long)tile, ATTN_QUERIES);
   if (stage)
     sb_printf(sb, "  float *qs = rsum + %d;\n", ATTN_QUERIES);
+  /* a result written through a view is accumulated in a dense block, stored at the end:
+   * rows a power of two apart would crowd a few L1 sets while key blocks stream by */
+  bool otile = n->views && n->views[3].is_view;
+  if (otile)
+    sb_printf(sb, "  float *ot = rsum + %lld;\n", ATTN_QUERIES + (stage ? (long long)tile : 0));
   sb_printf(sb, "  for (int64_t b = t * %lld / %d; b < (t + 1) * %lld / %d; b++) {\n", batch, t,
             batch, t);
+  sb_printf(sb, "    const float *qb = s0 + %s;\n    const float *kb = s1 + %s;\n"
+                "    const float *vb = s2 + %s;\n    float *yb = y + %s;\n", mq.at, mk.at, mv.at,
+            mo.at);
   sb_printf(sb, "    for (int64_t jb = 0; jb < %lld; jb++) {\n", blocks);
   sb_printf(sb, "      const int64_t j0 = jb * %d, jn = %lld - j0 < %d ? %lld - j0 : %d;\n",
             ATTN_BLOCK, lk, ATTN_BLOCK, lk, ATTN_BLOCK);
-  if (n->k_rows) /* K [Lk, d]: B(c, j) = K[j0 + j][c] */
-    sb_printf(sb, "      %s_pack_b(%lld, jn, s1 + b * %lld + j0 * %lld, 1, %lld, kp + jb * %lld);\n",
-              P, dh, lk * dh, dh, dh, (long long)kp);
-  else /* K^T [d, Lk]: B(c, j) = KT[c][j0 + j] */
-    sb_printf(sb, "      %s_pack_b(%lld, jn, s1 + b * %lld + j0, %lld, 1, kp + jb * %lld);\n", P,
-              dh, lk * dh, lk, (long long)kp);
-  sb_printf(sb, "      %s_pack_b(jn, %lld, s2 + b * %lld + j0 * %lld, %lld, 1, vp + jb * %lld);\n",
-            P, dv, lk * dv, dv, dv, (long long)vp);
+  sb_printf(sb, "      %s_pack_b(%lld, jn, kb + j0 * %lld, %lld, %lld, kp + jb * %lld);\n", P, dh,
+            kj, kc, kj, (long long)kp);
+  sb_printf(sb, "      %s_pack_b(jn, %lld, vb + j0 * %lld, %lld, %lld, vp + jb * %lld);\n", P, dv,
+            (long long)mv.rs, (long long)mv.rs, (long long)mv.cs, (long long)vp);
   sb_puts(sb, "    }\n");
   sb_printf(sb, "    for (int64_t i0 = 0; i0 < %lld; i0 += %d) {\n", lq, ATTN_QUERIES);
   sb_printf(sb, "      const int64_t in = %lld - i0 < %d ? %lld - i0 : %d;\n", lq, ATTN_QUERIES, lq,
             ATTN_QUERIES);
-  sb_printf(sb, "      const float *q = s0 + (b * %lld + i0) * %lld;\n", lq, dh);
+  sb_printf(sb, "      const float *q = qb + i0 * %lld;\n", ldq);
   if (stage) /* the block's queries at the packed-strip stride, once for all key blocks */
     sb_printf(sb, "      for (int64_t i = 0; i < in; i++)\n"
                   "        memcpy(qs + i * %d, q + i * %lld, %lld * sizeof(float));\n",
-              ATTN_LD, dh, dh);
-  sb_printf(sb, "      float *out = y + (b * %lld + i0) * %lld;\n", lq, dv);
+              ATTN_LD, ldq, dh);
+  if (otile)
+    sb_printf(sb, "      float *out = ot, *yo = yb + i0 * %lld;\n", ldo);
+  else
+    sb_printf(sb, "      float *out = yb + i0 * %lld;\n", ldo);
   sb_printf(sb, "      for (int64_t e = 0; e < in * %lld; e++)\n        out[e] = 0.0f;\n", dv);
   sb_puts(sb, "      for (int64_t i = 0; i < in; i++) {\n        rmax[i] = -INFINITY;\n"
               "        rsum[i] = 0.0f;\n      }\n");
@@ -699,7 +750,7 @@ static void emit_attention(StrBuf *sb, const EmitOptions *o, const Node *n) {
   sb_printf(sb, "        const int64_t j0 = jb * %d, jn = %lld - j0 < %d ? %lld - j0 : %d;\n",
             ATTN_BLOCK, lk, ATTN_BLOCK, lk, ATTN_BLOCK);
   sb_printf(sb, "        %s_gemm(in, jn, %lld, %s, %lld, kp + jb * %lld, st, %d, NULL, NULL, 0, 0);\n",
-            P, dh, stage ? "qs" : "q", stage ? (long long)ATTN_LD : dh, (long long)kp, ATTN_LD);
+            P, dh, stage ? "qs" : "q", stage ? (long long)ATTN_LD : ldq, (long long)kp, ATTN_LD);
   sb_puts(sb, "        for (int64_t i = 0; i < in; i++) {\n");
   sb_printf(sb, "          float *srow = st + i * %d, *orow = out + i * %lld;\n", ATTN_LD, dv);
   if (rows.len) {
@@ -734,8 +785,12 @@ static void emit_attention(StrBuf *sb, const EmitOptions *o, const Node *n) {
             P, dv, ATTN_LD, (long long)vp, dv, dv);
   sb_puts(sb, "      }\n      for (int64_t i = 0; i < in; i++) {\n");
   sb_puts(sb, "        const float inv = 1.0f / rsum[i];\n");
-  sb_printf(sb, "        for (int64_t c = 0; c < %lld; c++)\n          out[i * %lld + c] *= inv;\n",
-            dv, dv);
+  if (otile)
+    sb_printf(sb, "        for (int64_t c = 0; c < %lld; c++)\n"
+                  "          yo[i * %lld + c] = out[i * %lld + c] * inv;\n", dv, ldo, dv);
+  else
+    sb_printf(sb, "        for (int64_t c = 0; c < %lld; c++)\n          out[i * %lld + c] *= inv;\n",
+              dv, dv);
   sb_puts(sb, "      }\n    }\n  }\n  }\n");
   sb_free(&steps);
   sb_free(&rows);

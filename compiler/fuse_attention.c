@@ -7,7 +7,9 @@
  *         and reshapes that keep the last dim (einsum, d2l's masked_softmax)
  *   S   = matmul(Q, K^T)         K read transposed (trans_b) or given as [.., d, Lk]
  * Every intermediate must have no other use. Q, K and V must not broadcast over the
- * batch dims; the chain's operands may (a [B,1,1,Lk] mask, an [Lq,Lk] bias). */
+ * batch dims; the chain's operands may (a [B,1,1,Lk] mask, an [Lq,Lk] bias). Later passes
+ * fold a power-of-two scale into the query weights (fold_scale.c) and let each attention
+ * read Q, K, V and write its result through the permutes around it (attn_layout.c). */
 #include <math.h>
 
 #include "attncc.h"

@@ -64,30 +64,6 @@ static bool build(Tree *t, Node *n, const Node *root, int *at) {
   return true;
 }
 
-/* contiguous strides of shape s */
-static void dense_strides(const Shape *s, int64_t *stride) {
-  int64_t st = 1;
-  for (int d = s->ndim - 1; d >= 0; d--) {
-    stride[d] = st;
-    st *= s->dim[d];
-  }
-}
-
-/* reads a slice or permute leaf through its source's strides */
-static Node *view_of(Node *leaf_node, SrcView *v) {
-  if (leaf_node->op != OP_SLICE && leaf_node->op != OP_PERMUTE)
-    return leaf_node;
-  Node *x = leaf_node->src[0];
-  int64_t xs[MAX_DIMS];
-  dense_strides(&x->shape, xs);
-  v->is_view = true;
-  v->shape = leaf_node->shape;
-  for (int d = 0; d < leaf_node->shape.ndim; d++)
-    v->stride[d] = leaf_node->op == OP_PERMUTE ? xs[leaf_node->perm[d]] : xs[d];
-  v->offset = leaf_node->op == OP_SLICE ? leaf_node->start * xs[leaf_node->axis] : 0;
-  return x;
-}
-
 static void fuse_root(Graph *g, Tree *t, Node *root) {
   t->nsteps = 0;
   t->nleaves = 0;
@@ -102,7 +78,7 @@ static void fuse_root(Graph *g, Tree *t, Node *root) {
   Node **src = xalloc(sizeof(Node *) * (size_t)t->nleaves);
   SrcView *views = xalloc(sizeof(SrcView) * (size_t)t->nleaves);
   for (int i = 0; i < t->nleaves; i++)
-    src[i] = view_of(t->leaves[i], &views[i]);
+    src[i] = graph_view_of(t->leaves[i], &views[i]);
   root->ew = xalloc(sizeof(EwStep) * (size_t)t->nsteps);
   memcpy(root->ew, t->steps, sizeof(EwStep) * (size_t)t->nsteps);
   root->nfused = t->nsteps;

@@ -124,6 +124,28 @@ void graph_prune(Graph *g) {
   }
 }
 
+void shape_dense_strides(const Shape *s, int64_t *stride) {
+  int64_t st = 1;
+  for (int d = s->ndim - 1; d >= 0; d--) {
+    stride[d] = st;
+    st *= s->dim[d];
+  }
+}
+
+Node *graph_view_of(Node *n, SrcView *v) {
+  if (n->op != OP_SLICE && n->op != OP_PERMUTE)
+    return n;
+  Node *x = n->src[0];
+  int64_t xs[MAX_DIMS];
+  shape_dense_strides(&x->shape, xs);
+  v->is_view = true;
+  v->shape = n->shape;
+  for (int d = 0; d < n->shape.ndim; d++)
+    v->stride[d] = n->op == OP_PERMUTE ? xs[n->perm[d]] : xs[d];
+  v->offset = n->op == OP_SLICE ? n->start * xs[n->axis] : 0;
+  return x;
+}
+
 bool graph_depends_on_input(const Graph *g, const Node *n) {
   bool *reach = xalloc((size_t)g->nnodes);
   reach[n->id] = true;
@@ -217,6 +239,12 @@ void graph_dump(const Graph *g, FILE *out) {
       else
         fprintf(out, "%g", (double)st->literal);
     }
+    const char *sep = " strided: "; /* attention operands read or written in place */
+    for (int v = 0; n->op == OP_ATTENTION && n->views && v < 4; v++)
+      if (n->views[v].is_view) {
+        fprintf(out, "%s%s", sep, (const char *const[]){"q", "k", "v", "out"}[v]);
+        sep = ",";
+      }
     fprintf(out, " : %s%s", dtype_name(n->dtype), buf);
     if (n->loc.line)
       fprintf(out, "  ; %s:%d", n->loc.file, n->loc.line);

@@ -123,7 +123,7 @@ static const struct {
   void (*run)(Graph *);
 } passes[] = {{"fold", fold_constants},           {"simplify", simplify_run},
               {"fuse_attention", fuse_attention}, {"fold_scale", fold_scale},
-              {"fuse_epilogues", fuse_epilogues},
+              {"attn_layout", attention_layouts}, {"fuse_epilogues", fuse_epilogues},
               {"fuse_layernorm", fuse_layernorm}, {"fuse_elementwise", fuse_elementwise},
               {"pack_weights", pack_weights},
               {"memplan", memplan_run}};

@@ -61,6 +61,18 @@ done
 [ "$(fused torch_mha -D NEED_WEIGHTS=0 -D ATTN_MASK=1)" -ge 1 ] && ok || bad "torch_mha without weights: not fused"
 [ "$(fused torch_mha)" -eq 0 ] && ok || bad "torch_mha returning weights must keep them"
 [ "$(fused mha_mask_weights)" -eq 0 ] && ok || bad "mha_mask_weights returns its weights: must not fuse"
+# multi-head attention reads Q, K, V from the projections through the head split's
+# permutes and writes its result in the merged [B, L, H, d] layout: no permute copy is
+# left before or after it (torch_mha's Q is scaled, and read by that fused kernel)
+heads() {
+  "$ATTNCC" "$ROOT/examples/$1.lua" "${@:3}" -o "$TMP/h.c" --dump-graph > "$TMP/h.txt" &&
+    grep -q " = attention .* strided: $2 : " "$TMP/h.txt" && ! grep -q ' = permute ' "$TMP/h.txt"
+}
+heads transformer_block q,k,v,out && ok || bad "transformer_block: permute copies around the attention"
+heads transformer_block q,k,v,out -D MASK=0 -D HEADS=8 && ok || bad "transformer_block (8 heads): permute copies"
+heads d2l_multihead q,k,v,out && ok || bad "d2l_multihead: permute copies around the attention"
+heads torch_mha k,v,out -D NEED_WEIGHTS=0 && ok || bad "torch_mha: permute copies around the attention"
+heads encoder k,v,out && ok || bad "encoder: permute copies around the attention"
 # a constant causal mask (built by tril in the model): the kernel skips the key blocks
 # it fully masks; 300 queries = 4 blocks of 96, 300 keys = 3 blocks of 128: 9 of 12 pairs
 "$ATTNCC" "$ROOT/examples/transformer_block.lua" -D B=1 -D QLEN=300 -D KLEN=300 -D MASK=3 -o "$TMP/c.c" &&
@@ -129,7 +141,7 @@ fi
   sed -n '/after fuse_attention/,/^}/p' "$TMP/g2.dot" | grep -q '[0-9] attention' &&
   ok || bad "--dump-after=simplify,fuse_attention (dot)"
 "$ATTNCC" "$ROOT/examples/transformer_block.lua" -o "$TMP/g.c" --dump-after=all > "$TMP/all.txt" &&
-  [ "$(grep -c '^# after ' "$TMP/all.txt")" -eq 10 ] && grep -q '^# after lua$' "$TMP/all.txt" &&
+  [ "$(grep -c '^# after ' "$TMP/all.txt")" -eq 11 ] && grep -q '^# after lua$' "$TMP/all.txt" &&
   grep -q '^# after memplan$' "$TMP/all.txt" && ok || bad "--dump-after=all: $(grep '^#' "$TMP/all.txt")"
 [ "$("$ATTNCC" "$ROOT/examples/transformer_block.lua" -o "$TMP/g.c" --dump-graph | md5sum)" = \
   "$(sed -n '/^# after memplan$/,$p' "$TMP/all.txt" | tail -n +2 | md5sum)" ] && ok || bad "--dump-graph is not the graph after memplan"

@@ -1,5 +1,6 @@
 /* test_fuse.c: the fusion passes on small graphs: attention is recognized and its
- * near misses are not (weights as an output, scaling after the softmax); matmul
+ * near misses are not (weights as an output, scaling after the softmax), and reads
+ * and writes multi-head layouts through the permutes around it; matmul
  * epilogues absorb bias, activation and residual; elementwise trees inline only
  * single-use, same-shape nodes; LayerNorm spelled out in ops becomes one node that
  * also absorbs the residual add before it, and not when an intermediate is used again. */
@@ -84,6 +85,80 @@ static void test_scale_after_softmax_not_fused(void **state) {
   graph_add_output(g, "out", matmul(p, v, false));
   fuse_attention(g);
   assert_int_equal(count_live(OP_ATTENTION), 0);
+}
+
+static Node *permute(Node *a, int p0, int p1, int p2, int p3) {
+  Node p = {0};
+  p.op = OP_PERMUTE;
+  p.perm[0] = p0, p.perm[1] = p1, p.perm[2] = p2, p.perm[3] = p3;
+  return node(g, p, &a, 1);
+}
+
+static Node *reshape(Node *a, Shape s) {
+  Node p = {0};
+  p.op = OP_RESHAPE;
+  p.shape = s;
+  return node(g, p, &a, 1);
+}
+
+/* multi-head attention over heads split from [2, 7, 4, 16] by permutes (x -> [2, 4, 7, 16]),
+ * merged back by a permute and a reshape. With q_cols_strided, Q comes from [2, 16, 4, 7]
+ * instead: its columns are 28 floats apart. */
+static Node *heads_graph(Node **xv, Node **vh, bool q_cols_strided) {
+  Node *x = b_input(g, "x", shp(4, 2, 7, 4, 16), DT_F32);
+  Node *xk = b_op1(g, OP_EXP, x);
+  *xv = b_op1(g, OP_TANH, x);
+  Node *q = q_cols_strided
+                ? permute(b_op1(g, OP_NEG, b_input(g, "xt", shp(4, 2, 16, 4, 7), DT_F32)), 0, 2, 3, 1)
+                : permute(b_op1(g, OP_NEG, x), 0, 2, 1, 3);
+  Node *k = permute(xk, 0, 2, 1, 3);
+  *vh = permute(*xv, 0, 2, 1, 3);
+  Node *s = matmul(reshape(q, shp(3, 8, 7, 16)), reshape(k, shp(3, 8, 7, 16)), true);
+  Node *o = matmul(softmax_last(s), reshape(*vh, shp(3, 8, 7, 16)), false);
+  Node *merged = permute(reshape(o, shp(4, 2, 4, 7, 16)), 0, 2, 1, 3);
+  return reshape(merged, shp(3, 2, 7, 64));
+}
+
+static void test_attention_reads_and_writes_heads_in_place(void **state) {
+  (void)state;
+  Node *xv, *vh;
+  graph_add_output(g, "y", heads_graph(&xv, &vh, false));
+  graph_add_output(g, "v_heads", vh); /* V's copy stays, for this output */
+  fuse_attention(g);
+  attention_layouts(g);
+  assert_int_equal(count_live(OP_ATTENTION), 1);
+  assert_int_equal(count_live(OP_PERMUTE), 1);
+  Node *f = g->outputs[0].node->src[0];
+  assert_int_equal(f->op, OP_ATTENTION);
+  assert_ptr_equal(f->src[2], xv); /* read in place, not from the copy */
+  assert_ptr_equal(g->outputs[1].node, vh);
+  for (int i = 0; i < 4; i++)
+    assert_true(f->views[i].is_view);
+  assert_int_equal(f->shape.dim[1], 7); /* written as [2, 7, 4, 16] */
+  assert_int_equal(f->views[3].stride[1], 16); /* head h of batch item b: 16 floats apart */
+  assert_int_equal(f->views[3].stride[2], 64); /* query rows: 4 heads x 16 apart */
+  /* x's tanh stays where it is until the attention has read it */
+  memplan_run(g);
+  for (int i = xv->id + 1; i <= f->id; i++) {
+    const Node *m = g->nodes[i];
+    if (m->live && m->storage == ST_WORK)
+      assert_true(m->offset >= xv->offset + shape_numel(&xv->shape) * 4 ||
+                  m->offset + shape_numel(&m->shape) * 4 <= xv->offset);
+  }
+}
+
+static void test_attention_strided_query_columns_copied(void **state) {
+  (void)state;
+  Node *xv, *vh;
+  graph_add_output(g, "y", heads_graph(&xv, &vh, true)); /* Q's columns are not contiguous */
+  fuse_attention(g);
+  attention_layouts(g);
+  assert_int_equal(count_live(OP_ATTENTION), 1);
+  Node *f = g->outputs[0].node->src[0];
+  assert_int_equal(f->op, OP_ATTENTION);
+  assert_false(f->views[0].is_view);
+  assert_true(f->views[1].is_view && f->views[2].is_view && f->views[3].is_view);
+  assert_int_equal(count_live(OP_PERMUTE), 1); /* Q's */
 }
 
 static void test_epilogue(void **state) {
@@ -175,6 +250,10 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_layernorm_intermediate_used, setup, teardown),
       cmocka_unit_test_setup_teardown(test_attention_weights_output_not_fused, setup, teardown),
       cmocka_unit_test_setup_teardown(test_scale_after_softmax_not_fused, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_attention_reads_and_writes_heads_in_place, setup,
+                                      teardown),
+      cmocka_unit_test_setup_teardown(test_attention_strided_query_columns_copied, setup,
+                                      teardown),
       cmocka_unit_test_setup_teardown(test_epilogue, setup, teardown),
       cmocka_unit_test_setup_teardown(test_elementwise_tree, setup, teardown),
   };
