@@ -8,14 +8,8 @@
 #   weights/cases.txt NAME | DIAGNOSTIC; run as  attncc lin.lua --weights NAME.safetensors -o out.c
 #                     (gen_weights.py writes the files at test time)
 #   cli_cases.txt     NAME | ARGUMENTS | DIAGNOSTIC; run beside lin.lua, bytecode.lua, nul.lua
-set -u
-ATTNCC=$(realpath "${ATTNCC:-./attncc}")
+source "$(dirname "$0")/../lib.sh"
 HERE=$(cd "$(dirname "$0")" && pwd)
-PY=${PYTHON:-/usr/bin/python3}
-TMP=$(mktemp -d)
-trap 'rm -rf "$TMP"' EXIT
-pass=0 fail=0
-bad() { fail=$((fail + 1)); echo "FAIL: $*"; }
 
 # run_case NAME EXPECTED ARGS...: runs attncc in $TMP/work (already holding the case's
 # input files) and checks everything the corpus promises

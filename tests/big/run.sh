@@ -8,16 +8,8 @@
 # and `attncc -o` writes the four files (the C file stays small) with a depfile naming
 # them all, the .S assembles and the program links with gcc and clang.
 # Exits 1 when anything fails. Environment: ATTNCC (default ./attncc), PYTHON.
-set -u
-ROOT=$(cd "$(dirname "$0")/../.." && pwd)
-ATTNCC=${ATTNCC:-$ROOT/attncc}
-case "$ATTNCC" in /*) ;; *) ATTNCC=$PWD/$ATTNCC ;; esac
-PY=${PYTHON:-/usr/bin/python3}
-TMP=$(mktemp -d)
-trap 'rm -rf "$TMP"' EXIT
-fails=0
-ok() { echo "ok: $1"; }
-bad() { echo "FAIL: $1"; fails=$((fails + 1)); }
+OK_ECHO=1
+source "$(dirname "$0")/../lib.sh"
 ENC=(-D LAYERS=2 -D SEQ=16)
 
 "$PY" "$ROOT/tests/big/encoder_ref.py" "$TMP" --layers 2 --seq 16 >/dev/null || { echo "FAIL: encoder_ref.py"; exit 1; }
@@ -71,5 +63,5 @@ SMALL=("$ROOT/examples/encoder.lua" -D LAYERS=1 -D EMBED=32 -D HEADS=2 --weights
 [ ! -e "$TMP/gen/n.weights.bin" ] && grep -q "^static _Alignas(64) const float n_c" "$TMP/gen/n.c" &&
   ok "--no-weights-blob (the last of the two wins): C arrays" || bad "--no-weights-blob"
 
-echo "big: $fails failed"
-[ $fails -eq 0 ]
+echo "big: $fail failed"
+[ $fail -eq 0 ]

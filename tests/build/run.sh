@@ -7,16 +7,8 @@
 # does nothing, and that touching the required blocks.lua or the weights reruns attncc
 # (CMake with its default generator, and with Ninja when ninja is installed).
 # Exits 1 when anything fails. Environment: ATTNCC (default ./attncc), PYTHON.
-set -u
-ROOT=$(cd "$(dirname "$0")/../.." && pwd)
-ATTNCC=${ATTNCC:-$ROOT/attncc}
-case "$ATTNCC" in /*) ;; *) ATTNCC=$PWD/$ATTNCC ;; esac
-PY=${PYTHON:-/usr/bin/python3}
-TMP=$(mktemp -d)
-trap 'rm -rf "$TMP"' EXIT
-fails=0
-ok() { echo "ok: $1"; }
-bad() { echo "FAIL: $1"; fails=$((fails + 1)); }
+OK_ECHO=1
+source "$(dirname "$0")/../lib.sh"
 
 # the doc shows the project's files verbatim
 for f in Makefile CMakeLists.txt model.lua blocks.lua main.c; do
@@ -85,5 +77,5 @@ else
   bad "cmake is not installed"
 fi
 
-echo "build: $fails failed"
-[ $fails -eq 0 ]
+echo "build: $fail failed"
+[ $fail -eq 0 ]

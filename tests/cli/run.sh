@@ -3,16 +3,7 @@
 # deterministic output, clean builds of every example's generated code with gcc and clang,
 # fusion, depfiles, the memory plan, and an installed attncc used from elsewhere.
 # (Every failing input is in the bad-input corpus, tests/bad/run.sh.)
-set -u
-ATTNCC=$(realpath "${ATTNCC:-./attncc}")
-ROOT=$(cd "$(dirname "$0")/../.." && pwd)
-PY=${PYTHON:-/usr/bin/python3}
-TMP=$(mktemp -d)
-trap 'rm -rf "$TMP"' EXIT
-pass=0 fail=0
-
-ok() { pass=$((pass + 1)); }
-bad() { fail=$((fail + 1)); echo "FAIL: $*"; }
+source "$(dirname "$0")/../lib.sh"
 
 # a good model and weights file (the bad-input corpus, tests/bad/, has the failing ones)
 "$PY" "$ROOT/tests/bad/weights/gen_weights.py" "$TMP" || bad "gen_weights.py"

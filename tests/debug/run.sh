@@ -5,15 +5,7 @@
 # builds) is reported as the first divergence with that op's model.lua line and module
 # path, which must match the line --dump-graph gives for it; and an attncc built from
 # a copy of the sources whose softmax template is wrong is caught at the softmax.
-set -u
-ATTNCC=$(realpath "${ATTNCC:-./attncc}")
-ROOT=$(cd "$(dirname "$0")/../.." && pwd)
-PY=${PYTHON:-/usr/bin/python3}
-TMP=$(mktemp -d)
-trap 'rm -rf "$TMP"' EXIT
-pass=0 fail=0
-ok() { pass=$((pass + 1)); }
-bad() { fail=$((fail + 1)); echo "FAIL: $*"; }
+source "$(dirname "$0")/../lib.sh"
 
 # make_ref NAME MODEL [-D ...]: random weights and inputs in $TMP/NAME.{w,r}.safetensors
 make_ref() {

@@ -5,14 +5,8 @@
 # (determinism_main.c) on a few examples, single-threaded code and OpenMP code.
 # attncc check --keep writes the model, its check driver and the runtime into a directory;
 # --cc false stops check before it builds anything, the build here is our own.
-set -u
-ATTNCC=$(realpath "${ATTNCC:-./attncc}")
-ROOT=$(cd "$(dirname "$0")/../.." && pwd)
+source "$(dirname "$0")/../lib.sh"
 CC=${CC:-clang}
-TMP=$(mktemp -d)
-trap 'rm -rf "$TMP"' EXIT
-pass=0 fail=0
-bad() { fail=$((fail + 1)); echo "FAIL: $*"; }
 # -O0: clang 14 takes minutes to optimize the kernels with ASan instrumentation
 SAN="-O0 -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer"
 
