@@ -6,10 +6,13 @@
  *
  * Layout of a packed B (K x N): panels of NR = 32 columns, panel p holds all K rows:
  *   Bp[(p * K + k) * NR + j] = B(k, p * NR + j), zero for columns >= N.
- * gemm: C = act(A * B + bias) + R. Loops: N blocks of NC columns (the KC x NC block of Bp
- * stays in L2) > K blocks of KC > MR-row strips of A (packed to a small stack buffer that
- * stays in L1) > NR-column panels, each an MR x 32 register tile (2 zmm per row,
- * A broadcast from memory). Partial sums go through C; bias, act and R are applied once. */
+ * Packed A (a strip of up to MR rows): chunks of KC columns, chunk c of row i at
+ *   ap[c * MR * KCP + i * KCP], so a tile runs up to KS deep with the rows KCP apart.
+ * gemm: C = act(A * B + bias) + R. Loops: N blocks of nc columns > K blocks of up to KS
+ * (the kc x nc block of Bp, about 768 KiB, stays in L2) > MR-row strips of A (packed to a
+ * stack buffer) > NR-column panels, each an MR x 32 register tile (2 zmm per row, A
+ * broadcast from memory) that runs the whole K block, so C is touched once per K block
+ * (once in all when K <= KS). Bias, act and R are applied once. */
 
 //@ gemm_common
 #include <immintrin.h>
@@ -21,10 +24,12 @@
 #define PREFIX_GEMM_KC 256 /* K block */
 #endif
 #ifndef PREFIX_GEMM_NC
-#define PREFIX_GEMM_NC 768 /* N block (multiple of NR): KC x NC floats of Bp = 768 KiB, in L2 */
+#define PREFIX_GEMM_NC 768 /* largest N block (multiple of NR) */
 #endif
 /* row stride of packed A: one cache line more than KC, so rows do not share L1 sets */
 #define PREFIX_GEMM_KCP (PREFIX_GEMM_KC + 16)
+#define PREFIX_GEMM_KS (3 * PREFIX_GEMM_KC) /* K block: packed A chunks per strip x KC */
+#define PREFIX_GEMM_BBLOCK 196608           /* floats of Bp kept in L2 (768 KiB): kc x nc */
 
 /* lanes [0, n) of a 16-lane mask, n may be <= 0 or >= 16 */
 static inline __mmask16 PREFIX_gemm_mask16(int64_t n) {
@@ -107,9 +112,12 @@ static inline void PREFIX_pack_b(int64_t K, int64_t N, const float *B, int64_t l
     if (nv > 1)                                                                                   \
       c##i##_1 = _mm512_fmadd_ps(av, bv1, c##i##_1);                                              \
   }
-/* one k step of the tile: row i adds a[i * KCP] * b[0 : 16 nv] */
+/* one k step of the tile: row i adds a[i * KCP] * b[0 : 16 nv]; the B lines 8 steps on are
+ * prefetched (the L1 prefetcher alone leaves the panel stream from L2 a few % short) */
 #define PREFIX_GEMM_STEP                                                                          \
   {                                                                                               \
+    _mm_prefetch((const char *)(b + 8 * PREFIX_GEMM_NR), _MM_HINT_T0);                            \
+    _mm_prefetch((const char *)(b + 8 * PREFIX_GEMM_NR + 16), _MM_HINT_T0);                       \
     const __m512 bv0 = _mm512_loadu_ps(b);                                                        \
     const __m512 bv1 = nv > 1 ? _mm512_loadu_ps(b + 16) : bv0;                                    \
     PREFIX_GEMM_ROWS(PREFIX_GEMM_FMA)                                                             \
@@ -128,8 +136,9 @@ static inline void PREFIX_pack_b(int64_t K, int64_t N, const float *B, int64_t l
   }
 
 /* one mrv x (16 nv) tile, n (<= 16 nv) columns valid: acc = cin (or 0) + bias + rin;
- * acc += a[.., 0:kc] * b[0:kc, ..]; acc = act(acc) + rout; c = acc. a: packed A rows with
- * stride KCP; b: a packed B panel at row k0. cin may be c and rin may be c; with gelu,
+ * acc += a[.., 0:kc] * b[0:kc, ..]; acc = act(acc) + rout; c = acc. a: packed A, rows
+ * KCP apart, in chunks of KC columns MR * KCP apart (kc <= KC: one chunk); b: a packed B
+ * panel at row k0. cin may be c and rin may be c; with gelu,
  * rout must not overlap c (the pre-activation tile goes through c). */
 #define PREFIX_GEMM_UKR(MRV, NV)                                                                  \
   static inline void PREFIX_gemm_ukr_##MRV##_##NV(                                                \
@@ -150,10 +159,14 @@ static inline void PREFIX_pack_b(int64_t K, int64_t N, const float *B, int64_t l
       const __m512 bv1 = nv > 1 ? _mm512_maskz_loadu_ps(m1, bias + 16) : bv0;                     \
       PREFIX_GEMM_ROWS(PREFIX_GEMM_BIAS)                                                          \
     }                                                                                             \
+    const float *a0 = a;                                                                          \
+    for (int64_t k0 = 0; k0 < kc; k0 += PREFIX_GEMM_KC) {                                        \
+    const int64_t ke = kc - k0 < PREFIX_GEMM_KC ? kc - k0 : PREFIX_GEMM_KC;                       \
+    a = a0 + k0 / PREFIX_GEMM_KC * (PREFIX_GEMM_MR * PREFIX_GEMM_KCP);                            \
     int64_t k = 0;                                                                                \
     if (mrv == 1) { /* 1 row: 4 k-interleaved chains hide the FMA latency */                      \
       __m512 d0 = _mm512_setzero_ps(), d1 = d0, e0 = d0, e1 = d0, f0 = d0, f1 = d0;               \
-      for (; k + 4 <= kc; k += 4, a += 4, b += 4 * PREFIX_GEMM_NR) {                              \
+      for (; k + 4 <= ke; k += 4, a += 4, b += 4 * PREFIX_GEMM_NR) {                              \
         c0_0 = _mm512_fmadd_ps(_mm512_set1_ps(a[0]), _mm512_loadu_ps(b), c0_0);                   \
         d0 = _mm512_fmadd_ps(_mm512_set1_ps(a[1]), _mm512_loadu_ps(b + 32), d0);                  \
         e0 = _mm512_fmadd_ps(_mm512_set1_ps(a[2]), _mm512_loadu_ps(b + 64), e0);                  \
@@ -168,8 +181,9 @@ static inline void PREFIX_pack_b(int64_t K, int64_t N, const float *B, int64_t l
       c0_0 = _mm512_add_ps(_mm512_add_ps(c0_0, d0), _mm512_add_ps(e0, f0));                       \
       c0_1 = _mm512_add_ps(_mm512_add_ps(c0_1, d1), _mm512_add_ps(e1, f1));                       \
     }                                                                                             \
-    for (; k < kc; k++, a++, b += PREFIX_GEMM_NR) {                                               \
+    for (; k < ke; k++, a++, b += PREFIX_GEMM_NR) {                                               \
       PREFIX_GEMM_STEP                                                                            \
+    }                                                                                             \
     }                                                                                             \
     if (act == 2) { /* erff calls: store first, so no accumulator lives across them */            \
       PREFIX_GEMM_ROWS(PREFIX_GEMM_STORE)                                                         \
@@ -265,14 +279,21 @@ static inline void PREFIX_gemm(int64_t M, int64_t N, int64_t K, const float *A, 
                                const float *R, int64_t ldr, int act) {
   const int64_t MR = PREFIX_GEMM_MR, NR = PREFIX_GEMM_NR, KC = PREFIX_GEMM_KC,
                 NC = PREFIX_GEMM_NC, KCP = PREFIX_GEMM_KCP;
-  /* the packed A strip (12.75 KiB), all the scratch */
-  _Alignas(64) float ap[PREFIX_GEMM_MR * PREFIX_GEMM_KCP];
+  /* the packed A strip, KS / KC chunks (38.25 KiB), all the scratch */
+  _Alignas(64) float ap[PREFIX_GEMM_KS / PREFIX_GEMM_KC * PREFIX_GEMM_MR * PREFIX_GEMM_KCP];
   if (M <= 0 || N <= 0)
     return;
   if (K < 0)
     K = 0;
-  const int64_t nkb = K > KC ? (K + KC - 1) / KC : 1;
+  /* K blocks up to KS deep: C is touched once per block, but a KS x nc block of Bp has
+   * fewer columns, so A is packed again for more N blocks. Re-reading A costs more than
+   * re-reading C when A is the bigger one (K > N): then KC-deep blocks. */
+  const int64_t KS = K > N ? KC : PREFIX_GEMM_KS, nkb = K > KS ? (K + KS - 1) / KS : 1;
   const int64_t kcb = nkb > 1 ? (K + nkb - 1) / nkb : K; /* equal K blocks */
+  /* N block: kcb x nc floats of Bp stay in L2 */
+  int64_t nc = PREFIX_GEMM_BBLOCK / (kcb > 0 ? kcb : 1) / NR * NR;
+  nc = nc < NR ? NR : nc > NC ? NC : nc;
+  const int in_place = lda == KCP && K <= KC; /* A is a packed strip already */
   /* Without an act, R is added before the K loop (so C == R works); with one, after the
    * act at the last K block. Then, if C overlaps R, neither partial sums nor the
    * pre-activation tile can go through C: each tile runs all its K blocks in a stack
@@ -285,8 +306,8 @@ static inline void PREFIX_gemm(int64_t M, int64_t N, int64_t K, const float *A, 
     spill = c0 < r1 && r0 < c1;
   }
   if (!spill) {
-    for (int64_t jc = 0; jc < N; jc += NC) {
-      const int64_t je = N - jc < NC ? N : jc + NC;
+    for (int64_t jc = 0; jc < N; jc += nc) {
+      const int64_t je = N - jc < nc ? N : jc + nc;
       int64_t pc = 0;
       do {
         const int64_t kc = K - pc < kcb ? K - pc : kcb;
@@ -295,12 +316,13 @@ static inline void PREFIX_gemm(int64_t M, int64_t N, int64_t K, const float *A, 
         for (int64_t ic = 0; ic < M; ic += MR) {
           const int64_t mr = M - ic < MR ? M - ic : MR;
           const float *as = ap; /* the strip: packed, or A itself when its stride is KCP */
-          const int in_place = lda == KCP && nkb == 1;
           if (in_place)
             as = A + ic * lda;
           else
-            for (int64_t i = 0; i < mr; i++)
-              memcpy(ap + i * KCP, A + (ic + i) * lda + pc, (size_t)kc * sizeof(float));
+            for (int64_t k0 = 0; k0 < kc; k0 += KC)
+              for (int64_t i = 0; i < mr; i++)
+                memcpy(ap + k0 / KC * (MR * KCP) + i * KCP, A + (ic + i) * lda + pc + k0,
+                       (size_t)(kc - k0 < KC ? kc - k0 : KC) * sizeof(float));
           const int64_t next = M - ic - MR < MR ? M - ic - MR : MR, parts = (je - jc + NR - 1) / NR;
           for (int64_t j = jc; j < je; j += NR) {
             float *c = C + ic * ldc + j;
@@ -310,6 +332,9 @@ static inline void PREFIX_gemm(int64_t M, int64_t N, int64_t K, const float *A, 
             if (j + NR < je) /* the next tile's C (and R) lines, early */
               PREFIX_gemm_prefetch(mr, je - j - NR < NR ? je - j - NR : NR, c + NR, ldc,
                                    r ? r + NR : NULL, ldr);
+            else if (next > 0) /* the next strip's first tile */
+              PREFIX_gemm_prefetch(next, je - jc < NR ? je - jc : NR, C + (ic + MR) * ldc + jc,
+                                   ldc, NULL, ldr);
             PREFIX_gemm_tile(mr, kc, as, Bp + (j * K + pc * NR), je - j < NR ? je - j : NR,
                              first ? NULL : c, ldc, c, ldc, first && bias ? bias + j : NULL,
                              r_late ? NULL : r, r_late ? r : NULL, ldr, last ? act : 0);

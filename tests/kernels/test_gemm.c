@@ -215,7 +215,8 @@ int main(void) {
   /* the named awkward sizes, and bigger ones that cross the N blocking */
   static const int64_t big[][3] = {{513, 7, 129}, {7, 513, 513}, {100, 513, 3},
                                    {129, 1000, 300}, {33, 1600, 40}, {3, 2049, 700},
-                                   {64, 128, 64},   {1, 768, 256}};
+                                   {64, 128, 64},   {1, 768, 256},   {14, 800, 768},
+                                   {30, 700, 769},  {25, 1000, 1600}};
   for (size_t s = 0; s < sizeof big / sizeof *big; s++)
     run_shape(big[s][0], big[s][1], big[s][2], 36, 0);
   /* A already strided like the packed strip (the attention's score tile and queries) */
