@@ -39,9 +39,9 @@ static const char usage[] =
     "  --dump-graph[=FMT]  print the graph after planning to stdout, as text (the default)\n"
     "                      or as a Graphviz digraph (--dump-graph=dot)\n"
     "  --dump-after=PASSES print the graph after each named pass instead (comma-separated:\n"
-    "                      lua, fold, simplify, fuse_attention, fuse_epilogues,\n"
-    "                      fuse_layernorm, fuse_elementwise, pack_weights, memplan;\n"
-    "                      or all)\n"
+    "                      lua, fold, simplify, fuse_attention, fold_scale,\n"
+    "                      attn_layout, fuse_epilogues, fuse_layernorm,\n"
+    "                      fuse_elementwise, pack_weights, memplan; or all)\n"
     "  --debug             a debug build: the run function hands every intermediate tensor\n"
     "                      to a hook, described by a table (name, op, model.lua line, module)\n"
     "  --report            print the memory plan: workspace bytes, the naive sum of all\n"
@@ -140,6 +140,14 @@ static bool pass_listed(const char *list, const char *pass) {
   return false;
 }
 
+/* "lua, fold, ..., memplan, all": the names --dump-after takes */
+static const char *pass_names(void) {
+  const char *names = "lua";
+  for (int k = 0; k < NPASSES; k++)
+    names = xformat("%s, %s", names, passes[k].name);
+  return xformat("%s, all", names);
+}
+
 /* the first name in the --dump-after list that is no pass, or NULL */
 static const char *unknown_pass(const char *list) {
   for (const char *p = list;; p += strcspn(p, ",") + 1) {
@@ -229,9 +237,7 @@ static int parse_args(int argc, char **argv, Args *a) {
       a->dump_after = v;
       const char *bad = unknown_pass(v);
       if (bad)
-        return arg_error("--dump-after: unknown pass '%s' (lua, fold, simplify, fuse_attention, "
-                         "fuse_epilogues, fuse_layernorm, fuse_elementwise, pack_weights, memplan, all)",
-                         bad);
+        return arg_error("%s", xformat("--dump-after: unknown pass '%s' (%s)", bad, pass_names()));
     } else if (!strcmp(argv[i], "-v")) {
       a->verbose = true;
     } else if (!strncmp(argv[i], "-D", 2)) {
