@@ -49,6 +49,10 @@ options:
                        from all cases, also with --quick
   --target-seconds S   time to spend timing each case on each side (default 1.0)
   --min-runs N         at least N timed runs per side (default 5)
+  --rounds R           split each side's timing into R alternating rounds, PyTorch then
+                       attncc, each ~S/R seconds (default 3, 1 with --quick): both sides
+                       sample the same stretches of this shared machine's clock; the
+                       median of the round medians is reported
   --runtime-weights    attncc check --runtime-weights (weights loaded at run time instead
                        of embedded in the C: much faster to compile for the big cases,
                        but the weights are then packed inside every timed call)
@@ -392,12 +396,19 @@ def describe_blas(info):
     return "torch BLAS_INFO=%s; loaded: %s" % (info["torch_blas_info"], " | ".join(parts) or "no BLAS library")
 
 
+_LOADED = {}  # the last case the worker loaded: (case, w, r) -> (module, ref)
+
+
 def worker_job(job):
     case = CASES_BY_NAME[job["case"]]
     res = {"case": case.name}
-    module = make_module(case)
-    module.load_state_dict(attncc_ref.load_safetensors(job["w"]), strict=True)
-    ref = attncc_ref.load_safetensors(job["r"])
+    key = (case.name, job["w"], job["r"])
+    if key not in _LOADED:  # later rounds of the same case reuse it
+        _LOADED.clear()
+        module = make_module(case)
+        module.load_state_dict(attncc_ref.load_safetensors(job["w"]), strict=True)
+        _LOADED[key] = (module, attncc_ref.load_safetensors(job["r"]))
+    module, ref = _LOADED[key]
     inputs = {k: (ref[k] if v is not None else None) for k, v in input_template(case).items()}
     target, min_runs = job["target"], job["min_runs"]
     with torch.inference_mode():
@@ -565,11 +576,11 @@ def _run_built(keep, r, w, n, env, opts):
     return None if tm is None else ("PASS" if rc == 0 else "FAIL", tm)
 
 
-def run_attncc(case, w, r, threads, extra, opts, keep, built):
+def run_attncc(case, w, r, threads, extra, opts, keep, built, target):
     """Check and time one case at one thread count.  Unless `built` (the same flags were
     built into `keep` before: the program is run again), `attncc check ... --repeat
     MIN_RUNS --keep KEEP` builds, checks and times MIN_RUNS runs.  When those took less
-    than ~0.6 x target, the kept program runs again with --repeat N for ~target seconds
+    than ~0.6 x target (seconds), the kept program runs again with --repeat N for ~target
     (N from the fastest run so far); `attncc check --repeat N` if it cannot be run."""
     env = dict(os.environ, OMP_NUM_THREADS=str(threads))
     base = [attncc_path(), "check", case.lua, "--weights", w, "--ref", r]
@@ -597,8 +608,8 @@ def run_attncc(case, w, r, threads, extra, opts, keep, built):
     res["secs_check"] = time.time() - t0
     if tm is None:
         return res
-    if tm[2] * tm[0] < 0.6 * opts.target * 1e3:
-        n = max(opts.min_runs, min(100000, int(math.ceil(opts.target * 1e3 / max(tm[1], 1e-4)))))
+    if tm[2] * tm[0] < 0.6 * target * 1e3:
+        n = max(opts.min_runs, min(100000, int(math.ceil(target * 1e3 / max(tm[1], 1e-4)))))
         t0 = time.time()
         again = _run_built(keep, r, w, n, env, opts)
         if again is not None:
@@ -614,6 +625,34 @@ def run_attncc(case, w, r, threads, extra, opts, keep, built):
         tm = tm2
     res["attncc_ms"], res["attncc_min_ms"], res["attncc_runs"] = tm
     return res
+
+
+def attncc_round(a, w, r, threads, opts, keep, target):
+    """A later timing round of a case `run_attncc` built and timed in `a`: the kept
+    program again, for ~target seconds.  (median, min, runs), or None."""
+    env = dict(os.environ, OMP_NUM_THREADS=str(threads))
+    n = max(opts.min_runs, min(100000, int(math.ceil(target * 1e3 / max(a["attncc_min_ms"], 1e-4)))))
+    again = _run_built(keep, r, w, n, env, opts)
+    return again[1] if again is not None and again[0] == a.get("check") else None
+
+
+def merge_rounds(rounds):
+    """One result from the rounds' (torch result, attncc result) pairs: the median of the
+    round medians, the least minimum, the runs summed, the median adjacent peak."""
+    t, a = dict(rounds[0][0]), dict(rounds[0][1])
+    for res, side in ((t, "torch"), (t, "numpy"), (a, "attncc")):
+        part = [x[0 if res is t else 1] for x in rounds]
+        ms = [x.get(side + "_ms") for x in part]
+        if all(m is not None for m in ms):
+            res[side + "_ms"] = statistics.median(ms)
+            res[side + "_min_ms"] = min(x[side + "_min_ms"] for x in part)
+            res[side + "_runs"] = sum(x[side + "_runs"] for x in part)
+    peaks = [x[1].get("peak_adjacent") for x in rounds if x[1].get("peak_adjacent")]
+    a["peak_adjacent"] = statistics.median(peaks) if peaks else None
+    t["secs"] = sum(x[0].get("secs", 0) for x in rounds)
+    a["secs_time"] = sum(x[1].get("secs_time", 0) for x in rounds)
+    a["rounds"] = len(rounds)
+    return t, a
 
 
 # ======================================================================= peak
@@ -739,6 +778,7 @@ class Opts:
     filters: List[str] = []
     target = None
     min_runs = None
+    rounds = None
     runtime_weights = False
     attncc_flags = None
     list_only = False
@@ -782,6 +822,8 @@ def parse_args(argv):
             o.target = float(val())
         elif a == "--min-runs":
             o.min_runs = int(val())
+        elif a == "--rounds":
+            o.rounds = int(val())
         elif a == "--runtime-weights":
             o.runtime_weights = True
         elif a == "--attncc-flags":
@@ -802,6 +844,10 @@ def parse_args(argv):
         o.target = 0.15 if o.quick else 1.0
     if o.min_runs is None:
         o.min_runs = 3 if o.quick else 5
+    if o.rounds is None:
+        o.rounds = 1 if o.quick else 3
+    if o.rounds < 1:
+        usage_error("--rounds needs a positive count")
     if not o.threads or any(t < 1 for t in o.threads):
         usage_error("--threads needs positive counts, e.g. 1,2")
     return o
@@ -870,20 +916,36 @@ def main(argv):
                 if xerr:
                     t, a = {"error": xerr}, {"check": "ERROR", "detail": xerr}
                 else:
-                    t0 = time.time()
-                    t = workers[threads].run({"case": c.name, "w": w, "r": r, "target": opts.target,
-                                              "min_runs": opts.min_runs})
-                    t["secs"] = time.time() - t0
-                    if t.get("error") == "the PyTorch worker died":
-                        workers[threads].close()
-                        workers[threads] = TorchWorker(threads)
+                    # rounds: PyTorch, then attncc, each ~target/rounds seconds, in turn
                     key = tuple(extra)
                     keep = built.get(key) or os.path.join(cdir, "attncc_%d" % len(built))
-                    before = peak.measure(threads, 0.04, 5)  # the peak next to the timing
-                    a = run_attncc(c, w, r, threads, extra, opts, keep, key in built)
-                    after = peak.measure(threads, 0.04, 5)
-                    near = [x for x in (before, after) if x]
-                    a["peak_adjacent"] = max(near) if near else None
+                    sub = opts.target / opts.rounds
+                    rounds = []
+                    for rd in range(opts.rounds):
+                        t0 = time.time()
+                        t = workers[threads].run({"case": c.name, "w": w, "r": r, "target": sub,
+                                                  "min_runs": opts.min_runs})
+                        t["secs"] = time.time() - t0
+                        if t.get("error") == "the PyTorch worker died":
+                            workers[threads].close()
+                            workers[threads] = TorchWorker(threads)
+                        before = peak.measure(threads, 0.04, 5)  # the peak next to the timing
+                        if rd == 0:
+                            a = run_attncc(c, w, r, threads, extra, opts, keep, key in built, sub)
+                        else:
+                            t0 = time.time()
+                            tm = attncc_round(rounds[0][1], w, r, threads, opts, keep, sub)
+                            if tm is None:
+                                break
+                            a = {"attncc_ms": tm[0], "attncc_min_ms": tm[1], "attncc_runs": tm[2],
+                                 "secs_time": time.time() - t0}
+                        after = peak.measure(threads, 0.04, 5)
+                        near = [x for x in (before, after) if x]
+                        a["peak_adjacent"] = max(near) if near else None
+                        rounds.append((t, a))
+                        if t.get("torch_ms") is None or a.get("attncc_ms") is None:
+                            break
+                    t, a = merge_rounds(rounds)
                     if a.get("built"):
                         built[key] = keep
                 results[threads].append((c, a, t))
@@ -911,9 +973,11 @@ def main(argv):
             h, env_dropped = hellos[threads]
             p = peak.get(threads)
             print("")
-            print("== attncc bench, %d thread%s: %d case%s (%s), target %.2g s per side, >= %d runs, medians" % (
-                threads, "" if threads == 1 else "s", len(cases), "" if len(cases) == 1 else "s",
-                "quick" if opts.quick else "full", opts.target, opts.min_runs))
+            print("== attncc bench, %d thread%s: %d case%s (%s), target %.2g s per side in %d alternating "
+                  "round%s, >= %d runs a round, median of the round medians" % (
+                      threads, "" if threads == 1 else "s", len(cases), "" if len(cases) == 1 else "s",
+                      "quick" if opts.quick else "full", opts.target, opts.rounds,
+                      "" if opts.rounds == 1 else "s", opts.min_runs))
             print("machine: %s, %d cpus; load average %s before the run, %s after" % (
                 cpu_name(), os.cpu_count() or 0, load_before, load_after))
             print("peak (bench/peak_fma.c): %s" % peak.describe(1))
