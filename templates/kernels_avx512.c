@@ -270,6 +270,15 @@ static inline void PREFIX_gemm_prefetch_a(const float *a, int64_t lda, int64_t m
   }
 }
 
+/* equal K blocks of at most `depth` (kcb), and the N block (nc, a multiple of NR) that
+ * keeps kcb x nc floats of Bp within BBLOCK, in L2 */
+static inline void PREFIX_gemm_blocks(int64_t K, int64_t depth, int64_t *kcb, int64_t *nc) {
+  const int64_t nkb = K > depth ? (K + depth - 1) / depth : 1;
+  *kcb = nkb > 1 ? (K + nkb - 1) / nkb : K;
+  const int64_t c = PREFIX_GEMM_BBLOCK / (*kcb > 0 ? *kcb : 1) / PREFIX_GEMM_NR * PREFIX_GEMM_NR;
+  *nc = c < PREFIX_GEMM_NR ? PREFIX_GEMM_NR : c > PREFIX_GEMM_NC ? PREFIX_GEMM_NC : c;
+}
+
 /* C[M,N] = act(A[M,K] * B + bias) + R; A row stride lda (lda == KCP and K <= KC: A is
  * read in place, as the packed strip it already is), Bp = pack_b(B), C row stride ldc,
  * bias[N] and R (row stride ldr) may be NULL; act 0 none, 1 relu, 2 gelu (erf).
@@ -278,21 +287,23 @@ static inline void PREFIX_gemm(int64_t M, int64_t N, int64_t K, const float *A, 
                                const float *Bp, float *C, int64_t ldc, const float *bias,
                                const float *R, int64_t ldr, int act) {
   const int64_t MR = PREFIX_GEMM_MR, NR = PREFIX_GEMM_NR, KC = PREFIX_GEMM_KC,
-                NC = PREFIX_GEMM_NC, KCP = PREFIX_GEMM_KCP;
+                KCP = PREFIX_GEMM_KCP;
   /* the packed A strip, KS / KC chunks (38.25 KiB), all the scratch */
   _Alignas(64) float ap[PREFIX_GEMM_KS / PREFIX_GEMM_KC * PREFIX_GEMM_MR * PREFIX_GEMM_KCP];
   if (M <= 0 || N <= 0)
     return;
   if (K < 0)
     K = 0;
-  /* K blocks up to KS deep: C is touched once per block, but a KS x nc block of Bp has
-   * fewer columns, so A is packed again for more N blocks. Re-reading A costs more than
-   * re-reading C when A is the bigger one (K > N): then KC-deep blocks. */
-  const int64_t KS = K > N ? KC : PREFIX_GEMM_KS, nkb = K > KS ? (K + KS - 1) / KS : 1;
-  const int64_t kcb = nkb > 1 ? (K + nkb - 1) / nkb : K; /* equal K blocks */
-  /* N block: kcb x nc floats of Bp stay in L2 */
-  int64_t nc = PREFIX_GEMM_BBLOCK / (kcb > 0 ? kcb : 1) / NR * NR;
-  nc = nc < NR ? NR : nc > NC ? NC : nc;
+  /* K blocks up to KS deep touch C once per block, but their N blocks are narrower and A
+   * is packed again for each N block: when that means more N blocks and A is the bigger
+   * operand (K > N), KC-deep blocks instead */
+  int64_t kcb, nc, kcb1, nc1;
+  PREFIX_gemm_blocks(K, PREFIX_GEMM_KS, &kcb, &nc);
+  PREFIX_gemm_blocks(K, KC, &kcb1, &nc1);
+  if (K > N && (N + nc - 1) / nc > (N + nc1 - 1) / nc1) {
+    kcb = kcb1;
+    nc = nc1;
+  }
   const int in_place = lda == KCP && K <= KC; /* A is a packed strip already */
   /* Without an act, R is added before the K loop (so C == R works); with one, after the
    * act at the last K block. Then, if C overlaps R, neither partial sums nor the

@@ -212,11 +212,14 @@ int main(void) {
         else
           run_shape(M, N, K, 12, (shape * 12) % 36);
       }
-  /* the named awkward sizes, and bigger ones that cross the N blocking */
+  /* the named awkward sizes, and bigger ones that cross the N blocking and the K blocks
+   * (AVX-512: up to 768 deep in 256-column chunks, or 256 deep when K > N would need more
+   * N blocks: 900 x 40 runs deep, 1600 x 600 and 1600 x 1000 shallow) */
   static const int64_t big[][3] = {{513, 7, 129}, {7, 513, 513}, {100, 513, 3},
                                    {129, 1000, 300}, {33, 1600, 40}, {3, 2049, 700},
                                    {64, 128, 64},   {1, 768, 256},   {14, 800, 768},
-                                   {30, 700, 769},  {25, 1000, 1600}};
+                                   {30, 700, 769},  {25, 1000, 1600}, {13, 40, 900},
+                                   {20, 600, 1600}};
   for (size_t s = 0; s < sizeof big / sizeof *big; s++)
     run_shape(big[s][0], big[s][1], big[s][2], 36, 0);
   /* A already strided like the packed strip (the attention's score tile and queries) */
