@@ -323,11 +323,18 @@ typedef struct {
   Define *defines;
   int ndefines;
   bool traceback;                          /* -v: Lua tracebacks on errors */
+  int time_limit;                          /* CPU seconds model.lua may run; 0: no limit */
 } HostOptions;
 
 /* Runs model.lua and returns its graph (with g->sources), or NULL after printing
  * diagnostics. */
 Graph *lua_host_run(const HostOptions *o);
+
+// cpu_limit.c
+/* After `seconds` (> 0; else nothing) of user CPU time the process prints
+ * "MODEL: error: model.lua ran for more than ..." and exits with status 1. */
+void cpu_limit_arm(const char *model_path, int seconds);
+void cpu_limit_disarm(void);
 
 // weights.c
 /* Loads every param's values from a safetensors file (embedded-weights mode). */

@@ -816,7 +816,9 @@ Graph *lua_host_run(const HostOptions *o) {
   lua_pushcfunction(L, msghandler);
   lua_pushcfunction(L, pmain);
   lua_pushlightuserdata(L, &h);
+  cpu_limit_arm(o->model_path, o->time_limit);
   int status = lua_pcall(L, 1, 0, 1);
+  cpu_limit_disarm();
   if (status != LUA_OK) {
     const char *msg = lua_tostring(L, -1);
     if (status == LUA_ERRMEM) /* raised without a message handler, so without a line */

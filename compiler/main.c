@@ -46,6 +46,9 @@ static const char usage[] =
     "                      to a hook, described by a table (name, op, model.lua line, module)\n"
     "  --report            print the memory plan: workspace bytes, the naive sum of all\n"
     "                      intermediates, the largest live set, and the parameter bytes\n"
+    "  --time-limit S      CPU seconds model.lua may run (default 60, 0: no limit): a\n"
+    "                      string pattern that backtracks without end runs in one C\n"
+    "                      call, which the 2000 million Lua instruction limit misses\n"
     "  -v                  show Lua tracebacks with errors in model.lua\n"
     "  --help              this text\n"
     "  --version           the attncc version\n"
@@ -75,6 +78,7 @@ typedef struct {
   int weights_blob;                        /* 1 --weights-blob, 0 --no-weights-blob, -1 auto */
   double tol;
   int repeat;
+  int time_limit; /* --time-limit: CPU seconds for model.lua */
   const char *command_line;
 } Args;
 
@@ -165,6 +169,7 @@ static const char *unknown_pass(const char *list) {
 static int parse_args(int argc, char **argv, Args *a) {
   a->tol = 1e-4;
   a->weights_blob = -1;
+  a->time_limit = 60;
   a->defines = xalloc(sizeof(Define) * (size_t)argc);
   a->command_line = "attncc"; /* built in the arena: an early error return leaks nothing */
   int first = 1;
@@ -210,6 +215,12 @@ static int parse_args(int argc, char **argv, Args *a) {
       if (*v && (*end || t < 1 || t > 1024))
         return arg_error("--threads needs a number from 1 to 1024, got '%s'", v);
       a->threads = (int)t;
+    } else if ((v = flag_value(argc, argv, &i, "--time-limit"))) {
+      char *end;
+      long t = strtol(v, &end, 10);
+      if (!*v || *end || t < 0 || t > 86400)
+        return arg_error("--time-limit needs a number of seconds from 0 to 86400, got '%s'", v);
+      a->time_limit = (int)t;
     } else if ((v = flag_value(argc, argv, &i, "--repeat"))) {
       a->repeat = atoi(v);
     } else if (!strcmp(argv[i], "--runtime-weights")) {
@@ -454,7 +465,7 @@ static void dump_after(const Args *a, Graph *g, const char *pass) {
 }
 
 static int compile(const Args *a) {
-  HostOptions ho = {a->model, a->defines, a->ndefines, a->verbose};
+  HostOptions ho = {a->model, a->defines, a->ndefines, a->verbose, a->time_limit};
   Graph *g = lua_host_run(&ho);
   if (!g)
     return 1;

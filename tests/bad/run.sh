@@ -7,7 +7,8 @@
 #   model/*.lua       first line "-- expect: DIAGNOSTIC"; run as  attncc NAME.lua -o out.c
 #   weights/cases.txt NAME | DIAGNOSTIC; run as  attncc lin.lua --weights NAME.safetensors -o out.c
 #                     (gen_weights.py writes the files at test time)
-#   cli_cases.txt     NAME | ARGUMENTS | DIAGNOSTIC; run beside lin.lua, bytecode.lua, nul.lua
+#   cli_cases.txt     NAME | ARGUMENTS | DIAGNOSTIC; run beside lin.lua, bytecode.lua, nul.lua,
+#                     backtrack.lua
 source "$(dirname "$0")/../lib.sh"
 HERE=$(cd "$(dirname "$0")" && pwd)
 
@@ -76,6 +77,7 @@ while IFS='|' read -r name args want; do
   cp "$HERE/weights/lin.lua" "$TMP/work/"
   printf '\033LuaT\000\031\223\r\n\032\n' > "$TMP/work/bytecode.lua"
   printf 'local x = input("x", {2, 3})\000\noutput("y", x)\n' > "$TMP/work/nul.lua"
+  cp "$HERE/backtrack.lua" "$TMP/work/"
   # shellcheck disable=SC2086 # the arguments are split at spaces on purpose
   run_case "cli/$name" "$want" $args
 done < <(grep -v '^#' "$HERE/cli_cases.txt")
