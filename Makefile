@@ -16,7 +16,7 @@ SRCS := compiler/main.c compiler/util.c compiler/graph.c compiler/shape.c \
         compiler/lua_host.c compiler/cpu_limit.c compiler/fold.c compiler/simplify.c compiler/fuse.c compiler/fuse_attention.c compiler/fold_scale.c \
         compiler/attn_skip.c compiler/attn_layout.c compiler/fuse_layernorm.c compiler/fuse_elementwise.c compiler/pack.c compiler/target.c compiler/memplan.c compiler/emit.c compiler/emit_weights.c compiler/dump_dot.c compiler/weights.c \
         compiler/check.c compiler/debug.c compiler/debug_emit.c runtime/attncc_safetensors.c runtime/attncc_params.c
-EMBED := dsl/prelude.lua dsl/nn.lua templates/kernels.c $(wildcard templates/kernels_*.c) \
+EMBED := dsl/prelude.lua dsl/nn.lua templates/kernels.c $(wildcard templates/kernels_*.c) templates/gemm_driver.c \
          templates/check_main.c templates/check_main.h templates/tensor_io.c templates/tensor_io.h \
          templates/debug_main.c templates/debug_main.h runtime/attncc_safetensors.c runtime/attncc_safetensors.h \
          runtime/attncc_params.c runtime/attncc_params.h
@@ -62,9 +62,9 @@ test-unit: $(UNIT_TESTS)
 KERNEL_TESTS := build/test_gemm_generic build/test_gemm_avx2 build/test_gemm_avx512
 build/test_gemm_generic: tests/kernels/test_gemm.c templates/kernels_generic.c
 	$(CC) -std=c11 -O1 -g -Wall -Wextra -Werror $(SAN) -DKERNELS='"../../templates/kernels_generic.c"' $< -lm -o $@
-build/test_gemm_avx2: tests/kernels/test_gemm.c templates/kernels_avx2.c
+build/test_gemm_avx2: tests/kernels/test_gemm.c templates/kernels_avx2.c templates/gemm_driver.c
 	$(CC) -std=c11 -O2 -mavx2 -mfma -Wall -Wextra -Werror -DKERNELS='"../../templates/kernels_avx2.c"' $< -lm -o $@
-build/test_gemm_avx512: tests/kernels/test_gemm.c templates/kernels_avx512.c
+build/test_gemm_avx512: tests/kernels/test_gemm.c templates/kernels_avx512.c templates/gemm_driver.c
 	$(CC) -std=c11 -O2 -mavx512f -mavx512vl -mavx512dq -mfma -Wall -Wextra -Werror -DKERNELS='"../../templates/kernels_avx512.c"' $< -lm -o $@
 
 build/test_rowops: tests/kernels/test_rowops.c templates/kernels.c

@@ -259,6 +259,7 @@ void pack_matrix(int64_t k, int64_t n, const float *b, int64_t ldb_k, int64_t ld
 typedef struct {
   const char *name;                        /* avx512, avx2, neon, generic */
   const char *kernels;                     /* templates file with the GEMM kernels */
+  const char *driver;                      /* templates file with their loop nest, or NULL */
   int gemm_nr;                             /* that kernel's panel width */
   const char *cflags;                      /* flags the generated code needs ("" for none) */
 } Target;

@@ -29,7 +29,7 @@ static void emit_reference_driver(const Graph *g, const EmitOptions *o, FILE *ou
 }
 
 /* the kernels of the reference build: templates/kernels_reference.c, the simplest code */
-static const Target reference_target = {"reference", "kernels_reference.c", 16, ""};
+static const Target reference_target = {"reference", "kernels_reference.c", NULL, 16, ""};
 
 /* the same model with no rewriting pass: each op its own straightforward kernel */
 static Graph *reference_graph(const HostOptions *ho, const Target *reference) {

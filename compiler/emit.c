@@ -1037,6 +1037,7 @@ static void kernels_of(const Node *n, const char **names, int *count) {
     names[(*count)++] = "exp";
     names[(*count)++] = "math"; /* the gelu epilogue */
     names[(*count)++] = "gemm";
+    names[(*count)++] = "gemm_driver";
     if (n->src[1]->op != OP_PACK)
       names[(*count)++] = "pack_b";
     names[(*count)++] = "pack_panels";
@@ -1059,6 +1060,7 @@ static void kernels_of(const Node *n, const char **names, int *count) {
   } else if (n->op == OP_ATTENTION) {
     names[(*count)++] = "math";
     names[(*count)++] = "gemm";
+    names[(*count)++] = "gemm_driver";
     names[(*count)++] = "pack_b";
     names[(*count)++] = "pack_panels";
     names[(*count)++] = "exp";
@@ -1070,7 +1072,7 @@ static void kernels_of(const Node *n, const char **names, int *count) {
 static bool needs_section(const Graph *g, const char *name, size_t len) {
   bool gemm_common = len == 11 && !strncmp(name, "gemm_common", 11);
   for (int i = 0; i < g->nnodes; i++) {
-    const char *names[8];
+    const char *names[12];
     int count = 0;
     if (g->nodes[i]->live)
       kernels_of(g->nodes[i], names, &count);
@@ -1109,7 +1111,8 @@ static void put_sections(StrBuf *sb, const Graph *g, const EmitOptions *o, const
 static void put_kernels(StrBuf *sb, const Graph *g, const EmitOptions *o) {
   const EmbeddedFile *common = embedded_find("kernels.c");
   const EmbeddedFile *target = embedded_find(o->target->kernels);
-  ATTN_ASSERT(common);
+  const EmbeddedFile *driver = o->target->driver ? embedded_find(o->target->driver) : NULL;
+  ATTN_ASSERT(common && (driver || !o->target->driver));
   sb_printf(sb, "/* ---- kernels (target %s) ---- */\n", o->target->name);
   /* a section's helpers need not all be used by every model */
   sb_puts(sb, "#if defined(__GNUC__)\n#pragma GCC diagnostic push\n"
@@ -1117,6 +1120,8 @@ static void put_kernels(StrBuf *sb, const Graph *g, const EmitOptions *o) {
   put_sections(sb, g, o, common, target); /* math first: the GEMM epilogue uses it */
   if (target)
     put_sections(sb, g, o, target, NULL);
+  if (driver) /* the loop nest after the register tile it drives */
+    put_sections(sb, g, o, driver, NULL);
   sb_puts(sb, "#if defined(__GNUC__)\n#pragma GCC diagnostic pop\n#endif\n");
   if (needs_section(g, "gemm_common", 11))
     sb_printf(sb, "_Static_assert(%s_GEMM_NR == %d, \"weights were packed for another kernel\");\n",

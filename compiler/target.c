@@ -6,10 +6,10 @@
 #include <string.h>
 
 static const Target targets[] = {
-    {"avx512", "kernels_avx512.c", 32, "-mavx512f -mavx512vl -mavx512dq -mfma"},
-    {"avx2", "kernels_avx2.c", 16, "-mavx2 -mfma"},
-    {"neon", "kernels_generic.c", 16, ""}, /* portable C: the compiler vectorizes it */
-    {"generic", "kernels_generic.c", 16, ""},
+    {"avx512", "kernels_avx512.c", "gemm_driver.c", 32, "-mavx512f -mavx512vl -mavx512dq -mfma"},
+    {"avx2", "kernels_avx2.c", "gemm_driver.c", 16, "-mavx2 -mfma"},
+    {"neon", "kernels_generic.c", NULL, 16, ""}, /* portable C: the compiler vectorizes it */
+    {"generic", "kernels_generic.c", NULL, 16, ""},
 };
 
 static const char *native_name(void) {

@@ -5,11 +5,9 @@
  *
  * Layout of a packed B (K x N): panels of NR = 16 columns, panel p holds all K rows:
  *   Bp[(p * K + k) * NR + j] = B(k, p * NR + j), zero for columns >= N.
- * gemm: C = act(A * B + bias) + R. Loops: N blocks of NC columns (the KC x NC block of Bp
- * stays in L2) > K blocks of KC > MR-row strips of A (packed to a small stack buffer that
- * stays in L1) > NR-column panels, each an MR x 16 register tile (6 x 2 ymm accumulators,
- * 2 for B, 1 for the broadcast A: all 16 ymm). Partial sums go through C; bias, act and R
- * are applied once. Column tails use maskload / maskstore. */
+ * gemm: the MR x 16 register tile (6 x 2 ymm accumulators, 2 for B, 1 for the broadcast
+ * A: all 16 ymm) over packed A chunks; gemm_driver.c (the loop nest shared with avx512)
+ * drives it. Column tails use maskload / maskstore. */
 
 //@ gemm_common
 #include <immintrin.h>
@@ -21,10 +19,13 @@
 #define PREFIX_GEMM_KC 256 /* K block */
 #endif
 #ifndef PREFIX_GEMM_NC
-#define PREFIX_GEMM_NC 768 /* N block (multiple of NR): KC x NC floats of Bp = 768 KiB, in L2 */
+#define PREFIX_GEMM_NC 768 /* largest N block (multiple of NR) */
 #endif
 /* row stride of packed A: one cache line more than KC, so rows do not share L1 sets */
 #define PREFIX_GEMM_KCP (PREFIX_GEMM_KC + 16)
+#define PREFIX_GEMM_KS (3 * PREFIX_GEMM_KC) /* K block: packed A chunks per strip x KC */
+#define PREFIX_GEMM_BBLOCK 196608           /* floats of Bp kept in L2 (768 KiB): kc x nc */
+#define PREFIX_GEMM_SHARED_DRIVER 1         /* PREFIX_gemm is gemm_driver.c's */
 
 /* lanes [0, n) of an 8-lane mask, n may be <= 0 or >= 8 */
 static inline __m256i PREFIX_gemm_mask8(int64_t n) {
@@ -110,9 +111,11 @@ static inline void PREFIX_pack_b(int64_t K, int64_t N, const float *B, int64_t l
     if (nv > 1)                                                                                   \
       c##i##_1 = _mm256_fmadd_ps(av, bv1, c##i##_1);                                              \
   }
-/* one k step of the tile: row i adds a[i * KCP] * b[0 : 8 nv] */
+/* one k step of the tile: row i adds a[i * KCP] * b[0 : 8 nv]; the B line 8 steps on is
+ * prefetched */
 #define PREFIX_GEMM_STEP                                                                          \
   {                                                                                               \
+    _mm_prefetch((const char *)(b + 8 * PREFIX_GEMM_NR), _MM_HINT_T0);                            \
     const __m256 bv0 = _mm256_loadu_ps(b);                                                        \
     const __m256 bv1 = nv > 1 ? _mm256_loadu_ps(b + 8) : bv0;                                     \
     PREFIX_GEMM_ROWS(PREFIX_GEMM_FMA)                                                             \
@@ -136,8 +139,9 @@ static inline void PREFIX_pack_b(int64_t K, int64_t N, const float *B, int64_t l
   }
 
 /* one mrv x (8 nv) tile, n (<= 8 nv) columns valid: acc = cin (or 0) + bias + rin;
- * acc += a[.., 0:kc] * b[0:kc, ..]; acc = act(acc) + rout; c = acc. a: packed A rows with
- * stride KCP; b: a packed B panel at row k0. cin may be c and rin may be c; with gelu,
+ * acc += a[.., 0:kc] * b[0:kc, ..]; acc = act(acc) + rout; c = acc. a: packed A, rows
+ * KCP apart, in chunks of KC columns MR * KCP apart (kc <= KC: one chunk); b: a packed B
+ * panel at row k0. cin may be c and rin may be c; with gelu,
  * rout must not overlap c (the pre-activation tile goes through c). */
 #define PREFIX_GEMM_UKR(MRV, NV)                                                                  \
   static inline void PREFIX_gemm_ukr_##MRV##_##NV(                                                \
@@ -158,10 +162,14 @@ static inline void PREFIX_pack_b(int64_t K, int64_t N, const float *B, int64_t l
       const __m256 bv1 = nv > 1 ? PREFIX_GEMM_LD(bias + 8, m1) : bv0;                             \
       PREFIX_GEMM_ROWS(PREFIX_GEMM_BIAS)                                                          \
     }                                                                                             \
+    const float *a0 = a;                                                                          \
+    for (int64_t k0 = 0; k0 < kc; k0 += PREFIX_GEMM_KC) {                                        \
+    const int64_t ke = kc - k0 < PREFIX_GEMM_KC ? kc - k0 : PREFIX_GEMM_KC;                       \
+    a = a0 + k0 / PREFIX_GEMM_KC * (PREFIX_GEMM_MR * PREFIX_GEMM_KCP);                            \
     int64_t k = 0;                                                                                \
     if (mrv == 1) { /* 1 row: 4 k-interleaved chains hide the FMA latency */                      \
       __m256 d0 = _mm256_setzero_ps(), d1 = d0, e0 = d0, e1 = d0, f0 = d0, f1 = d0;               \
-      for (; k + 4 <= kc; k += 4, a += 4, b += 4 * PREFIX_GEMM_NR) {                              \
+      for (; k + 4 <= ke; k += 4, a += 4, b += 4 * PREFIX_GEMM_NR) {                              \
         c0_0 = _mm256_fmadd_ps(_mm256_broadcast_ss(a), _mm256_loadu_ps(b), c0_0);                 \
         d0 = _mm256_fmadd_ps(_mm256_broadcast_ss(a + 1), _mm256_loadu_ps(b + 16), d0);            \
         e0 = _mm256_fmadd_ps(_mm256_broadcast_ss(a + 2), _mm256_loadu_ps(b + 32), e0);            \
@@ -176,8 +184,9 @@ static inline void PREFIX_pack_b(int64_t K, int64_t N, const float *B, int64_t l
       c0_0 = _mm256_add_ps(_mm256_add_ps(c0_0, d0), _mm256_add_ps(e0, f0));                       \
       c0_1 = _mm256_add_ps(_mm256_add_ps(c0_1, d1), _mm256_add_ps(e1, f1));                       \
     }                                                                                             \
-    for (; k < kc; k++, a++, b += PREFIX_GEMM_NR) {                                               \
+    for (; k < ke; k++, a++, b += PREFIX_GEMM_NR) {                                               \
       PREFIX_GEMM_STEP                                                                            \
+    }                                                                                             \
     }                                                                                             \
     if (act == 2) { /* erff calls: store first, so no accumulator lives across them */            \
       PREFIX_GEMM_ROWS(PREFIX_GEMM_STORE)                                                         \
@@ -222,101 +231,4 @@ static inline void PREFIX_gemm_tile(int64_t mr, int64_t kc, const float *a, cons
     PREFIX_GEMM_CASE(6)
   }
 #undef PREFIX_GEMM_CASE
-}
-
-/* prefetches rows [0, mr) x columns [0, n) of c (and of r, if not NULL) */
-static inline void PREFIX_gemm_prefetch(int64_t mr, int64_t n, const float *c, int64_t ldc,
-                                        const float *r, int64_t ldr) {
-  for (int64_t i = 0; i < mr; i++) {
-    _mm_prefetch((const char *)(c + i * ldc), _MM_HINT_T0);
-    _mm_prefetch((const char *)(c + i * ldc + n - 1), _MM_HINT_T0);
-    if (r) {
-      _mm_prefetch((const char *)(r + i * ldr), _MM_HINT_T0);
-      _mm_prefetch((const char *)(r + i * ldr + n - 1), _MM_HINT_T0);
-    }
-  }
-}
-
-/* C[M,N] = act(A[M,K] * B + bias) + R; A row stride lda (lda == KCP and K <= KC: A is
- * read in place, as the packed strip it already is), Bp = pack_b(B), C row stride ldc,
- * bias[N] and R (row stride ldr) may be NULL; act 0 none, 1 relu, 2 gelu (erf).
- * C must not overlap A, Bp or bias; R may be C itself (C == R, ldc == ldr) or apart from it. */
-static inline void PREFIX_gemm(int64_t M, int64_t N, int64_t K, const float *A, int64_t lda,
-                               const float *Bp, float *C, int64_t ldc, const float *bias,
-                               const float *R, int64_t ldr, int act) {
-  const int64_t MR = PREFIX_GEMM_MR, NR = PREFIX_GEMM_NR, KC = PREFIX_GEMM_KC,
-                NC = PREFIX_GEMM_NC, KCP = PREFIX_GEMM_KCP;
-  /* the packed A strip (6.4 KiB), all the scratch */
-  _Alignas(64) float ap[PREFIX_GEMM_MR * PREFIX_GEMM_KCP];
-  if (M <= 0 || N <= 0)
-    return;
-  if (K < 0)
-    K = 0;
-  const int64_t nkb = K > KC ? (K + KC - 1) / KC : 1;
-  const int64_t kcb = nkb > 1 ? (K + nkb - 1) / nkb : K; /* equal K blocks */
-  /* Without an act, R is added before the K loop (so C == R works); with one, after the
-   * act at the last K block. Then, if C overlaps R, neither partial sums nor the
-   * pre-activation tile can go through C: each tile runs all its K blocks in a stack
-   * tile, and act(tile) + R goes to C elementwise. */
-  const int r_late = R != NULL && act != 0;
-  int spill = 0;
-  if (r_late) {
-    const uintptr_t c0 = (uintptr_t)C, c1 = (uintptr_t)(C + (M - 1) * ldc + N);
-    const uintptr_t r0 = (uintptr_t)R, r1 = (uintptr_t)(R + (M - 1) * ldr + N);
-    spill = c0 < r1 && r0 < c1;
-  }
-  if (!spill) {
-    for (int64_t jc = 0; jc < N; jc += NC) {
-      const int64_t je = N - jc < NC ? N : jc + NC;
-      int64_t pc = 0;
-      do {
-        const int64_t kc = K - pc < kcb ? K - pc : kcb;
-        const int first = pc == 0, last = pc + kc >= K;
-        const int r_now = R && (r_late ? last : first);
-        for (int64_t ic = 0; ic < M; ic += MR) {
-          const int64_t mr = M - ic < MR ? M - ic : MR;
-          const float *as = ap; /* the strip: packed, or A itself when its stride is KCP */
-          if (lda == KCP && nkb == 1)
-            as = A + ic * lda;
-          else
-            for (int64_t i = 0; i < mr; i++)
-              memcpy(ap + i * KCP, A + (ic + i) * lda + pc, (size_t)kc * sizeof(float));
-          for (int64_t j = jc; j < je; j += NR) {
-            float *c = C + ic * ldc + j;
-            const float *r = r_now ? R + ic * ldr + j : NULL;
-            if (j + NR < je) /* the next tile's C (and R) lines, early */
-              PREFIX_gemm_prefetch(mr, je - j - NR < NR ? je - j - NR : NR, c + NR, ldc,
-                                   r ? r + NR : NULL, ldr);
-            PREFIX_gemm_tile(mr, kc, as, Bp + (j * K + pc * NR), je - j < NR ? je - j : NR,
-                             first ? NULL : c, ldc, c, ldc, first && bias ? bias + j : NULL,
-                             r_late ? NULL : r, r_late ? r : NULL, ldr, last ? act : 0);
-          }
-        }
-        pc += kc;
-      } while (pc < K);
-    }
-  } else {
-    /* the stack tile lives in the last NR floats of each packed A row (row stride KCP),
-     * so the K blocks here are at most KCP - NR long */
-    float *t = ap + (KCP - NR);
-    const int64_t nks = K > 0 ? (K + KCP - NR - 1) / (KCP - NR) : 1;
-    const int64_t kcs = K > 0 ? (K + nks - 1) / nks : 0;
-    for (int64_t ic = 0; ic < M; ic += MR) {
-      const int64_t mr = M - ic < MR ? M - ic : MR;
-      for (int64_t j = 0; j < N; j += NR) {
-        const int64_t n = N - j < NR ? N - j : NR;
-        int64_t pc = 0;
-        do {
-          const int64_t kc = K - pc < kcs ? K - pc : kcs;
-          if (nks > 1 || j == 0) /* one K block: the strip is packed once */
-            for (int64_t i = 0; i < mr; i++)
-              memcpy(ap + i * KCP, A + (ic + i) * lda + pc, (size_t)kc * sizeof(float));
-          PREFIX_gemm_tile(mr, kc, ap, Bp + (j * K + pc * NR), n, pc == 0 ? NULL : t, KCP, t,
-                           KCP, pc == 0 && bias ? bias + j : NULL, NULL, NULL, 0, 0);
-          pc += kc;
-        } while (pc < K);
-        PREFIX_gemm_post(mr, n, t, KCP, act, R + ic * ldr + j, ldr, C + ic * ldc + j, ldc);
-      }
-    }
-  }
 }

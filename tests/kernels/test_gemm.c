@@ -21,6 +21,9 @@
 #define PREFIX_TARGET_SOFTMAX_ROWS /* the target file may define its own (emit picks one) */
 #include "../../templates/kernels.c" /* PREFIX_exp, PREFIX_erf: the gelu epilogue */
 #include KERNELS
+#ifdef PREFIX_GEMM_SHARED_DRIVER /* avx512, avx2: the loop nest around the tile */
+#include "../../templates/gemm_driver.c"
+#endif
 
 static uint64_t rng = 0x9E3779B97F4A7C15u;
 static float frand(void) { /* uniform in [-1, 1) */

@@ -1,0 +1,156 @@
+/* gemm_driver.c: the blocked GEMM loop nest the SIMD targets share (avx512, avx2); their
+ * template files define the register tile and this file drives it. Same section format
+ * as kernels.c; the emitter copies this section after the target's sections.
+ *
+ * Needs from the target's gemm_common and gemm sections: PREFIX_GEMM_MR (rows of the
+ * register tile), _NR (columns of a packed B panel), _KC (columns of a packed A chunk),
+ * _KCP (row stride of packed A), _KS (deepest K block: a whole number of KC chunks),
+ * _NC (widest N block), _BBLOCK (floats of packed B kept in L2), PREFIX_gemm_tile (one
+ * register tile over a K block of packed A chunks) and PREFIX_gemm_post.
+ *
+ * Packed A (a strip of up to MR rows): chunks of KC columns, chunk c of row i at
+ *   ap[c * MR * KCP + i * KCP], so a tile runs up to KS deep with the rows KCP apart.
+ * gemm: C = act(A * B + bias) + R. Loops: N blocks of nc columns > K blocks of up to KS
+ * (the kc x nc block of Bp, about BBLOCK floats, stays in L2) > MR-row strips of A (packed
+ * to a stack buffer) > NR-column panels, each an MR x NR register tile that runs the whole
+ * K block, so C is touched once per K block (once in all when K <= KS). Bias, act and R
+ * are applied once. */
+
+//@ gemm_driver
+/* prefetches rows [0, mr) x columns [0, n) of c (and of r, if not NULL) */
+static inline void PREFIX_gemm_prefetch(int64_t mr, int64_t n, const float *c, int64_t ldc,
+                                        const float *r, int64_t ldr) {
+  for (int64_t i = 0; i < mr; i++) {
+    _mm_prefetch((const char *)(c + i * ldc), _MM_HINT_T0);
+    _mm_prefetch((const char *)(c + i * ldc + n - 1), _MM_HINT_T0);
+    if (r) {
+      _mm_prefetch((const char *)(r + i * ldr), _MM_HINT_T0);
+      _mm_prefetch((const char *)(r + i * ldr + n - 1), _MM_HINT_T0);
+    }
+  }
+}
+
+/* prefetches part `part` of `parts` of the cache lines of an A strip, rows [0, mr) x
+ * columns [0, kc) at row stride lda: the next strip, spread over this strip's tiles */
+static inline void PREFIX_gemm_prefetch_a(const float *a, int64_t lda, int64_t mr, int64_t kc,
+                                          int64_t part, int64_t parts) {
+  const int64_t lines = (kc + 15) / 16, total = mr * lines, end = (part + 1) * total / parts;
+  int64_t l = part * total / parts, row = l / lines, col = l - row * lines;
+  for (; l < end; l++) {
+    _mm_prefetch((const char *)(a + row * lda + col * 16), _MM_HINT_T0);
+    if (++col == lines) {
+      col = 0;
+      row++;
+    }
+  }
+}
+
+/* equal K blocks of at most `depth` (kcb), and the N block (nc, a multiple of NR) that
+ * keeps kcb x nc floats of Bp within BBLOCK, in L2 */
+static inline void PREFIX_gemm_blocks(int64_t K, int64_t depth, int64_t *kcb, int64_t *nc) {
+  const int64_t nkb = K > depth ? (K + depth - 1) / depth : 1;
+  *kcb = nkb > 1 ? (K + nkb - 1) / nkb : K;
+  const int64_t c = PREFIX_GEMM_BBLOCK / (*kcb > 0 ? *kcb : 1) / PREFIX_GEMM_NR * PREFIX_GEMM_NR;
+  *nc = c < PREFIX_GEMM_NR ? PREFIX_GEMM_NR : c > PREFIX_GEMM_NC ? PREFIX_GEMM_NC : c;
+}
+
+/* C[M,N] = act(A[M,K] * B + bias) + R; A row stride lda (lda == KCP and K <= KC: A is
+ * read in place, as the packed strip it already is), Bp = pack_b(B), C row stride ldc,
+ * bias[N] and R (row stride ldr) may be NULL; act 0 none, 1 relu, 2 gelu (erf).
+ * C must not overlap A, Bp or bias; R may be C itself (C == R, ldc == ldr) or apart from it. */
+static inline void PREFIX_gemm(int64_t M, int64_t N, int64_t K, const float *A, int64_t lda,
+                               const float *Bp, float *C, int64_t ldc, const float *bias,
+                               const float *R, int64_t ldr, int act) {
+  const int64_t MR = PREFIX_GEMM_MR, NR = PREFIX_GEMM_NR, KC = PREFIX_GEMM_KC,
+                KCP = PREFIX_GEMM_KCP;
+  /* the packed A strip, KS / KC chunks (avx512 38.25 KiB, avx2 19.1 KiB), all the scratch */
+  _Alignas(64) float ap[PREFIX_GEMM_KS / PREFIX_GEMM_KC * PREFIX_GEMM_MR * PREFIX_GEMM_KCP];
+  if (M <= 0 || N <= 0)
+    return;
+  if (K < 0)
+    K = 0;
+  /* K blocks up to KS deep touch C once per block, but their N blocks are narrower and A
+   * is packed again for each N block: when that means more N blocks and A is the bigger
+   * operand (K > N), KC-deep blocks instead */
+  int64_t kcb, nc, kcb1, nc1;
+  PREFIX_gemm_blocks(K, PREFIX_GEMM_KS, &kcb, &nc);
+  PREFIX_gemm_blocks(K, KC, &kcb1, &nc1);
+  if (K > N && (N + nc - 1) / nc > (N + nc1 - 1) / nc1) {
+    kcb = kcb1;
+    nc = nc1;
+  }
+  const int in_place = lda == KCP && K <= KC; /* A is a packed strip already */
+  /* Without an act, R is added before the K loop (so C == R works); with one, after the
+   * act at the last K block. Then, if C overlaps R, neither partial sums nor the
+   * pre-activation tile can go through C: each tile runs all its K blocks in a stack
+   * tile, and act(tile) + R goes to C elementwise. */
+  const int r_late = R != NULL && act != 0;
+  int spill = 0;
+  if (r_late) {
+    const uintptr_t c0 = (uintptr_t)C, c1 = (uintptr_t)(C + (M - 1) * ldc + N);
+    const uintptr_t r0 = (uintptr_t)R, r1 = (uintptr_t)(R + (M - 1) * ldr + N);
+    spill = c0 < r1 && r0 < c1;
+  }
+  if (!spill) {
+    for (int64_t jc = 0; jc < N; jc += nc) {
+      const int64_t je = N - jc < nc ? N : jc + nc;
+      int64_t pc = 0;
+      do {
+        const int64_t kc = K - pc < kcb ? K - pc : kcb;
+        const int first = pc == 0, last = pc + kc >= K;
+        const int r_now = R && (r_late ? last : first);
+        for (int64_t ic = 0; ic < M; ic += MR) {
+          const int64_t mr = M - ic < MR ? M - ic : MR;
+          const float *as = ap; /* the strip: packed, or A itself when its stride is KCP */
+          if (in_place)
+            as = A + ic * lda;
+          else
+            for (int64_t k0 = 0; k0 < kc; k0 += KC)
+              for (int64_t i = 0; i < mr; i++)
+                memcpy(ap + k0 / KC * (MR * KCP) + i * KCP, A + (ic + i) * lda + pc + k0,
+                       (size_t)(kc - k0 < KC ? kc - k0 : KC) * sizeof(float));
+          const int64_t next = M - ic - MR < MR ? M - ic - MR : MR, parts = (je - jc + NR - 1) / NR;
+          for (int64_t j = jc; j < je; j += NR) {
+            float *c = C + ic * ldc + j;
+            if (!in_place && next > 0) /* the next strip's A lines, before its packing */
+              PREFIX_gemm_prefetch_a(A + (ic + MR) * lda + pc, lda, next, kc, (j - jc) / NR, parts);
+            const float *r = r_now ? R + ic * ldr + j : NULL;
+            if (j + NR < je) /* the next tile's C (and R) lines, early */
+              PREFIX_gemm_prefetch(mr, je - j - NR < NR ? je - j - NR : NR, c + NR, ldc,
+                                   r ? r + NR : NULL, ldr);
+            else if (next > 0) /* the next strip's first tile */
+              PREFIX_gemm_prefetch(next, je - jc < NR ? je - jc : NR, C + (ic + MR) * ldc + jc,
+                                   ldc, NULL, ldr);
+            PREFIX_gemm_tile(mr, kc, as, Bp + (j * K + pc * NR), je - j < NR ? je - j : NR,
+                             first ? NULL : c, ldc, c, ldc, first && bias ? bias + j : NULL,
+                             r_late ? NULL : r, r_late ? r : NULL, ldr, last ? act : 0);
+          }
+        }
+        pc += kc;
+      } while (pc < K);
+    }
+  } else {
+    /* the stack tile lives in the last NR floats of each packed A row (row stride KCP),
+     * so the K blocks here are at most KCP - NR long */
+    float *t = ap + (KCP - NR);
+    const int64_t nks = K > 0 ? (K + KCP - NR - 1) / (KCP - NR) : 1;
+    const int64_t kcs = K > 0 ? (K + nks - 1) / nks : 0;
+    for (int64_t ic = 0; ic < M; ic += MR) {
+      const int64_t mr = M - ic < MR ? M - ic : MR;
+      for (int64_t j = 0; j < N; j += NR) {
+        const int64_t n = N - j < NR ? N - j : NR;
+        int64_t pc = 0;
+        do {
+          const int64_t kc = K - pc < kcs ? K - pc : kcs;
+          if (nks > 1 || j == 0) /* one K block: the strip is packed once */
+            for (int64_t i = 0; i < mr; i++)
+              memcpy(ap + i * KCP, A + (ic + i) * lda + pc, (size_t)kc * sizeof(float));
+          PREFIX_gemm_tile(mr, kc, ap, Bp + (j * K + pc * NR), n, pc == 0 ? NULL : t, KCP, t,
+                           KCP, pc == 0 && bias ? bias + j : NULL, NULL, NULL, 0, 0);
+          pc += kc;
+        } while (pc < K);
+        PREFIX_gemm_post(mr, n, t, KCP, act, R + ic * ldr + j, ldr, C + ic * ldc + j, ldc);
+      }
+    }
+  }
+}
