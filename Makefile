@@ -60,7 +60,7 @@ test-unit: $(UNIT_TESTS)
 
 # the GEMM kernels of every target this machine runs, against a double reference
 KERNEL_TESTS := build/test_gemm_generic build/test_gemm_avx2 build/test_gemm_avx512
-build/test_gemm_generic: tests/kernels/test_gemm.c templates/kernels_generic.c
+build/test_gemm_generic: tests/kernels/test_gemm.c templates/kernels_generic.c templates/gemm_driver.c
 	$(CC) -std=c11 -O1 -g -Wall -Wextra -Werror $(SAN) -DKERNELS='"../../templates/kernels_generic.c"' $< -lm -o $@
 build/test_gemm_avx2: tests/kernels/test_gemm.c templates/kernels_avx2.c templates/gemm_driver.c
 	$(CC) -std=c11 -O2 -mavx2 -mfma -Wall -Wextra -Werror -DKERNELS='"../../templates/kernels_avx2.c"' $< -lm -o $@

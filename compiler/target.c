@@ -8,8 +8,8 @@
 static const Target targets[] = {
     {"avx512", "kernels_avx512.c", "gemm_driver.c", 32, "-mavx512f -mavx512vl -mavx512dq -mfma"},
     {"avx2", "kernels_avx2.c", "gemm_driver.c", 16, "-mavx2 -mfma"},
-    {"neon", "kernels_generic.c", NULL, 16, ""}, /* portable C: the compiler vectorizes it */
-    {"generic", "kernels_generic.c", NULL, 16, ""},
+    {"neon", "kernels_generic.c", "gemm_driver.c", 16, ""}, /* portable C, vectorized by the compiler */
+    {"generic", "kernels_generic.c", "gemm_driver.c", 16, ""},
 };
 
 static const char *native_name(void) {

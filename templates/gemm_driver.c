@@ -1,12 +1,15 @@
-/* gemm_driver.c: the blocked GEMM loop nest the SIMD targets share (avx512, avx2); their
- * template files define the register tile and this file drives it. Same section format
+/* gemm_driver.c: the blocked GEMM loop nest every target shares (avx512, avx2, and
+ * generic/neon in portable C); their template files define the register tile and this
+ * file drives it. Same section format
  * as kernels.c; the emitter copies this section after the target's sections.
  *
  * Needs from the target's gemm_common and gemm sections: PREFIX_GEMM_MR (rows of the
  * register tile), _NR (columns of a packed B panel), _KC (columns of a packed A chunk),
  * _KCP (row stride of packed A), _KS (deepest K block: a whole number of KC chunks),
- * _NC (widest N block), _BBLOCK (floats of packed B kept in L2), PREFIX_gemm_tile (one
- * register tile over a K block of packed A chunks) and PREFIX_gemm_post.
+ * _NC (widest N block), _BBLOCK (floats of packed B kept in L2), PREFIX_GEMM_PREFETCH(p)
+ * (a cache-line prefetch, or nothing), PREFIX_gemm_tile (one register tile over a K block
+ * of packed A chunks; it may read all MR rows: rows past the strip's mr are zero) and
+ * PREFIX_gemm_post.
  *
  * Packed A (a strip of up to MR rows): chunks of KC columns, chunk c of row i at
  *   ap[c * MR * KCP + i * KCP], so a tile runs up to KS deep with the rows KCP apart.
@@ -21,11 +24,11 @@
 static inline void PREFIX_gemm_prefetch(int64_t mr, int64_t n, const float *c, int64_t ldc,
                                         const float *r, int64_t ldr) {
   for (int64_t i = 0; i < mr; i++) {
-    _mm_prefetch((const char *)(c + i * ldc), _MM_HINT_T0);
-    _mm_prefetch((const char *)(c + i * ldc + n - 1), _MM_HINT_T0);
+    PREFIX_GEMM_PREFETCH(c + i * ldc);
+    PREFIX_GEMM_PREFETCH(c + i * ldc + n - 1);
     if (r) {
-      _mm_prefetch((const char *)(r + i * ldr), _MM_HINT_T0);
-      _mm_prefetch((const char *)(r + i * ldr + n - 1), _MM_HINT_T0);
+      PREFIX_GEMM_PREFETCH(r + i * ldr);
+      PREFIX_GEMM_PREFETCH(r + i * ldr + n - 1);
     }
   }
 }
@@ -37,11 +40,26 @@ static inline void PREFIX_gemm_prefetch_a(const float *a, int64_t lda, int64_t m
   const int64_t lines = (kc + 15) / 16, total = mr * lines, end = (part + 1) * total / parts;
   int64_t l = part * total / parts, row = l / lines, col = l - row * lines;
   for (; l < end; l++) {
-    _mm_prefetch((const char *)(a + row * lda + col * 16), _MM_HINT_T0);
+    PREFIX_GEMM_PREFETCH(a + row * lda + col * 16);
     if (++col == lines) {
       col = 0;
       row++;
     }
+  }
+}
+
+/* rows [0, mr) x columns [0, kc) of A (row stride lda) -> ap in KC-column chunks, rows
+ * [mr, MR) zero */
+static inline void PREFIX_gemm_pack_a(int64_t mr, int64_t kc, const float *A, int64_t lda,
+                                      float *ap) {
+  for (int64_t k0 = 0; k0 < kc; k0 += PREFIX_GEMM_KC) {
+    const size_t n = (size_t)(kc - k0 < PREFIX_GEMM_KC ? kc - k0 : PREFIX_GEMM_KC);
+    float *chunk = ap + k0 / PREFIX_GEMM_KC * (PREFIX_GEMM_MR * PREFIX_GEMM_KCP);
+    for (int64_t i = 0; i < PREFIX_GEMM_MR; i++)
+      if (i < mr)
+        memcpy(chunk + i * PREFIX_GEMM_KCP, A + i * lda + k0, n * sizeof(float));
+      else
+        memset(chunk + i * PREFIX_GEMM_KCP, 0, n * sizeof(float));
   }
 }
 
@@ -63,7 +81,8 @@ static inline void PREFIX_gemm(int64_t M, int64_t N, int64_t K, const float *A, 
                                const float *R, int64_t ldr, int act) {
   const int64_t MR = PREFIX_GEMM_MR, NR = PREFIX_GEMM_NR, KC = PREFIX_GEMM_KC,
                 KCP = PREFIX_GEMM_KCP;
-  /* the packed A strip, KS / KC chunks (avx512 38.25 KiB, avx2 19.1 KiB), all the scratch */
+  /* the packed A strip, KS / KC chunks (avx512 38.25 KiB, avx2 19.1, generic 12.75), all
+   * the scratch */
   _Alignas(64) float ap[PREFIX_GEMM_KS / PREFIX_GEMM_KC * PREFIX_GEMM_MR * PREFIX_GEMM_KCP];
   if (M <= 0 || N <= 0)
     return;
@@ -102,13 +121,10 @@ static inline void PREFIX_gemm(int64_t M, int64_t N, int64_t K, const float *A, 
         for (int64_t ic = 0; ic < M; ic += MR) {
           const int64_t mr = M - ic < MR ? M - ic : MR;
           const float *as = ap; /* the strip: packed, or A itself when its stride is KCP */
-          if (in_place)
+          if (in_place && mr == MR)
             as = A + ic * lda;
           else
-            for (int64_t k0 = 0; k0 < kc; k0 += KC)
-              for (int64_t i = 0; i < mr; i++)
-                memcpy(ap + k0 / KC * (MR * KCP) + i * KCP, A + (ic + i) * lda + pc + k0,
-                       (size_t)(kc - k0 < KC ? kc - k0 : KC) * sizeof(float));
+            PREFIX_gemm_pack_a(mr, kc, A + ic * lda + pc, lda, ap);
           const int64_t next = M - ic - MR < MR ? M - ic - MR : MR, parts = (je - jc + NR - 1) / NR;
           for (int64_t j = jc; j < je; j += NR) {
             float *c = C + ic * ldc + j;
@@ -143,8 +159,7 @@ static inline void PREFIX_gemm(int64_t M, int64_t N, int64_t K, const float *A, 
         do {
           const int64_t kc = K - pc < kcs ? K - pc : kcs;
           if (nks > 1 || j == 0) /* one K block: the strip is packed once */
-            for (int64_t i = 0; i < mr; i++)
-              memcpy(ap + i * KCP, A + (ic + i) * lda + pc, (size_t)kc * sizeof(float));
+            PREFIX_gemm_pack_a(mr, kc, A + ic * lda + pc, lda, ap);
           PREFIX_gemm_tile(mr, kc, ap, Bp + (j * K + pc * NR), n, pc == 0 ? NULL : t, KCP, t,
                            KCP, pc == 0 && bias ? bias + j : NULL, NULL, NULL, 0, 0);
           pc += kc;

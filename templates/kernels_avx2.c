@@ -26,6 +26,7 @@
 #define PREFIX_GEMM_KS (3 * PREFIX_GEMM_KC) /* K block: packed A chunks per strip x KC */
 #define PREFIX_GEMM_BBLOCK 196608           /* floats of Bp kept in L2 (768 KiB): kc x nc */
 #define PREFIX_GEMM_SHARED_DRIVER 1         /* PREFIX_gemm is gemm_driver.c's */
+#define PREFIX_GEMM_PREFETCH(p) _mm_prefetch((const char *)(p), _MM_HINT_T0)
 
 /* lanes [0, n) of an 8-lane mask, n may be <= 0 or >= 8 */
 static inline __m256i PREFIX_gemm_mask8(int64_t n) {

@@ -6,11 +6,9 @@
  *
  * Layout of a packed B (K x N): panels of NR = 16 columns, panel p holds all K rows:
  *   Bp[(p * K + k) * NR + j] = B(k, p * NR + j), zero for columns >= N.
- * gemm: C = act(A * B + bias) + R. Loops: N blocks of NC columns > K blocks of KC > MR-row
- * strips of A (packed k-major, zero-padded to MR rows, in a small stack buffer) > NR-column
- * panels, each an MR x NR tile with one local array per row (MR = 4; 2 on x86 without AVX,
- * which has only 16 vector registers of 4 floats). Partial sums go through C; bias, act
- * and R are applied once. */
+ * gemm: the MR x NR tile with one local array per row (MR = 4; 2 on x86 without AVX, which
+ * has only 16 vector registers of 4 floats) over packed A chunks; gemm_driver.c (the loop
+ * nest every target shares) drives it. */
 
 //@ gemm_common
 #ifndef PREFIX_GEMM_NR
@@ -27,7 +25,17 @@
 #define PREFIX_GEMM_KC 256 /* K block */
 #endif
 #ifndef PREFIX_GEMM_NC
-#define PREFIX_GEMM_NC 512 /* N block (multiple of NR) */
+#define PREFIX_GEMM_NC 512 /* largest N block (multiple of NR) */
+#endif
+/* row stride of packed A: one cache line more than KC, so rows do not share L1 sets */
+#define PREFIX_GEMM_KCP (PREFIX_GEMM_KC + 16)
+#define PREFIX_GEMM_KS (3 * PREFIX_GEMM_KC) /* K block: packed A chunks per strip x KC */
+#define PREFIX_GEMM_BBLOCK 131072           /* floats of Bp kept in L2 (512 KiB): kc x nc */
+#define PREFIX_GEMM_SHARED_DRIVER 1         /* PREFIX_gemm is gemm_driver.c's */
+#if defined(__GNUC__)
+#define PREFIX_GEMM_PREFETCH(p) __builtin_prefetch((p), 0, 3)
+#else
+#define PREFIX_GEMM_PREFETCH(p) ((void)(p))
 #endif
 
 /* act 1 = relu (NaN stays NaN), 2 = exact gelu 0.5 x (1 + erf(x / sqrt 2)), else identity */
@@ -37,6 +45,14 @@ static inline float PREFIX_gemm_act(float x, int act) {
   if (act == 2)
     return 0.5f * x * (1.0f + PREFIX_erf(x * 0.70710678118654752f));
   return x;
+}
+
+/* dst = act(src) + r over mr rows x n columns, elementwise: dst may be src or r */
+static inline void PREFIX_gemm_post(int64_t mr, int64_t n, const float *src, int64_t lds, int act,
+                                    const float *r, int64_t ldr, float *dst, int64_t ldd) {
+  for (int64_t i = 0; i < mr; i++)
+    for (int64_t j = 0; j < n; j++)
+      dst[i * ldd + j] = PREFIX_gemm_act(src[i * lds + j], act) + (r ? r[i * ldr + j] : 0.0f);
 }
 
 //@ pack_b
@@ -57,7 +73,8 @@ static inline void PREFIX_pack_b(int64_t K, int64_t N, const float *B, int64_t l
 
 //@ gemm
 /* A full MR x NR tile: acc = cin (or 0) + bias + rin; acc += a * b over k < kc
- * (a: packed A, k-major: a[k * MR + i]; b: a packed B panel at row k0: b[k * NR + j]);
+ * (a: packed A, rows KCP apart, in chunks of KC columns MR * KCP apart; b: a packed B
+ * panel at row k0: b[k * NR + j]);
  * acc = act(acc) + rout; c = acc. One array per row, every loop of fixed trip count, one
  * j loop for all rows in the k loop: compilers keep the accumulators in vector registers.
  * cin/c (and rin/rout) may be the same memory. */
@@ -102,19 +119,24 @@ static inline void PREFIX_gemm_tile_full(int64_t kc, const float *restrict a,
       c3[j] += bias[j];
 #endif
     }
-  for (int64_t k = 0; k < kc; k++) {
-    const float *restrict bk = b + k * NR;
-    const float a0 = a[k * PREFIX_GEMM_MR], a1 = a[k * PREFIX_GEMM_MR + 1];
+  enum { KC = PREFIX_GEMM_KC, KCP = PREFIX_GEMM_KCP };
+  for (int64_t k0 = 0; k0 < kc; k0 += KC) {
+    const float *restrict ak = a + k0 / KC * (PREFIX_GEMM_MR * KCP);
+    const int64_t ke = kc - k0 < KC ? kc - k0 : KC;
+    for (int64_t k = 0; k < ke; k++) {
+      const float *restrict bk = b + (k0 + k) * NR;
+      const float a0 = ak[k], a1 = ak[KCP + k];
 #if PREFIX_GEMM_MR == 4
-    const float a2 = a[k * 4 + 2], a3 = a[k * 4 + 3];
+      const float a2 = ak[2 * KCP + k], a3 = ak[3 * KCP + k];
 #endif
-    for (int j = 0; j < NR; j++) {
-      c0[j] += a0 * bk[j];
-      c1[j] += a1 * bk[j];
+      for (int j = 0; j < NR; j++) {
+        c0[j] += a0 * bk[j];
+        c1[j] += a1 * bk[j];
 #if PREFIX_GEMM_MR == 4
-      c2[j] += a2 * bk[j];
-      c3[j] += a3 * bk[j];
+        c2[j] += a2 * bk[j];
+        c3[j] += a3 * bk[j];
 #endif
+      }
     }
   }
   if (act)
@@ -146,7 +168,8 @@ static inline void PREFIX_gemm_tile_full(int64_t kc, const float *restrict a,
 }
 
 /* a tile with mr (<= MR) rows and n (<= NR) columns valid (packed A has zero rows past
- * mr): a partial tile goes through zero-padded local copies of C, R and bias */
+ * mr, see gemm_driver.c): a partial tile goes through zero-padded local copies of C, R
+ * and bias */
 static inline void PREFIX_gemm_tile(int64_t mr, int64_t kc, const float *a, const float *b,
                                     int64_t n, const float *cin, int64_t ldcin, float *c,
                                     int64_t ldc, const float *bias, const float *rin,
@@ -174,80 +197,4 @@ static inline void PREFIX_gemm_tile(int64_t mr, int64_t kc, const float *a, cons
   for (int64_t i = 0; i < mr; i++)
     for (int64_t j = 0; j < n; j++)
       c[i * ldc + j] = tc[i * NR + j];
-}
-
-/* A rows [0, mr) x columns [0, kc) -> ap[k * MR + i], zero rows past mr */
-static inline void PREFIX_gemm_pack_a(int64_t mr, int64_t kc, const float *A, int64_t lda,
-                                      float *ap) {
-  for (int64_t k = 0; k < kc; k++)
-    for (int64_t i = 0; i < PREFIX_GEMM_MR; i++)
-      ap[k * PREFIX_GEMM_MR + i] = i < mr ? A[i * lda + k] : 0.0f;
-}
-
-/* C[M,N] = act(A[M,K] * B + bias) + R; A row stride lda, Bp = pack_b(B), C row stride ldc,
- * bias[N] and R (row stride ldr) may be NULL; act 0 none, 1 relu, 2 gelu (erf).
- * C must not overlap A, Bp or bias; R may be C itself (C == R, ldc == ldr) or apart from it. */
-static inline void PREFIX_gemm(int64_t M, int64_t N, int64_t K, const float *A, int64_t lda,
-                               const float *Bp, float *C, int64_t ldc, const float *bias,
-                               const float *R, int64_t ldr, int act) {
-  const int64_t MR = PREFIX_GEMM_MR, NR = PREFIX_GEMM_NR, KC = PREFIX_GEMM_KC,
-                NC = PREFIX_GEMM_NC;
-  _Alignas(64) float ap[PREFIX_GEMM_MR * PREFIX_GEMM_KC]; /* packed A strip */
-  if (M <= 0 || N <= 0)
-    return;
-  if (K < 0)
-    K = 0;
-  const int64_t nkb = K > KC ? (K + KC - 1) / KC : 1;
-  const int64_t kcb = nkb > 1 ? (K + nkb - 1) / nkb : K; /* equal K blocks */
-  /* Without an act, R is added before the K loop (so C == R works); with one, after the
-   * act at the last K block. Then, with several K blocks and C overlapping R, partial sums
-   * cannot go through C: each tile runs all its K blocks in a stack tile instead. */
-  const int r_late = R != NULL && act != 0;
-  int spill = 0;
-  if (r_late && nkb > 1) {
-    const uintptr_t c0 = (uintptr_t)C, c1 = (uintptr_t)(C + (M - 1) * ldc + N);
-    const uintptr_t r0 = (uintptr_t)R, r1 = (uintptr_t)(R + (M - 1) * ldr + N);
-    spill = c0 < r1 && r0 < c1;
-  }
-  if (!spill) {
-    for (int64_t jc = 0; jc < N; jc += NC) {
-      const int64_t je = N - jc < NC ? N : jc + NC;
-      int64_t pc = 0;
-      do {
-        const int64_t kc = K - pc < kcb ? K - pc : kcb;
-        const int first = pc == 0, last = pc + kc >= K;
-        const int r_now = R && (r_late ? last : first);
-        for (int64_t ic = 0; ic < M; ic += MR) {
-          const int64_t mr = M - ic < MR ? M - ic : MR;
-          PREFIX_gemm_pack_a(mr, kc, A + ic * lda + pc, lda, ap);
-          for (int64_t j = jc; j < je; j += NR) {
-            float *c = C + ic * ldc + j;
-            const float *r = r_now ? R + ic * ldr + j : NULL;
-            PREFIX_gemm_tile(mr, kc, ap, Bp + (j * K + pc * NR), je - j < NR ? je - j : NR,
-                             first ? NULL : c, ldc, c, ldc, first && bias ? bias + j : NULL,
-                             r_late ? NULL : r, r_late ? r : NULL, ldr, last ? act : 0);
-          }
-        }
-        pc += kc;
-      } while (pc < K);
-    }
-  } else {
-    _Alignas(64) float t[PREFIX_GEMM_MR * PREFIX_GEMM_NR];
-    for (int64_t ic = 0; ic < M; ic += MR) {
-      const int64_t mr = M - ic < MR ? M - ic : MR;
-      for (int64_t j = 0; j < N; j += NR) {
-        float *c = C + ic * ldc + j;
-        const int64_t n = N - j < NR ? N - j : NR;
-        for (int64_t pc = 0; pc < K;) {
-          const int64_t kc = K - pc < kcb ? K - pc : kcb;
-          const int first = pc == 0, last = pc + kc >= K;
-          PREFIX_gemm_pack_a(mr, kc, A + ic * lda + pc, lda, ap);
-          PREFIX_gemm_tile(mr, kc, ap, Bp + (j * K + pc * NR), n, first ? NULL : t, NR,
-                           last ? c : t, last ? ldc : NR, first && bias ? bias + j : NULL, NULL,
-                           last ? R + ic * ldr + j : NULL, ldr, last ? act : 0);
-          pc += kc;
-        }
-      }
-    }
-  }
 }
