@@ -576,6 +576,11 @@ def _run_built(keep, r, w, n, env, opts):
     return None if tm is None else ("PASS" if rc == 0 else "FAIL", tm)
 
 
+def runs_for(target, fastest_ms, opts):
+    """How many runs fill ~target seconds at fastest_ms each (at least MIN_RUNS)."""
+    return max(opts.min_runs, min(100000, int(math.ceil(target * 1e3 / max(fastest_ms, 1e-4)))))
+
+
 def run_attncc(case, w, r, threads, extra, opts, keep, built, target):
     """Check and time one case at one thread count.  Unless `built` (the same flags were
     built into `keep` before: the program is run again), `attncc check ... --repeat
@@ -609,7 +614,7 @@ def run_attncc(case, w, r, threads, extra, opts, keep, built, target):
     if tm is None:
         return res
     if tm[2] * tm[0] < 0.6 * target * 1e3:
-        n = max(opts.min_runs, min(100000, int(math.ceil(target * 1e3 / max(tm[1], 1e-4)))))
+        n = runs_for(target, tm[1], opts)
         t0 = time.time()
         again = _run_built(keep, r, w, n, env, opts)
         if again is not None:
@@ -631,8 +636,7 @@ def attncc_round(a, w, r, threads, opts, keep, target):
     """A later timing round of a case `run_attncc` built and timed in `a`: the kept
     program again, for ~target seconds.  (median, min, runs), or None."""
     env = dict(os.environ, OMP_NUM_THREADS=str(threads))
-    n = max(opts.min_runs, min(100000, int(math.ceil(target * 1e3 / max(a["attncc_min_ms"], 1e-4)))))
-    again = _run_built(keep, r, w, n, env, opts)
+    again = _run_built(keep, r, w, runs_for(target, a["attncc_min_ms"], opts), env, opts)
     return again[1] if again is not None and again[0] == a.get("check") else None
 
 
@@ -640,8 +644,8 @@ def merge_rounds(rounds):
     """One result from the rounds' (torch result, attncc result) pairs: the median of the
     round medians, the least minimum, the runs summed, the median adjacent peak."""
     t, a = dict(rounds[0][0]), dict(rounds[0][1])
-    for res, side in ((t, "torch"), (t, "numpy"), (a, "attncc")):
-        part = [x[0 if res is t else 1] for x in rounds]
+    for i, res, side in ((0, t, "torch"), (0, t, "numpy"), (1, a, "attncc")):
+        part = [x[i] for x in rounds]
         ms = [x.get(side + "_ms") for x in part]
         if all(m is not None for m in ms):
             res[side + "_ms"] = statistics.median(ms)
