@@ -72,8 +72,9 @@ static inline void PREFIX_gemm_blocks(int64_t K, int64_t depth, int64_t *kcb, in
   *nc = c < PREFIX_GEMM_NR ? PREFIX_GEMM_NR : c > PREFIX_GEMM_NC ? PREFIX_GEMM_NC : c;
 }
 
-/* C[M,N] = act(A[M,K] * B + bias) + R; A row stride lda (lda == KCP and K <= KC: A is
- * read in place, as the packed strip it already is), Bp = pack_b(B), C row stride ldc,
+/* C[M,N] = act(A[M,K] * B + bias) + R; A row stride lda (lda == KCP and K <= KC: full
+ * strips of A are read in place, as the packed strips they already are; a partial last
+ * strip is packed, so the tile can read MR rows), Bp = pack_b(B), C row stride ldc,
  * bias[N] and R (row stride ldr) may be NULL; act 0 none, 1 relu, 2 gelu (erf).
  * C must not overlap A, Bp or bias; R may be C itself (C == R, ldc == ldr) or apart from it. */
 static inline void PREFIX_gemm(int64_t M, int64_t N, int64_t K, const float *A, int64_t lda,
