@@ -586,9 +586,10 @@ static void attention_scratch(const Node *n, int nr, int64_t *kp, int64_t *vp, i
   *kp = pack_floats(n->dh, ATTN_BLOCK, nr);   /* one key block: d x 64 */
   *vp = pack_floats(ATTN_BLOCK, n->dv, nr);   /* one value block: 64 x dv */
   *tile = ATTN_QUERIES * ATTN_LD;
-  /* the tile, the staged queries (when a query row fits one K block), row max and sum, and
-   * the output block when the result is written through a view (attn_layout.c) */
-  *total = blocks * (*kp + *vp) + *tile + (n->dh <= ATTN_LD - 16 ? *tile : 0) + 2 * ATTN_QUERIES +
+  /* the tile, the staged queries (when a query row fits one K block), each row's running
+   * max, block max and sum (16 partial sums), and the output block when the result is written through a
+   * view (attn_layout.c) */
+  *total = blocks * (*kp + *vp) + *tile + (n->dh <= ATTN_LD - 16 ? *tile : 0) + 18 * ATTN_QUERIES +
            (n->views && n->views[3].is_view ? ATTN_QUERIES * n->dv : 0);
 }
 
@@ -706,14 +707,15 @@ static void emit_attention(StrBuf *sb, const EmitOptions *o, const Node *n) {
   sb_printf(sb, "  float *kp = scratch + t * %lld, *vp = kp + %lld, *st = vp + %lld;\n",
             (long long)total, blocks * (long long)kp, blocks * (long long)vp);
   bool stage = dh <= ATTN_LD - 16;
-  sb_printf(sb, "  float *rmax = st + %lld, *rsum = rmax + %d;\n", (long long)tile, ATTN_QUERIES);
+  sb_printf(sb, "  float *rmax = st + %lld, *bmax = rmax + %d, *rsum = bmax + %d;\n",
+            (long long)tile, ATTN_QUERIES, ATTN_QUERIES);
   if (stage)
-    sb_printf(sb, "  float *qs = rsum + %d;\n", ATTN_QUERIES);
+    sb_printf(sb, "  float *qs = rsum + %d;\n", 16 * ATTN_QUERIES);
   /* a result written through a view is accumulated in a dense block, stored at the end:
    * rows a power of two apart would crowd a few L1 sets while key blocks stream by */
   bool otile = n->views && n->views[3].is_view;
   if (otile)
-    sb_printf(sb, "  float *ot = rsum + %lld;\n", ATTN_QUERIES + (stage ? (long long)tile : 0));
+    sb_printf(sb, "  float *ot = rsum + %lld;\n", 16 * ATTN_QUERIES + (stage ? (long long)tile : 0));
   sb_printf(sb, "  for (int64_t b = t * %lld / %d; b < (t + 1) * %lld / %d; b++) {\n", batch, t,
             batch, t);
   sb_printf(sb, "    const float *qb = s0 + %s;\n    const float *kb = s1 + %s;\n"
@@ -740,8 +742,8 @@ static void emit_attention(StrBuf *sb, const EmitOptions *o, const Node *n) {
   else
     sb_printf(sb, "      float *out = yb + i0 * %lld;\n", ldo);
   sb_printf(sb, "      for (int64_t e = 0; e < in * %lld; e++)\n        out[e] = 0.0f;\n", dv);
-  sb_puts(sb, "      for (int64_t i = 0; i < in; i++) {\n        rmax[i] = -INFINITY;\n"
-              "        rsum[i] = 0.0f;\n      }\n");
+  sb_puts(sb, "      for (int64_t i = 0; i < in; i++)\n        rmax[i] = -INFINITY;\n"
+              "      for (int64_t i = 0; i < 16 * in; i++)\n        rsum[i] = 0.0f;\n");
   if (skip)
     sb_printf(sb, "      for (int64_t jb = kb_lo[i0 / %d]; jb < kb_hi[i0 / %d]; jb++) {\n",
               ATTN_QUERIES, ATTN_QUERIES);
@@ -751,14 +753,14 @@ static void emit_attention(StrBuf *sb, const EmitOptions *o, const Node *n) {
             ATTN_BLOCK, lk, ATTN_BLOCK, lk, ATTN_BLOCK);
   sb_printf(sb, "        %s_gemm(in, jn, %lld, %s, %lld, kp + jb * %lld, st, %d, NULL, NULL, 0, 0);\n",
             P, dh, stage ? "qs" : "q", stage ? (long long)ATTN_LD : ldq, (long long)kp, ATTN_LD);
-  sb_puts(sb, "        for (int64_t i = 0; i < in; i++) {\n");
-  sb_printf(sb, "          float *srow = st + i * %d, *orow = out + i * %lld;\n", ATTN_LD, dv);
-  if (rows.len) {
-    if (strstr(rows.buf, "(r /"))
-      sb_printf(sb, "          const int64_t r = b * %lld + i0 + i;\n", lq);
-    sb_puts(sb, rows.buf);
-  }
-  if (steps.len) { /* the chain and the block's row max in one pass, 16 lanes at a time */
+  if (steps.len) { /* the chain and each row's block max in one pass, 16 lanes at a time */
+    sb_puts(sb, "        for (int64_t i = 0; i < in; i++) {\n");
+    sb_printf(sb, "          float *srow = st + i * %d;\n", ATTN_LD);
+    if (rows.len) {
+      if (strstr(rows.buf, "(r /"))
+        sb_printf(sb, "          const int64_t r = b * %lld + i0 + i;\n", lq);
+      sb_puts(sb, rows.buf);
+    }
     sb_puts(sb, "          float lane[16];\n          for (int l = 0; l < 16; l++)\n"
                 "            lane[l] = -INFINITY;\n          const int64_t full = jn - jn % 16;\n"
                 "          int64_t j = 0;\n          for (; j < full; j += 16)\n"
@@ -767,24 +769,16 @@ static void emit_attention(StrBuf *sb, const EmitOptions *o, const Node *n) {
     sb_puts(sb, "            }\n          for (j = full; j < jn; j++) {\n");
     attn_chain_body(sb, steps.buf, "j", "0");
     sb_puts(sb, "          }\n");
-    sb_puts(sb, "          float corr;\n");
-    sb_printf(sb, "          if (!%s_softmax_merge(srow, jn, %s_lanes_max(lane), &rmax[i], %s, &corr))\n"
-                  "            continue; /* every key of the block is masked with -inf */\n",
-              P, P, scale);
-    sb_printf(sb, "          const float sum = %s_row_exp_sum(srow, jn, rmax[i], %s);\n", P, scale);
-  } else { /* max, new running max and exponentials in one call */
-    sb_puts(sb, "          float corr;\n");
-    sb_printf(sb, "          const float sum = %s_row_softmax_step(srow, jn, &rmax[i], %s, &corr);\n",
-              P, scale);
+    sb_printf(sb, "          bmax[i] = %s_lanes_max(lane);\n        }\n", P);
   }
-  sb_puts(sb, "          rsum[i] = rsum[i] * corr + sum;\n");
-  sb_printf(sb, "          if (corr != 1.0f)\n            for (int64_t c = 0; c < %lld; c++)\n"
-                "              orow[c] *= corr;\n", dv);
-  sb_puts(sb, "        }\n");
+  /* the rows' running max and sum take the block in; its scores become exponentials and
+   * the output rows are corrected for the new max */
+  sb_printf(sb, "        %s_softmax_block(st, %d, in, jn, %s, rmax, rsum, %s, out, %lld, %lld);\n", P,
+            ATTN_LD, steps.len ? "bmax" : "NULL", scale, dv, dv);
   sb_printf(sb, "        %s_gemm(in, %lld, jn, st, %d, vp + jb * %lld, out, %lld, NULL, out, %lld, 0);\n",
             P, dv, ATTN_LD, (long long)vp, dv, dv);
   sb_puts(sb, "      }\n      for (int64_t i = 0; i < in; i++) {\n");
-  sb_puts(sb, "        const float inv = 1.0f / rsum[i];\n");
+  sb_printf(sb, "        const float inv = 1.0f / %s_lanes_sum(rsum + 16 * i);\n", P);
   if (otile)
     sb_printf(sb, "        for (int64_t c = 0; c < %lld; c++)\n"
                   "          yo[i * %lld + c] = out[i * %lld + c] * inv;\n", dv, ldo, dv);

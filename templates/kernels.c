@@ -186,13 +186,36 @@ static inline float PREFIX_row_exp_sum(float *x, int64_t n, float m, float c) {
   return sum;
 }
 
-/* One key block of the online softmax for one row (see softmax_merge): x = e^((x - mn) c)
- * with the row's new running max mn; returns the block's sum (0 for an all -inf block). */
-static inline float PREFIX_row_softmax_step(float *x, int64_t n, float *rmax, float c,
-                                            float *corr) {
-  if (!PREFIX_softmax_merge(x, n, PREFIX_row_max(x, n), rmax, c, corr))
-    return 0.0f;
-  return PREFIX_row_exp_sum(x, n, *rmax, c);
+/* sum of 16 lanes */
+static inline float PREFIX_lanes_sum(const float *lane) {
+  float sum = 0.0f;
+  for (int l = 0; l < 16; l++)
+    sum += lane[l];
+  return sum;
+}
+
+/* One key block of the online softmax over `rows` rows of the score tile s (row stride
+ * lds, n keys): row i's block max is bm[i] (NaN wins; NULL: computed here), its running
+ * max rmax[i] and its running sum, kept as 16 partial sums rsum[16 i .. 16 i + 15]
+ * (lanes_sum adds them up at the end), take the block in (softmax_merge), its scores
+ * become e^((s - max) c), and its output row out + i * ldo (dv floats) is scaled by the
+ * correction, ready for the P V product to add the block. */
+static inline void PREFIX_softmax_block(float *s, int64_t lds, int64_t rows, int64_t n,
+                                        const float *bm, float *rmax, float *rsum, float c,
+                                        float *out, int64_t ldo, int64_t dv) {
+  for (int64_t i = 0; i < rows; i++) {
+    float *x = s + i * lds, *o = out + i * ldo, *rs = rsum + 16 * i, corr;
+    if (!PREFIX_softmax_merge(x, n, bm ? bm[i] : PREFIX_row_max(x, n), &rmax[i], c, &corr))
+      continue; /* every key of the block is masked with -inf */
+    const float sum = PREFIX_row_exp_sum(x, n, rmax[i], c);
+    if (corr != 1.0f) {
+      for (int l = 0; l < 16; l++)
+        rs[l] *= corr;
+      for (int64_t j = 0; j < dv; j++)
+        o[j] *= corr;
+    }
+    rs[0] += sum;
+  }
 }
 #endif
 

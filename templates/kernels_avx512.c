@@ -286,9 +286,9 @@ static inline PREFIX_ExpRow PREFIX_exp_row(float m, float c) {
   return r;
 }
 
-/* e^((v - m) c) for 16 lanes, v <= m or NaN (NaN stays NaN) */
-static inline __m512 PREFIX_exp16_nonpos(__m512 v, const PREFIX_ExpRow *e) {
-  const __m512 x = _mm512_max_ps(e->lo, _mm512_sub_ps(v, e->m)); /* NaN: the second operand */
+/* e^(x c) for 16 lanes, x <= 0 or NaN (NaN stays NaN); e->m is not used */
+static inline __m512 PREFIX_exp16_of(__m512 x, const PREFIX_ExpRow *e) {
+  x = _mm512_max_ps(e->lo, x); /* NaN: the second operand */
   const __m512 n = _mm512_roundscale_ps(_mm512_mul_ps(x, e->chi),
                                         _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
   const __m512 f = _mm512_fmadd_ps(x, e->clo, _mm512_fmsub_ps(x, e->chi, n));
@@ -302,47 +302,75 @@ static inline __m512 PREFIX_exp16_nonpos(__m512 v, const PREFIX_ExpRow *e) {
   return _mm512_scalef_ps(p, n);
 }
 
-/* x = e^((x - m) c) over x[0..n), every x <= m (or NaN), c > 0; returns the sum */
-static inline float PREFIX_row_exp_sum(float *x, int64_t n, float m, float c) {
-  const PREFIX_ExpRow er = PREFIX_exp_row(m, c);
+/* x = e^((x - m) c) over x[0..n), every x <= m = e->m (or NaN); returns the sum in 16 lanes */
+static inline __m512 PREFIX_row_exp_sum_at(float *x, int64_t n, const PREFIX_ExpRow *e) {
   __m512 sum = _mm512_setzero_ps();
   for (int64_t j = 0; j < n; j += 16) {
     const __mmask16 k = PREFIX_row_mask16(n - j);
-    const __m512 e = PREFIX_exp16_nonpos(_mm512_maskz_loadu_ps(k, x + j), &er);
-    _mm512_mask_storeu_ps(x + j, k, e);
-    sum = _mm512_mask_add_ps(sum, k, sum, e);
+    const __m512 v = _mm512_maskz_loadu_ps(k, x + j);
+    const __m512 ev = PREFIX_exp16_of(_mm512_sub_ps(v, e->m), e);
+    _mm512_mask_storeu_ps(x + j, k, ev);
+    sum = _mm512_mask_add_ps(sum, k, sum, ev);
   }
-  return _mm512_reduce_add_ps(sum);
+  return sum;
 }
 
-/* One key block of the online softmax for one row (see kernels.c's softmax_merge):
- * x = e^((x - mn) c) with the row's new running max mn; returns the block's sum. Up to
- * 128 scores stay in registers from the max to the exponentials (one load, one store). */
-#define PREFIX_ROW_REGS 8
-static inline float PREFIX_row_softmax_step(float *x, int64_t n, float *rmax, float c,
-                                            float *corr) {
-  if (n > 16 * PREFIX_ROW_REGS) {
-    if (!PREFIX_softmax_merge(x, n, PREFIX_row_max(x, n), rmax, c, corr))
-      return 0.0f;
-    return PREFIX_row_exp_sum(x, n, *rmax, c);
+/* x = e^((x - m) c) over x[0..n), every x <= m (or NaN), c > 0; returns the sum */
+static inline float PREFIX_row_exp_sum(float *x, int64_t n, float m, float c) {
+  const PREFIX_ExpRow er = PREFIX_exp_row(m, c);
+  return _mm512_reduce_add_ps(PREFIX_row_exp_sum_at(x, n, &er));
+}
+
+/* sum of 16 lanes */
+static inline float PREFIX_lanes_sum(const float *lane) {
+  return _mm512_reduce_add_ps(_mm512_loadu_ps(lane));
+}
+
+/* One key block of the online softmax over `rows` rows of the score tile (see kernels.c's
+ * section of the same name for the contract), 16 rows at a time: their block maxima, then
+ * the running maxima and corrections as vectors across the rows, so no row waits on the
+ * scalar merge of the row before it; each row's sum stays in 16 lanes (no horizontal add). */
+static inline void PREFIX_softmax_block(float *s, int64_t lds, int64_t rows, int64_t n,
+                                        const float *bm, float *rmax, float *rsum, float c,
+                                        float *out, int64_t ldo, int64_t dv) {
+  PREFIX_ExpRow er = PREFIX_exp_row(0.0f, c);
+  const __m512 one = _mm512_set1_ps(1.0f), ninf = _mm512_set1_ps(-INFINITY);
+  float mb[16], base[16], corr[16];
+  for (int64_t r0 = 0; r0 < rows; r0 += 16) {
+    const int64_t g = rows - r0 < 16 ? rows - r0 : 16;
+    const __mmask16 gm = PREFIX_row_mask16(g);
+    if (!bm)
+      for (int64_t i = 0; i < g; i++)
+        mb[i] = PREFIX_row_max(s + (r0 + i) * lds, n);
+    const __m512 mo = _mm512_maskz_loadu_ps(gm, rmax + r0);
+    const __m512 vb = _mm512_maskz_loadu_ps(gm, bm ? bm + r0 : mb);
+    /* the new running max (NaN wins; an all -inf block keeps the old one) and the
+     * correction e^((old - new) c): exactly 1 where the max stays, -inf to -inf included */
+    const __m512 mn = _mm512_mask_blend_ps(
+        _mm512_cmp_ps_mask(vb, mo, _CMP_GT_OQ) | _mm512_cmp_ps_mask(vb, vb, _CMP_UNORD_Q), mo, vb);
+    const __m512 cv = _mm512_mask_blend_ps(_mm512_cmp_ps_mask(mo, mn, _CMP_EQ_OQ),
+                                           PREFIX_exp16_of(_mm512_sub_ps(mo, mn), &er), one);
+    _mm512_mask_storeu_ps(rmax + r0, gm, mn);
+    _mm512_storeu_ps(corr, cv);
+    /* rows whose keys are all -inf so far: exponents from 0, so each score becomes 0 */
+    _mm512_storeu_ps(base, _mm512_mask_blend_ps(_mm512_cmp_ps_mask(mn, ninf, _CMP_EQ_OQ), mn,
+                                                _mm512_setzero_ps()));
+    for (int64_t i = 0; i < g; i++) {
+      er.m = _mm512_set1_ps(base[i]);
+      float *rs = rsum + 16 * (r0 + i);
+      _mm512_storeu_ps(rs, _mm512_fmadd_ps(_mm512_loadu_ps(rs), _mm512_set1_ps(corr[i]),
+                                           PREFIX_row_exp_sum_at(s + (r0 + i) * lds, n, &er)));
+    }
+    const __mmask16 scale = _mm512_mask_cmp_ps_mask(gm, cv, one, _CMP_NEQ_UQ);
+    for (int64_t i = 0; scale && i < g; i++) {
+      if (!((scale >> i) & 1))
+        continue;
+      const __m512 f = _mm512_set1_ps(corr[i]);
+      float *o = out + (r0 + i) * ldo;
+      for (int64_t j = 0; j < dv; j += 16) {
+        const __mmask16 k = PREFIX_row_mask16(dv - j);
+        _mm512_mask_storeu_ps(o + j, k, _mm512_mul_ps(f, _mm512_maskz_loadu_ps(k, o + j)));
+      }
+    }
   }
-  __m512 v[PREFIX_ROW_REGS];
-  __m512 m = _mm512_set1_ps(-INFINITY);
-  __mmask16 nan = 0;
-  for (int j = 0; j < PREFIX_ROW_REGS && 16 * j < n; j++) {
-    v[j] = _mm512_mask_loadu_ps(m, PREFIX_row_mask16(n - 16 * j), x + 16 * j);
-    nan |= _mm512_cmp_ps_mask(v[j], v[j], _CMP_UNORD_Q);
-    m = _mm512_max_ps(m, v[j]);
-  }
-  if (!PREFIX_softmax_merge(x, n, nan ? NAN : _mm512_reduce_max_ps(m), rmax, c, corr))
-    return 0.0f;
-  const PREFIX_ExpRow er = PREFIX_exp_row(*rmax, c);
-  __m512 sum = _mm512_setzero_ps();
-  for (int j = 0; j < PREFIX_ROW_REGS && 16 * j < n; j++) {
-    const __mmask16 k = PREFIX_row_mask16(n - 16 * j);
-    const __m512 e = PREFIX_exp16_nonpos(v[j], &er);
-    _mm512_mask_storeu_ps(x + 16 * j, k, e);
-    sum = _mm512_mask_add_ps(sum, k, sum, e);
-  }
-  return _mm512_reduce_add_ps(sum);
 }

@@ -20,6 +20,7 @@
 #ifndef KERNELS
 #define KERNELS "../../templates/kernels_avx512.c"
 #endif
+#define PREFIX_TARGET_SOFTMAX_ROWS /* the target file may define its own */
 #include "../../templates/kernels.c" /* PREFIX_exp, PREFIX_erf: the gelu epilogue */
 #include KERNELS
 #ifdef PREFIX_GEMM_SHARED_DRIVER /* avx512, avx2: the loop nest around the tile */

@@ -1,8 +1,9 @@
 /* test_rowops.c: the row kernels of templates/kernels.c against double precision:
  * layernorm (with and without the residual, gamma and beta; widths that are not a
  * multiple of 16), row_exp_sum with a scale inside the exponent, row_max with NaN and
- * -inf, and row_softmax_step (one key block of the online softmax: the block's max, the
- * running max, the correction and the exponentials) against the same sums in double. Built once with kernels.c alone and once with a target file whose softmax_rows
+ * -inf, and softmax_block (one key block of the online softmax over a block of rows: the
+ * block's max, the running max and sum, the correction of the output rows and the
+ * exponentials) against the same sums in double. Built once with kernels.c alone and once with a target file whose softmax_rows
  * section replaces kernels.c's. Prints "N passed, M failed"; exits nonzero on a failure. */
 #include <math.h>
 #include <stdint.h>
@@ -102,51 +103,85 @@ static void check_exp_sum_masked(int64_t n) {
   expect(isnan(PREFIX_row_exp_sum(x, n, 0.5f, 1.0f)), "row_exp_sum NaN n", n, 0, 0);
 }
 
-/* one key block after another through row_softmax_step: the running max, the corrected
- * sum and every stored exponential against double, for running maxes below, above and
- * at -inf, and block widths on both sides of the 128 scores the AVX-512 step keeps in
- * registers */
-static void check_softmax_step(int64_t n, float c, float start) {
-  float x[MAXD], x0[MAXD];
-  float rmax = start, corr = 0.0f;
-  for (int64_t j = 0; j < n; j++)
-    x[j] = x0[j] = 6.0f * frand();
-  double m = -INFINITY;
-  for (int64_t j = 0; j < n; j++)
-    m = fmax(m, x0[j]);
-  const double mn = fmax(m, start);
-  float sum = PREFIX_row_softmax_step(x, n, &rmax, c, &corr);
-  double ref = 0, worst = 0;
-  for (int64_t j = 0; j < n; j++) {
-    double e = exp(((double)x0[j] - mn) * c);
-    ref += e;
-    worst = fmax(worst, fabs(e - x[j]) / fmax(e, 1e-30));
+/* one key block of the online softmax over a block of rows (softmax_block): each row
+ * with its own running max (below, above and at -inf), running sum (16 partial sums) and
+ * output row; the new max, the corrected sum, the corrected output and every stored
+ * exponential against double, for block widths on both sides of 128 and row counts on
+ * both sides of the 16 rows the AVX-512 block handles at once; the block maxima given
+ * (bm, as the score chain computes them) or computed inside */
+#define LDS 304
+#define DV 20
+#define LDO 24
+static void check_softmax_block(int64_t rows, int64_t n, float c, int given_max) {
+  static float x[40 * LDS], x0[40 * LDS], out[40 * LDO], out0[40 * LDO], rsum[40 * 16];
+  static float rmax[40], start[40], bm[40];
+  static double sum0[40];
+  static const float starts[] = {-INFINITY, -3.0f, 9.0f, 0.5f};
+  for (int64_t i = 0; i < rows; i++) {
+    start[i] = rmax[i] = starts[i % 4];
+    double m = -INFINITY;
+    for (int64_t j = 0; j < n; j++) {
+      x[i * LDS + j] = x0[i * LDS + j] = 6.0f * frand();
+      m = fmax(m, x0[i * LDS + j]);
+    }
+    bm[i] = (float)m;
+    sum0[i] = 0;
+    for (int l = 0; l < 16; l++) {
+      rsum[16 * i + l] = isinf(start[i]) ? 0.0f : 1.0f + frand();
+      sum0[i] += rsum[16 * i + l];
+    }
+    for (int64_t j = 0; j < LDO; j++)
+      out[i * LDO + j] = out0[i * LDO + j] = frand();
   }
-  const double cref = exp(((double)start - mn) * c);
-  expect(rmax == (float)mn && worst < 1e-6 && fabs(sum - ref) / ref < 1e-6 &&
-             fabs(corr - cref) <= 1e-6 * cref,
-         "row_softmax_step n, start (-1000: -inf)", n,
-         isinf(start) ? -1000 : (int64_t)start, worst);
+  PREFIX_softmax_block(x, LDS, rows, n, given_max ? bm : NULL, rmax, rsum, c, out, LDO, DV);
+  double worst = 0;
+  int max_ok = 1;
+  for (int64_t i = 0; i < rows; i++) {
+    const double mn = fmax(bm[i], start[i]);
+    max_ok = max_ok && rmax[i] == (float)mn;
+    const double corr = isinf(start[i]) ? 0.0 : exp(((double)start[i] - mn) * c);
+    double sum = sum0[i] * corr;
+    for (int64_t j = 0; j < n; j++) {
+      const double e = exp(((double)x0[i * LDS + j] - mn) * c);
+      sum += e;
+      worst = fmax(worst, fabs(e - x[i * LDS + j]) / fmax(e, 1e-30));
+    }
+    worst = fmax(worst, fabs(sum - PREFIX_lanes_sum(rsum + 16 * i)) / sum);
+    for (int64_t j = 0; j < LDO; j++) { /* columns past dv stay as they were */
+      const double o = j < DV ? out0[i * LDO + j] * corr : out0[i * LDO + j];
+      worst = fmax(worst, fabs(o - out[i * LDO + j]) / fmax(fabs(o), 1e-30));
+    }
+  }
+  expect(max_ok && worst < 1e-6, "softmax_block rows, n", rows, n, worst);
 }
 
-/* an all -inf block leaves the row alone (sum 0, corr 1); a NaN score makes all NaN */
-static void check_softmax_step_masked(int64_t n) {
-  float x[MAXD];
-  for (int64_t j = 0; j < n; j++)
+/* an all -inf block leaves its row alone (max, sum and output; the scores become 0); a
+ * NaN score makes the row's max, sum and scores NaN; other rows are not touched */
+static void check_softmax_block_masked(int64_t n) {
+  static float x[3 * LDS], out[3 * LDO], rsum[3 * 16];
+  float rmax[3] = {2.0f, -INFINITY, 1.0f};
+  for (int64_t j = 0; j < n; j++) {
     x[j] = -INFINITY;
-  float rmax = 2.0f, corr = 0.0f;
-  float sum = PREFIX_row_softmax_step(x, n, &rmax, 0.5f, &corr);
-  int zeros = 1;
+    x[LDS + j] = j % 2 ? -1e9f : 1.0f;
+    x[2 * LDS + j] = 0.5f;
+  }
+  x[LDS + n - 1] = NAN;
+  for (int i = 0; i < 3 * 16; i++)
+    rsum[i] = i < 16 ? 0.25f : 0.0f;
+  for (int i = 0; i < 3 * LDO; i++)
+    out[i] = 3.0f;
+  PREFIX_softmax_block(x, LDS, 3, n, NULL, rmax, rsum, 0.5f, out, LDO, DV);
+  int zeros = 1, kept = 1;
   for (int64_t j = 0; j < n; j++)
     zeros = zeros && x[j] == 0.0f;
-  expect(zeros && sum == 0.0f && corr == 1.0f && rmax == 2.0f, "row_softmax_step all -inf", n,
-         0, sum);
-  for (int64_t j = 0; j < n; j++)
-    x[j] = j % 2 ? -1e9f : 1.0f;
-  x[n - 1] = NAN;
-  rmax = -INFINITY;
-  sum = PREFIX_row_softmax_step(x, n, &rmax, 1.0f, &corr);
-  expect(isnan(sum) && isnan(rmax) && isnan(x[0]), "row_softmax_step NaN", n, 0, sum);
+  for (int j = 0; j < LDO; j++)
+    kept = kept && out[j] == 3.0f;
+  expect(zeros && kept && rmax[0] == 2.0f && PREFIX_lanes_sum(rsum) == 4.0f,
+         "softmax_block all -inf row", n, 0, 0);
+  expect(isnan(rmax[1]) && isnan(PREFIX_lanes_sum(rsum + 16)) && isnan(x[LDS]),
+         "softmax_block NaN row", n, 0, 0);
+  expect(rmax[2] == 1.0f && fabs(PREFIX_lanes_sum(rsum + 32) - (double)n * exp(-0.25)) < 1e-5 * n,
+         "softmax_block row after a NaN row", n, 0, 0);
 }
 
 static void check_row_max(void) {
@@ -174,11 +209,13 @@ int main(void) {
   for (size_t i = 1; i < sizeof ds / sizeof *ds; i++)
     check_exp_sum_masked(ds[i]);
   static const int64_t ws[] = {1, 7, 16, 20, 64, 127, 128, 129, 300};
+  static const int64_t rs[] = {1, 5, 16, 17, 40};
   for (size_t i = 0; i < sizeof ws / sizeof *ws; i++) {
-    check_softmax_step(ws[i], 0.17677669f, -INFINITY);
-    check_softmax_step(ws[i], 1.0f, -3.0f);
-    check_softmax_step(ws[i], 0.125f, 9.0f);
-    check_softmax_step_masked(ws[i]);
+    for (size_t r = 0; r < sizeof rs / sizeof *rs; r++) {
+      check_softmax_block(rs[r], ws[i], 0.17677669f, (int)r % 2);
+      check_softmax_block(rs[r], ws[i], 1.0f, (int)(r + 1) % 2);
+    }
+    check_softmax_block_masked(ws[i]);
   }
   check_row_max();
   printf("%d passed, %d failed\n", passed, failed);
