@@ -73,9 +73,8 @@ static bool masked_by(const Node *n, const AttnStep *st, int64_t r, int64_t j) {
   return node_value(x, shape_bcast_offset(&st->shape, &x->shape, e)) <= MASK_FILL_MAX;
 }
 
-bool attention_key_blocks(const Node *n, int64_t qblock, int64_t kblock, int32_t *lo,
-                          int32_t *hi) {
-  const AttnStep *mask[16];
+/* the chain steps that mask with a constant and whose masked scores stay masked (up to 16) */
+static int masking_steps(const Node *n, const AttnStep **mask) {
   int nmask = 0;
   for (int t = 0; t < n->nsteps && nmask < 16; t++) {
     double bound;
@@ -86,6 +85,18 @@ bool attention_key_blocks(const Node *n, int64_t qblock, int64_t kblock, int32_t
     if (bound <= MASKED_BOUND)
       mask[nmask++] = &n->steps[t];
   }
+  return nmask;
+}
+
+bool attention_has_constant_mask(const Node *n) {
+  const AttnStep *mask[16];
+  return masking_steps(n, mask) > 0;
+}
+
+bool attention_key_blocks(const Node *n, int64_t qblock, int64_t kblock, int32_t *lo,
+                          int32_t *hi) {
+  const AttnStep *mask[16];
+  const int nmask = masking_steps(n, mask);
   int64_t rows = shape_numel(&n->shape) / n->dv, nqb = (n->lq + qblock - 1) / qblock;
   int64_t nkb = (n->lk + kblock - 1) / kblock;
   if (nmask == 0 || rows * n->lk > ANALYSIS_LIMIT)

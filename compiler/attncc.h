@@ -303,6 +303,8 @@ const char *emit_param_field(const Graph *g, const Node *param); /* C field name
 /* attn_skip.c: per block of qblock queries, the key blocks [lo, hi) holding an unmasked key
  * when a constant mask allows skipping the others; false when every block must be visited */
 bool attention_key_blocks(const Node *n, int64_t qblock, int64_t kblock, int32_t *lo, int32_t *hi);
+/* attn_skip.c: whether a chain step masks with a constant (so key blocks may be skipped) */
+bool attention_has_constant_mask(const Node *n);
 int64_t emit_attention_scratch(const Node *n, int gemm_nr, int threads); /* bytes it needs */
 bool emit_uses_word(const char *text, const char *word); /* word occurs as an identifier */
 

@@ -500,7 +500,9 @@ static void emit_matmul(StrBuf *sb, const EmitOptions *o, const Node *n) {
 
 /* ---- fused attention ---- */
 
-#define ATTN_BLOCK 128  /* keys per block of the online softmax */
+/* keys per block of the online softmax: 256, or 128 when a constant mask lets the kernel skip
+ * key blocks (finer blocks skip more); the score tile's rows hold a block */
+static int64_t attn_key_block(const Node *n) { return attention_has_constant_mask(n) ? 128 : 256; }
 /* row stride of the score tile and of the staged queries: the avx512/avx2 GEMMs' packed
  * A strip stride (KC + 16), so both products read them in place instead of packing */
 #define ATTN_LD 272
@@ -582,9 +584,9 @@ static void attn_steps(const Node *n, int nsteps, StrBuf *code, StrBuf *rows) {
  * the score tile, and the running max and sum of each query row. */
 static void attention_scratch(const Node *n, int nr, int64_t *kp, int64_t *vp, int64_t *tile,
                               int64_t *total) {
-  int64_t blocks = (n->lk + ATTN_BLOCK - 1) / ATTN_BLOCK;
-  *kp = pack_floats(n->dh, ATTN_BLOCK, nr);   /* one key block: d x 64 */
-  *vp = pack_floats(ATTN_BLOCK, n->dv, nr);   /* one value block: 64 x dv */
+  const int64_t kb = attn_key_block(n), blocks = (n->lk + kb - 1) / kb;
+  *kp = pack_floats(n->dh, kb, nr); /* one key block: d x kb */
+  *vp = pack_floats(kb, n->dv, nr); /* one value block: kb x dv */
   *tile = ATTN_QUERIES * ATTN_LD;
   /* the tile, the staged queries (when a query row fits one K block), each row's running
    * max, block max and sum (16 partial sums), and the output block when the result is written through a
@@ -675,7 +677,7 @@ static void emit_attention(StrBuf *sb, const EmitOptions *o, const Node *n) {
   long long ldq = mq.rs, ldo = mo.rs;
   int64_t kp, vp, tile, total;
   attention_scratch(n, o->target->gemm_nr, &kp, &vp, &tile, &total);
-  long long blocks = (lk + ATTN_BLOCK - 1) / ATTN_BLOCK;
+  const long long kblock = attn_key_block(n), blocks = (lk + kblock - 1) / kblock;
   const char *P = o->prefix;
   StrBuf steps = {0}, rows = {0};
   float c = 1.0f;
@@ -689,7 +691,7 @@ static void emit_attention(StrBuf *sb, const EmitOptions *o, const Node *n) {
                 "head dims %lld/%lld */\n", batch, lq, lk, dh, dv);
   long long nqb = (lq + ATTN_QUERIES - 1) / ATTN_QUERIES;
   int32_t *kb_lo = xalloc(sizeof(int32_t) * (size_t)nqb), *kb_hi = xalloc(sizeof(int32_t) * (size_t)nqb);
-  bool skip = attention_key_blocks(n, ATTN_QUERIES, ATTN_BLOCK, kb_lo, kb_hi);
+  bool skip = attention_key_blocks(n, ATTN_QUERIES, kblock, kb_lo, kb_hi);
   if (skip) {
     long long visited = 0;
     for (long long qb = 0; qb < nqb; qb++)
@@ -722,8 +724,8 @@ static void emit_attention(StrBuf *sb, const EmitOptions *o, const Node *n) {
                 "    const float *vb = s2 + %s;\n    float *yb = y + %s;\n", mq.at, mk.at, mv.at,
             mo.at);
   sb_printf(sb, "    for (int64_t jb = 0; jb < %lld; jb++) {\n", blocks);
-  sb_printf(sb, "      const int64_t j0 = jb * %d, jn = %lld - j0 < %d ? %lld - j0 : %d;\n",
-            ATTN_BLOCK, lk, ATTN_BLOCK, lk, ATTN_BLOCK);
+  sb_printf(sb, "      const int64_t j0 = jb * %lld, jn = %lld - j0 < %lld ? %lld - j0 : %lld;\n",
+            kblock, lk, kblock, lk, kblock);
   sb_printf(sb, "      %s_pack_b(%lld, jn, kb + j0 * %lld, %lld, %lld, kp + jb * %lld);\n", P, dh,
             kj, kc, kj, (long long)kp);
   sb_printf(sb, "      %s_pack_b(jn, %lld, vb + j0 * %lld, %lld, %lld, vp + jb * %lld);\n", P, dv,
@@ -749,12 +751,28 @@ static void emit_attention(StrBuf *sb, const EmitOptions *o, const Node *n) {
               ATTN_QUERIES, ATTN_QUERIES);
   else
     sb_printf(sb, "      for (int64_t jb = 0; jb < %lld; jb++) {\n", blocks);
-  sb_printf(sb, "        const int64_t j0 = jb * %d, jn = %lld - j0 < %d ? %lld - j0 : %d;\n",
-            ATTN_BLOCK, lk, ATTN_BLOCK, lk, ATTN_BLOCK);
-  sb_printf(sb, "        %s_gemm(in, jn, %lld, %s, %lld, kp + jb * %lld, st, %d, NULL, NULL, 0, 0);\n",
-            P, dh, stage ? "qs" : "q", stage ? (long long)ATTN_LD : ldq, (long long)kp, ATTN_LD);
+  sb_printf(sb, "        const int64_t j0 = jb * %lld, jn = %lld - j0 < %lld ? %lld - j0 : %lld;\n",
+            kblock, lk, kblock, lk, kblock);
+  /* strips of the GEMM's MR rows: S = Q K^T, the chain, the softmax and O += P V while
+   * the strip's scores are in L1; a full strip calls the register tile itself (Q staged
+   * and P at the packed-strip stride are read in place), a partial one the GEMM */
+  const bool direct = stage && o->target->driver;
+  sb_printf(sb, "        for (int64_t i1 = 0; i1 < in; i1 += %s_GEMM_MR) {\n", P);
+  sb_printf(sb, "          const int64_t mr = in - i1 < %s_GEMM_MR ? in - i1 : %s_GEMM_MR;\n", P, P);
+  sb_printf(sb, "          float *ss = st + i1 * %d, *os = out + i1 * %lld;\n", ATTN_LD, dv);
+  if (direct) {
+    sb_printf(sb, "          if (mr == %s_GEMM_MR)\n"
+                  "            for (int64_t j = 0; j < jn; j += %s_GEMM_NR)\n"
+                  "              %s_gemm_tile(mr, %lld, qs + i1 * %d, kp + jb * %lld + j * %lld,\n"
+                  "                           jn - j < %s_GEMM_NR ? jn - j : %s_GEMM_NR, NULL, 0, ss + j, %d,\n"
+                  "                           NULL, NULL, NULL, 0, 0);\n          else\n  ",
+              P, P, P, dh, ATTN_LD, (long long)kp, dh, P, P, ATTN_LD);
+  }
+  sb_printf(sb, "          %s_gemm(mr, jn, %lld, %s + i1 * %lld, %lld, kp + jb * %lld, ss, %d, NULL, NULL, 0, 0);\n",
+            P, dh, stage ? "qs" : "q", stage ? (long long)ATTN_LD : ldq,
+            stage ? (long long)ATTN_LD : ldq, (long long)kp, ATTN_LD);
   if (steps.len) { /* the chain and each row's block max in one pass, 16 lanes at a time */
-    sb_puts(sb, "        for (int64_t i = 0; i < in; i++) {\n");
+    sb_puts(sb, "          for (int64_t i = i1; i < i1 + mr; i++) {\n");
     sb_printf(sb, "          float *srow = st + i * %d;\n", ATTN_LD);
     if (rows.len) {
       if (strstr(rows.buf, "(r /"))
@@ -769,14 +787,22 @@ static void emit_attention(StrBuf *sb, const EmitOptions *o, const Node *n) {
     sb_puts(sb, "            }\n          for (j = full; j < jn; j++) {\n");
     attn_chain_body(sb, steps.buf, "j", "0");
     sb_puts(sb, "          }\n");
-    sb_printf(sb, "          bmax[i] = %s_lanes_max(lane);\n        }\n", P);
+    sb_printf(sb, "          bmax[i] = %s_lanes_max(lane);\n          }\n", P);
   }
   /* the rows' running max and sum take the block in; its scores become exponentials and
    * the output rows are corrected for the new max */
-  sb_printf(sb, "        %s_softmax_block(st, %d, in, jn, %s, rmax, rsum, %s, out, %lld, %lld);\n", P,
-            ATTN_LD, steps.len ? "bmax" : "NULL", scale, dv, dv);
-  sb_printf(sb, "        %s_gemm(in, %lld, jn, st, %d, vp + jb * %lld, out, %lld, NULL, out, %lld, 0);\n",
+  sb_printf(sb, "          %s_softmax_block(ss, %d, mr, jn, %s, rmax + i1, rsum + 16 * i1, %s, os, %lld, %lld);\n",
+            P, ATTN_LD, steps.len ? "bmax + i1" : "NULL", scale, dv, dv);
+  if (direct) {
+    sb_printf(sb, "          if (mr == %s_GEMM_MR)\n"
+                  "            for (int64_t j = 0; j < %lld; j += %s_GEMM_NR)\n"
+                  "              %s_gemm_tile(mr, jn, ss, vp + jb * %lld + j * jn, %lld - j < %s_GEMM_NR ? %lld - j : %s_GEMM_NR,\n"
+                  "                           os + j, %lld, os + j, %lld, NULL, NULL, NULL, 0, 0);\n          else\n  ",
+              P, dv, P, P, (long long)vp, dv, P, dv, P, dv, dv);
+  }
+  sb_printf(sb, "          %s_gemm(mr, %lld, jn, ss, %d, vp + jb * %lld, os, %lld, NULL, os, %lld, 0);\n",
             P, dv, ATTN_LD, (long long)vp, dv, dv);
+  sb_puts(sb, "        }\n");
   sb_puts(sb, "      }\n      for (int64_t i = 0; i < in; i++) {\n");
   sb_printf(sb, "        const float inv = 1.0f / %s_lanes_sum(rsum + 16 * i);\n", P);
   if (otile)
