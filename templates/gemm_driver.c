@@ -100,6 +100,14 @@ static inline void PREFIX_gemm(int64_t M, int64_t N, int64_t K, const float *A, 
     nc = nc1;
   }
   const int in_place = lda == KCP && K <= KC; /* A is a packed strip already */
+  /* one K block of at most KC: a target with a strided tile reads full strips of any A in
+   * place at its own row stride (packing them would cost as much as the tile when K is
+   * small, e.g. per-head projections 32 deep) */
+#ifdef PREFIX_GEMM_STRIDED_TILE
+  const int strided = !in_place && K <= KC;
+#else
+  const int strided = 0;
+#endif
   /* Without an act, R is added before the K loop (so C == R works); with one, after the
    * act at the last K block. Then, if C overlaps R, neither partial sums nor the
    * pre-activation tile can go through C: each tile runs all its K blocks in a stack
@@ -122,7 +130,7 @@ static inline void PREFIX_gemm(int64_t M, int64_t N, int64_t K, const float *A, 
         for (int64_t ic = 0; ic < M; ic += MR) {
           const int64_t mr = M - ic < MR ? M - ic : MR;
           const float *as = ap; /* the strip: packed, or A itself when its stride is KCP */
-          if (in_place && mr == MR)
+          if ((in_place || strided) && mr == MR)
             as = A + ic * lda;
           else
             PREFIX_gemm_pack_a(mr, kc, A + ic * lda + pc, lda, ap);
@@ -138,9 +146,17 @@ static inline void PREFIX_gemm(int64_t M, int64_t N, int64_t K, const float *A, 
             else if (next > 0) /* the next strip's first tile */
               PREFIX_gemm_prefetch(next, je - jc < NR ? je - jc : NR, C + (ic + MR) * ldc + jc,
                                    ldc, NULL, ldr);
-            PREFIX_gemm_tile(mr, kc, as, Bp + (j * K + pc * NR), je - j < NR ? je - j : NR,
-                             first ? NULL : c, ldc, c, ldc, first && bias ? bias + j : NULL,
-                             r_late ? NULL : r, r_late ? r : NULL, ldr, last ? act : 0);
+#ifdef PREFIX_GEMM_STRIDED_TILE
+            if (strided && as != ap)
+              PREFIX_gemm_tile_strided(kc, as, lda, Bp + (j * K + pc * NR),
+                                       je - j < NR ? je - j : NR, first ? NULL : c, ldc, c, ldc,
+                                       first && bias ? bias + j : NULL, r_late ? NULL : r,
+                                       r_late ? r : NULL, ldr, last ? act : 0);
+            else
+#endif
+              PREFIX_gemm_tile(mr, kc, as, Bp + (j * K + pc * NR), je - j < NR ? je - j : NR,
+                               first ? NULL : c, ldc, c, ldc, first && bias ? bias + j : NULL,
+                               r_late ? NULL : r, r_late ? r : NULL, ldr, last ? act : 0);
           }
         }
         pc += kc;

@@ -107,7 +107,7 @@ static inline void PREFIX_pack_b(int64_t K, int64_t N, const float *B, int64_t l
   }
 #define PREFIX_GEMM_FMA(i)                                                                        \
   if (mrv > i) {                                                                                  \
-    const __m256 av = _mm256_broadcast_ss(a + i * PREFIX_GEMM_KCP);                               \
+    const __m256 av = _mm256_broadcast_ss(a + i * ars);                                           \
     c##i##_0 = _mm256_fmadd_ps(av, bv0, c##i##_0);                                                \
     if (nv > 1)                                                                                   \
       c##i##_1 = _mm256_fmadd_ps(av, bv1, c##i##_1);                                              \
@@ -141,15 +141,20 @@ static inline void PREFIX_pack_b(int64_t K, int64_t N, const float *B, int64_t l
 
 /* one mrv x (8 nv) tile, n (<= 8 nv) columns valid: acc = cin (or 0) + bias + rin;
  * acc += a[.., 0:kc] * b[0:kc, ..]; acc = act(acc) + rout; c = acc. a: packed A, rows
- * KCP apart, in chunks of KC columns MR * KCP apart (kc <= KC: one chunk); b: a packed B
+ * KCP apart (ARS: KCP, or the strided tile's ars_in, A read in place), in chunks of KC
+ * columns MR * KCP apart (kc <= KC: one chunk); b: a packed B
  * panel at row k0. cin may be c and rin may be c; with gelu,
  * rout must not overlap c (the pre-activation tile goes through c). */
 #define PREFIX_GEMM_UKR(MRV, NV)                                                                  \
-  static inline void PREFIX_gemm_ukr_##MRV##_##NV(                                                \
-      int64_t kc, const float *a, const float *b, int64_t n, const float *cin,                    \
+  PREFIX_GEMM_UKR_AS(PREFIX_gemm_ukr_##MRV##_##NV, MRV, NV, PREFIX_GEMM_KCP)
+#define PREFIX_GEMM_UKR_AS(NAME, MRV, NV, ARS)                                                    \
+  static inline void NAME(                                                                        \
+      int64_t kc, const float *a, int64_t ars_in, const float *b, int64_t n, const float *cin,    \
       int64_t ldcin, float *c, int64_t ldc, const float *bias, const float *rin,                  \
       const float *rout, int64_t ldr, int act) {                                                  \
     const int mrv = MRV, nv = NV, full = nv > 1 && n >= 16;                                       \
+    const int64_t ars = ARS; /* row stride of A: KCP (packed) or ars_in (read in place) */        \
+    (void)ars_in;                                                                                 \
     const __m256i m0 = PREFIX_gemm_mask8(n), m1 = PREFIX_gemm_mask8(n - 8);                       \
     PREFIX_GEMM_ROWS(PREFIX_GEMM_DECL)                                                            \
     if (cin) {                                                                                    \
@@ -164,7 +169,7 @@ static inline void PREFIX_pack_b(int64_t K, int64_t N, const float *B, int64_t l
       PREFIX_GEMM_ROWS(PREFIX_GEMM_BIAS)                                                          \
     }                                                                                             \
     const float *a0 = a;                                                                          \
-    for (int64_t k0 = 0; k0 < kc; k0 += PREFIX_GEMM_KC) {                                        \
+    for (int64_t k0 = 0; k0 < kc; k0 += PREFIX_GEMM_KC) {                                         \
     const int64_t ke = kc - k0 < PREFIX_GEMM_KC ? kc - k0 : PREFIX_GEMM_KC;                       \
     a = a0 + k0 / PREFIX_GEMM_KC * (PREFIX_GEMM_MR * PREFIX_GEMM_KCP);                            \
     int64_t k = 0;                                                                                \
@@ -209,6 +214,7 @@ PREFIX_GEMM_UKR2(3)
 PREFIX_GEMM_UKR2(4)
 PREFIX_GEMM_UKR2(5)
 PREFIX_GEMM_UKR2(6)
+PREFIX_GEMM_UKR_AS(PREFIX_gemm_ukr_strided, PREFIX_GEMM_MR, 2, ars_in)
 
 /* the tile for mr (1..MR) rows and n (1..NR) columns */
 static inline void PREFIX_gemm_tile(int64_t mr, int64_t kc, const float *a, const float *b,
@@ -218,9 +224,11 @@ static inline void PREFIX_gemm_tile(int64_t mr, int64_t kc, const float *a, cons
 #define PREFIX_GEMM_CASE(MRV)                                                                     \
   case MRV:                                                                                       \
     if (n > 8)                                                                                    \
-      PREFIX_gemm_ukr_##MRV##_2(kc, a, b, n, cin, ldcin, c, ldc, bias, rin, rout, ldr, act);      \
+      PREFIX_gemm_ukr_##MRV##_2(kc, a, PREFIX_GEMM_KCP, b, n, cin, ldcin, c, ldc, bias, rin,      \
+                                rout, ldr, act);                                                  \
     else                                                                                          \
-      PREFIX_gemm_ukr_##MRV##_1(kc, a, b, n, cin, ldcin, c, ldc, bias, rin, rout, ldr, act);      \
+      PREFIX_gemm_ukr_##MRV##_1(kc, a, PREFIX_GEMM_KCP, b, n, cin, ldcin, c, ldc, bias, rin,      \
+                                rout, ldr, act);                                                  \
     break;
   switch (mr) {
     PREFIX_GEMM_CASE(1)
@@ -232,4 +240,15 @@ static inline void PREFIX_gemm_tile(int64_t mr, int64_t kc, const float *a, cons
     PREFIX_GEMM_CASE(6)
   }
 #undef PREFIX_GEMM_CASE
+}
+
+/* the full MR-row tile, n (1..NR) columns, over A read in place at row stride lda (kc <= KC,
+ * one chunk): gemm_driver.c calls it for a strip of an A that is not packed */
+#define PREFIX_GEMM_STRIDED_TILE 1
+static inline void PREFIX_gemm_tile_strided(int64_t kc, const float *a, int64_t lda,
+                                            const float *b, int64_t n, const float *cin,
+                                            int64_t ldcin, float *c, int64_t ldc,
+                                            const float *bias, const float *rin,
+                                            const float *rout, int64_t ldr, int act) {
+  PREFIX_gemm_ukr_strided(kc, a, lda, b, n, cin, ldcin, c, ldc, bias, rin, rout, ldr, act);
 }
