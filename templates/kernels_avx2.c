@@ -34,28 +34,60 @@ static inline __m256i PREFIX_gemm_mask8(int64_t n) {
   return _mm256_cmpgt_epi32(_mm256_set1_epi32(c), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
 }
 
-/* act 1 = relu (NaN stays NaN), 2 = exact gelu 0.5 x (1 + erf(x / sqrt 2)) with erff,
- * else identity; t: 8 floats of scratch */
-static inline __m256 PREFIX_gemm_act8(__m256 x, int act, float *t) {
+/* e^x for 8 lanes, x <= 0 (or NaN: stays NaN), clamped below at -87 (e^-87 is near the
+ * smallest normal float): n = round(x log2(e)), f = x log2(e) - n from fused multiply-adds
+ * with log2(e) in two parts, 2^f by a degree-6 polynomial, 2^n put in the exponent bits */
+static inline __m256 PREFIX_exp8_nonpos(__m256 x) {
+  x = _mm256_max_ps(_mm256_set1_ps(-87.0f), x); /* NaN: the second operand */
+  const __m256 chi = _mm256_set1_ps(1.44269502162933349609f), clo = _mm256_set1_ps(1.925963e-8f);
+  const __m256 n =
+      _mm256_round_ps(_mm256_mul_ps(x, chi), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+  const __m256 f = _mm256_fmadd_ps(x, clo, _mm256_fmsub_ps(x, chi, n));
+  __m256 p = _mm256_set1_ps(1.5353201888501644e-4f);
+  p = _mm256_fmadd_ps(p, f, _mm256_set1_ps(1.3398766750469804e-3f));
+  p = _mm256_fmadd_ps(p, f, _mm256_set1_ps(9.6184369176626205e-3f));
+  p = _mm256_fmadd_ps(p, f, _mm256_set1_ps(5.5503327399492264e-2f));
+  p = _mm256_fmadd_ps(p, f, _mm256_set1_ps(2.4022647738456726e-1f));
+  p = _mm256_fmadd_ps(p, f, _mm256_set1_ps(6.9314718246459961e-1f));
+  p = _mm256_fmadd_ps(p, f, _mm256_set1_ps(1.0f));
+  const __m256i e = _mm256_add_epi32(_mm256_cvtps_epi32(n), _mm256_set1_epi32(127));
+  return _mm256_mul_ps(p, _mm256_castsi256_ps(_mm256_slli_epi32(e, 23)));
+}
+
+/* exact gelu 0.5 x (1 + erf(x / sqrt 2)) for 8 lanes: erf by Abramowitz-Stegun 7.1.26
+ * (absolute error below 2e-7, as kernels.c's PREFIX_erf) */
+static inline __m256 PREFIX_gelu8(__m256 x) {
+  const __m256 one = _mm256_set1_ps(1.0f), zero = _mm256_setzero_ps();
+  const __m256 z = _mm256_mul_ps(x, _mm256_set1_ps(0.70710678118654752f));
+  const __m256 a = _mm256_andnot_ps(_mm256_set1_ps(-0.0f), z);
+  const __m256 t = _mm256_div_ps(one, _mm256_fmadd_ps(a, _mm256_set1_ps(0.3275911f), one));
+  __m256 p = _mm256_set1_ps(1.061405429f);
+  p = _mm256_fmadd_ps(p, t, _mm256_set1_ps(-1.453152027f));
+  p = _mm256_fmadd_ps(p, t, _mm256_set1_ps(1.421413741f));
+  p = _mm256_fmadd_ps(p, t, _mm256_set1_ps(-0.284496736f));
+  p = _mm256_fmadd_ps(p, t, _mm256_set1_ps(0.254829592f));
+  const __m256 ex = PREFIX_exp8_nonpos(_mm256_sub_ps(zero, _mm256_mul_ps(a, a)));
+  __m256 r = _mm256_fnmadd_ps(_mm256_mul_ps(p, t), ex, one); /* erf(|z|) */
+  r = _mm256_or_ps(r, _mm256_and_ps(_mm256_set1_ps(-0.0f), z)); /* erf(z): z's sign */
+  return _mm256_mul_ps(_mm256_mul_ps(_mm256_set1_ps(0.5f), x), _mm256_add_ps(one, r));
+}
+
+/* act 1 = relu (NaN stays NaN), 2 = exact gelu, else identity */
+static inline __m256 PREFIX_gemm_act8(__m256 x, int act) {
   if (act == 1)
     return _mm256_max_ps(_mm256_setzero_ps(), x);
-  if (act == 2) {
-    _mm256_storeu_ps(t, x);
-    for (int j = 0; j < 8; j++)
-      t[j] = 0.5f * t[j] * (1.0f + PREFIX_erf(t[j] * 0.70710678118654752f));
-    return _mm256_loadu_ps(t);
-  }
+  if (act == 2)
+    return PREFIX_gelu8(x);
   return x;
 }
 
 /* dst = act(src) + r over mr rows x n columns (any n), elementwise: dst may be src or r */
 static inline void PREFIX_gemm_post(int64_t mr, int64_t n, const float *src, int64_t lds, int act,
                                     const float *r, int64_t ldr, float *dst, int64_t ldd) {
-  float t[8];
   for (int64_t i = 0; i < mr; i++)
     for (int64_t j = 0; j < n; j += 8) {
       const __m256i m = PREFIX_gemm_mask8(n - j);
-      __m256 v = PREFIX_gemm_act8(_mm256_maskload_ps(src + i * lds + j, m), act, t);
+      __m256 v = PREFIX_gemm_act8(_mm256_maskload_ps(src + i * lds + j, m), act);
       if (r)
         v = _mm256_add_ps(v, _mm256_maskload_ps(r + i * ldr + j, m));
       _mm256_maskstore_ps(dst + i * ldd + j, m, v);
@@ -194,7 +226,7 @@ static inline void PREFIX_pack_b(int64_t K, int64_t N, const float *B, int64_t l
       PREFIX_GEMM_STEP                                                                            \
     }                                                                                             \
     }                                                                                             \
-    if (act == 2) { /* erff calls: store first, so no accumulator lives across them */            \
+    if (act == 2) { /* gelu: store, then one vector pass over the tile */                         \
       PREFIX_GEMM_ROWS(PREFIX_GEMM_STORE)                                                         \
       PREFIX_gemm_post(mrv, n, c, ldc, act, rout, ldr, c, ldc);                                   \
       return;                                                                                     \

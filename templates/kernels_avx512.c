@@ -28,33 +28,81 @@
 #define PREFIX_GEMM_SHARED_DRIVER 1         /* PREFIX_gemm is gemm_driver.c's */
 #define PREFIX_GEMM_PREFETCH(p) _mm_prefetch((const char *)(p), _MM_HINT_T0)
 
+/* e^x in base 2 (the gelu epilogue, the online softmax): x <= 0 (or NaN) is clamped below
+ * where the result is 0 in float, t = x c log2(e) with c log2(e) in two parts (hi + lo),
+ * n = round(t), f = t - n in [-1/2, 1/2] from fused multiply-adds (so f carries no
+ * rounding of t), 2^f by a degree-6 polynomial (relative error 2e-9 before float
+ * rounding) and 2^n applied by vscalefps: 13 vector operations per 16 values, no integer
+ * tricks, no selects. The constants of e^((v - m) c) for one row of scores: m, the clamp
+ * of v - m, c log2(e) in two parts. */
+typedef struct {
+  __m512 m, lo, chi, clo;
+} PREFIX_ExpRow;
+
+static inline PREFIX_ExpRow PREFIX_exp_row(float m, float c) {
+  const double c2 = (double)c * 1.4426950408889634074;
+  const float chi = (float)c2;
+  PREFIX_ExpRow r = {_mm512_set1_ps(m), _mm512_set1_ps(-160.0f / chi), _mm512_set1_ps(chi),
+                     _mm512_set1_ps((float)(c2 - (double)chi))};
+  return r;
+}
+
+/* e^(x c) for 16 lanes, x <= 0 or NaN (NaN stays NaN); e->m is not used */
+static inline __m512 PREFIX_exp16_of(__m512 x, const PREFIX_ExpRow *e) {
+  x = _mm512_max_ps(e->lo, x); /* NaN: the second operand */
+  const __m512 n = _mm512_roundscale_ps(_mm512_mul_ps(x, e->chi),
+                                        _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+  const __m512 f = _mm512_fmadd_ps(x, e->clo, _mm512_fmsub_ps(x, e->chi, n));
+  __m512 p = _mm512_set1_ps(1.5353201888501644e-4f);
+  p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(1.3398766750469804e-3f));
+  p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(9.6184369176626205e-3f));
+  p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(5.5503327399492264e-2f));
+  p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(2.4022647738456726e-1f));
+  p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(6.9314718246459961e-1f));
+  p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(1.0f));
+  return _mm512_scalef_ps(p, n);
+}
+
+/* exact gelu 0.5 x (1 + erf(x / sqrt 2)) for 16 lanes: erf by Abramowitz-Stegun 7.1.26
+ * (absolute error below 2e-7, as kernels.c's PREFIX_erf) with the vector e^x above */
+static inline __m512 PREFIX_gelu16(__m512 x) {
+  const PREFIX_ExpRow e = PREFIX_exp_row(0.0f, 1.0f);
+  const __m512 one = _mm512_set1_ps(1.0f), zero = _mm512_setzero_ps();
+  const __m512 z = _mm512_mul_ps(x, _mm512_set1_ps(0.70710678118654752f));
+  const __m512 a = _mm512_abs_ps(z);
+  const __m512 t = _mm512_div_ps(one, _mm512_fmadd_ps(a, _mm512_set1_ps(0.3275911f), one));
+  __m512 p = _mm512_set1_ps(1.061405429f);
+  p = _mm512_fmadd_ps(p, t, _mm512_set1_ps(-1.453152027f));
+  p = _mm512_fmadd_ps(p, t, _mm512_set1_ps(1.421413741f));
+  p = _mm512_fmadd_ps(p, t, _mm512_set1_ps(-0.284496736f));
+  p = _mm512_fmadd_ps(p, t, _mm512_set1_ps(0.254829592f));
+  const __m512 ex = PREFIX_exp16_of(_mm512_sub_ps(zero, _mm512_mul_ps(a, a)), &e);
+  __m512 r = _mm512_fnmadd_ps(_mm512_mul_ps(p, t), ex, one); /* erf(|z|) */
+  r = _mm512_mask_sub_ps(r, _mm512_cmp_ps_mask(z, zero, _CMP_LT_OQ), zero, r);
+  return _mm512_mul_ps(_mm512_mul_ps(_mm512_set1_ps(0.5f), x), _mm512_add_ps(one, r));
+}
+
 /* lanes [0, n) of a 16-lane mask, n may be <= 0 or >= 16 */
 static inline __mmask16 PREFIX_gemm_mask16(int64_t n) {
   return n >= 16 ? (__mmask16)0xFFFF : n <= 0 ? (__mmask16)0 : (__mmask16)((1u << n) - 1u);
 }
 
-/* act 1 = relu (NaN stays NaN), 2 = exact gelu 0.5 x (1 + erf(x / sqrt 2)) with erff,
- * else identity; t: 16 floats of scratch */
-static inline __m512 PREFIX_gemm_act16(__m512 x, int act, float *t) {
+/* act 1 = relu (NaN stays NaN), 2 = exact gelu, else identity */
+static inline __m512 PREFIX_gemm_act16(__m512 x, int act) {
   if (act == 1)
     return _mm512_max_ps(_mm512_setzero_ps(), x);
-  if (act == 2) {
-    _mm512_storeu_ps(t, x);
-    for (int j = 0; j < 16; j++)
-      t[j] = 0.5f * t[j] * (1.0f + PREFIX_erf(t[j] * 0.70710678118654752f));
-    return _mm512_loadu_ps(t);
-  }
+  if (act == 2)
+    return PREFIX_gelu16(x);
   return x;
 }
 
 /* dst = act(src) + r over mr rows x n columns (any n), elementwise: dst may be src or r */
 static inline void PREFIX_gemm_post(int64_t mr, int64_t n, const float *src, int64_t lds, int act,
                                     const float *r, int64_t ldr, float *dst, int64_t ldd) {
-  float t[16];
   for (int64_t i = 0; i < mr; i++)
     for (int64_t j = 0; j < n; j += 16) {
       const __mmask16 m = PREFIX_gemm_mask16(n - j);
-      __m512 v = PREFIX_gemm_act16(_mm512_maskz_loadu_ps(m, src + i * lds + j), act, t);
+      __m512 v = PREFIX_gemm_act16(_mm512_maskz_loadu_ps(m, src + i * lds + j), act);
       if (r)
         v = _mm512_add_ps(v, _mm512_maskz_loadu_ps(m, r + i * ldr + j));
       _mm512_mask_storeu_ps(dst + i * ldd + j, m, v);
@@ -187,7 +235,7 @@ static inline void PREFIX_pack_b(int64_t K, int64_t N, const float *B, int64_t l
       PREFIX_GEMM_STEP                                                                            \
     }                                                                                             \
     }                                                                                             \
-    if (act == 2) { /* erff calls: store first, so no accumulator lives across them */            \
+    if (act == 2) { /* gelu: store, then one vector pass (24 live accumulators would spill) */    \
       PREFIX_GEMM_ROWS(PREFIX_GEMM_STORE)                                                         \
       PREFIX_gemm_post(mrv, n, c, ldc, act, rout, ldr, c, ldc);                                   \
       return;                                                                                     \
@@ -260,11 +308,7 @@ static inline void PREFIX_gemm_tile_strided(int64_t kc, const float *a, int64_t 
 
 //@ softmax_rows
 /* The online softmax's row operations with AVX-512 (replace kernels.c's section of the
- * same name). exp in base 2: x = v - m <= 0 (or NaN) is clamped below where the result
- * is 0 in float, t = x c log2(e) with c log2(e) in two parts (hi + lo), n = round(t),
- * f = t - n in [-1/2, 1/2] from fused multiply-adds (so f carries no rounding of t),
- * 2^f by a degree-6 polynomial (relative error 2e-9 before float rounding) and 2^n applied
- * by vscalefps: 13 vector operations per 16 scores, no integer tricks, no selects. */
+ * same name), on gemm_common's e^x (PREFIX_exp16_of; the attention always has a GEMM). */
 #include <immintrin.h>
 
 /* max of 16 lanes (NaN wins, as in PyTorch) */
@@ -290,35 +334,6 @@ static inline float PREFIX_row_max(const float *x, int64_t n) {
     m = _mm512_max_ps(m, v);
   }
   return nan ? NAN : _mm512_reduce_max_ps(m);
-}
-
-/* the constants of e^((v - m) c) for one row: m, the clamp of v - m, c log2(e) in two parts */
-typedef struct {
-  __m512 m, lo, chi, clo;
-} PREFIX_ExpRow;
-
-static inline PREFIX_ExpRow PREFIX_exp_row(float m, float c) {
-  const double c2 = (double)c * 1.4426950408889634074;
-  const float chi = (float)c2;
-  PREFIX_ExpRow r = {_mm512_set1_ps(m), _mm512_set1_ps(-160.0f / chi), _mm512_set1_ps(chi),
-                     _mm512_set1_ps((float)(c2 - (double)chi))};
-  return r;
-}
-
-/* e^(x c) for 16 lanes, x <= 0 or NaN (NaN stays NaN); e->m is not used */
-static inline __m512 PREFIX_exp16_of(__m512 x, const PREFIX_ExpRow *e) {
-  x = _mm512_max_ps(e->lo, x); /* NaN: the second operand */
-  const __m512 n = _mm512_roundscale_ps(_mm512_mul_ps(x, e->chi),
-                                        _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
-  const __m512 f = _mm512_fmadd_ps(x, e->clo, _mm512_fmsub_ps(x, e->chi, n));
-  __m512 p = _mm512_set1_ps(1.5353201888501644e-4f);
-  p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(1.3398766750469804e-3f));
-  p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(9.6184369176626205e-3f));
-  p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(5.5503327399492264e-2f));
-  p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(2.4022647738456726e-1f));
-  p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(6.9314718246459961e-1f));
-  p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(1.0f));
-  return _mm512_scalef_ps(p, n);
 }
 
 /* x = e^((x - m) c) over x[0..n), every x <= m = e->m (or NaN); returns the sum in 16 lanes */
