@@ -100,11 +100,12 @@ static inline void PREFIX_gemm(int64_t M, int64_t N, int64_t K, const float *A, 
     nc = nc1;
   }
   const int in_place = lda == KCP && K <= KC; /* A is a packed strip already */
-  /* one K block of at most KC: a target with a strided tile reads full strips of any A in
-   * place at its own row stride (packing them would cost as much as the tile when K is
-   * small, e.g. per-head projections 32 deep) */
+  /* one K block of at most KC, the MR rows of a strip within 4 KiB: a target with a strided
+   * tile reads full strips of A in place at A's own row stride (packing them costs about as
+   * much as the tile when K is small, e.g. per-head projections 32 deep). Rows further
+   * apart are packed: at a large power-of-two stride they would share a few L1 sets. */
 #ifdef PREFIX_GEMM_STRIDED_TILE
-  const int strided = !in_place && K <= KC;
+  const int strided = !in_place && K <= KC && lda * MR <= 1024;
 #else
   const int strided = 0;
 #endif
