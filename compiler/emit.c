@@ -825,8 +825,22 @@ static void emit_layernorm(StrBuf *sb, const EmitOptions *o, const Node *n) {
   const char *b = n->bias ? xformat("s%d", s++) : "NULL";
   StrBuf eps = {0};
   emit_float_literal(&eps, n->eps);
-  sb_printf(sb, "  %s_layernorm(%lld, %lld, s0, %s, %s, %s, %s, y);\n", o->prefix,
-            (long long)(shape_numel(&n->shape) / d), (long long)d, r, w, b, eps.buf);
+  const long long rows = (long long)(shape_numel(&n->shape) / d);
+  int t = o->threads;
+  if (t <= 1 || rows < 2 * t || rows * d < 65536) {
+    sb_printf(sb, "  %s_layernorm(%lld, %lld, s0, %s, %s, %s, %s, y);\n", o->prefix, rows,
+              (long long)d, r, w, b, eps.buf);
+  } else { /* rows split between the threads (x, the residual and y are rows x d) */
+    const long long chunk = (rows + t - 1) / t;
+    put_parallel_for(sb, t);
+    sb_printf(sb, "  for (int t = 0; t < %d; t++) {\n", t);
+    sb_printf(sb, "    const int64_t r0 = t * %lld, r1 = r0 + %lld < %lld ? r0 + %lld : %lld;\n",
+              chunk, chunk, rows, chunk, rows);
+    sb_printf(sb, "    if (r0 < r1)\n      %s_layernorm(r1 - r0, %lld, s0 + r0 * %lld, %s, %s, %s, %s, "
+                  "y + r0 * %lld);\n  }\n", o->prefix, (long long)d, (long long)d,
+              n->residual ? xformat("%s + r0 * %lld", r, (long long)d) : "NULL", w, b, eps.buf,
+              (long long)d);
+  }
   sb_free(&eps);
 }
 

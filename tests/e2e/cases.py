@@ -316,6 +316,9 @@ CASES = [
     # blocks x 3 key blocks; with 200 queries over 260 keys the last key block is never read)
     _tb(1, 300, 300, 32, 2, 2, MASK=3, seed=24),
     _tb(2, 200, 260, 32, 2, 1, MASK=3, seed=25),
+    # 1030 x 64 (>= 65536 floats): with --threads 2 the LayerNorms split their rows; 256-key
+    # blocks with a partial last one (1030 = 4 x 256 + 6)
+    _tb(1, 1030, 1030, 64, 4, 1, MASK=0, seed=26),
     # 4. Attention_LSTM_Model (seed 002)
     _lstm(2, 16, 32, 64, 2, 5, seed=30),
     _lstm(1, 1, 20, 36, 1, 3, seed=31),
