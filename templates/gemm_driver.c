@@ -9,7 +9,8 @@
  * _NC (widest N block), _BBLOCK (floats of packed B kept in L2), PREFIX_GEMM_PREFETCH(p)
  * (a cache-line prefetch, or nothing), PREFIX_gemm_tile (one register tile over a K block
  * of packed A chunks; it may read all MR rows: rows past the strip's mr are zero) and
- * PREFIX_gemm_post.
+ * PREFIX_gemm_post; optionally (PREFIX_GEMM_STRIDED_TILE) PREFIX_gemm_ukr_strided, the
+ * full MR-row tile over one chunk of an A read in place at its own row stride.
  *
  * Packed A (a strip of up to MR rows): chunks of KC columns, chunk c of row i at
  *   ap[c * MR * KCP + i * KCP], so a tile runs up to KS deep with the rows KCP apart.
@@ -149,10 +150,10 @@ static inline void PREFIX_gemm(int64_t M, int64_t N, int64_t K, const float *A, 
                                    ldc, NULL, ldr);
 #ifdef PREFIX_GEMM_STRIDED_TILE
             if (strided && as != ap)
-              PREFIX_gemm_tile_strided(kc, as, lda, Bp + (j * K + pc * NR),
-                                       je - j < NR ? je - j : NR, first ? NULL : c, ldc, c, ldc,
-                                       first && bias ? bias + j : NULL, r_late ? NULL : r,
-                                       r_late ? r : NULL, ldr, last ? act : 0);
+              PREFIX_gemm_ukr_strided(kc, as, lda, Bp + (j * K + pc * NR),
+                                      je - j < NR ? je - j : NR, first ? NULL : c, ldc, c, ldc,
+                                      first && bias ? bias + j : NULL, r_late ? NULL : r,
+                                      r_late ? r : NULL, ldr, last ? act : 0);
             else
 #endif
               PREFIX_gemm_tile(mr, kc, as, Bp + (j * K + pc * NR), je - j < NR ? je - j : NR,

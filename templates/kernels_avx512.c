@@ -260,6 +260,9 @@ PREFIX_GEMM_UKR2(9)
 PREFIX_GEMM_UKR2(10)
 PREFIX_GEMM_UKR2(11)
 PREFIX_GEMM_UKR2(12)
+/* the full MR-row tile, n (1..NR) columns, over A read in place at row stride ars_in
+ * (kc <= KC, one chunk): gemm_driver.c calls it for a strip of an A that is not packed */
+#define PREFIX_GEMM_STRIDED_TILE 1
 PREFIX_GEMM_UKR_AS(PREFIX_gemm_ukr_strided, PREFIX_GEMM_MR, 2, ars_in)
 
 /* the tile for mr (1..MR) rows and n (1..NR) columns */
@@ -292,17 +295,6 @@ static inline void PREFIX_gemm_tile(int64_t mr, int64_t kc, const float *a, cons
     PREFIX_GEMM_CASE(12)
   }
 #undef PREFIX_GEMM_CASE
-}
-
-/* the full MR-row tile, n (1..NR) columns, over A read in place at row stride lda (kc <= KC,
- * one chunk): gemm_driver.c calls it for a strip of an A that is not packed */
-#define PREFIX_GEMM_STRIDED_TILE 1
-static inline void PREFIX_gemm_tile_strided(int64_t kc, const float *a, int64_t lda,
-                                            const float *b, int64_t n, const float *cin,
-                                            int64_t ldcin, float *c, int64_t ldc,
-                                            const float *bias, const float *rin,
-                                            const float *rout, int64_t ldr, int act) {
-  PREFIX_gemm_ukr_strided(kc, a, lda, b, n, cin, ldcin, c, ldc, bias, rin, rout, ldr, act);
 }
 
 //@ softmax_rows
