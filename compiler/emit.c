@@ -589,8 +589,8 @@ static void attention_scratch(const Node *n, int nr, int64_t *kp, int64_t *vp, i
   *vp = pack_floats(kb, n->dv, nr); /* one value block: kb x dv */
   *tile = ATTN_QUERIES * ATTN_LD;
   /* the tile, the staged queries (when a query row fits one K block), each row's running
-   * max, block max and sum (16 partial sums), and the output block when the result is written through a
-   * view (attn_layout.c) */
+   * max, block max and sum (16 partial sums), and the output block when the result is
+   * written through a view (attn_layout.c) */
   *total = blocks * (*kp + *vp) + *tile + (n->dh <= ATTN_LD - 16 ? *tile : 0) + 18 * ATTN_QUERIES +
            (n->views && n->views[3].is_view ? ATTN_QUERIES * n->dv : 0);
 }
