@@ -60,12 +60,15 @@ test-unit: $(UNIT_TESTS)
 
 # the GEMM kernels of every target this machine runs, against a double reference
 KERNEL_TESTS := build/test_gemm_generic build/test_gemm_avx2 build/test_gemm_avx512
-build/test_gemm_generic: tests/kernels/test_gemm.c templates/kernels_generic.c templates/gemm_driver.c
-	$(CC) -std=c11 -O1 -g -Wall -Wextra -Werror $(SAN) -DKERNELS='"../../templates/kernels_generic.c"' $< -lm -o $@
-build/test_gemm_avx2: tests/kernels/test_gemm.c templates/kernels_avx2.c templates/gemm_driver.c
-	$(CC) -std=c11 -O2 -mavx2 -mfma -Wall -Wextra -Werror -DKERNELS='"../../templates/kernels_avx2.c"' $< -lm -o $@
-build/test_gemm_avx512: tests/kernels/test_gemm.c templates/kernels_avx512.c templates/gemm_driver.c
-	$(CC) -std=c11 -O2 -mavx512f -mavx512vl -mavx512dq -mfma -Wall -Wextra -Werror -DKERNELS='"../../templates/kernels_avx512.c"' $< -lm -o $@
+build/test_gemm_generic: tests/kernels/test_gemm.c templates/kernels_generic.c templates/gemm_driver.c compiler/target.c
+	$(CC) -std=c11 -O1 -g -Wall -Wextra -Werror $(SAN) -DKERNELS='"../../templates/kernels_generic.c"' \
+	  -DTARGET_NAME='"generic"' $< -lm -o $@
+build/test_gemm_avx2: tests/kernels/test_gemm.c templates/kernels_avx2.c templates/gemm_driver.c compiler/target.c
+	$(CC) -std=c11 -O2 -mavx2 -mfma -Wall -Wextra -Werror -DKERNELS='"../../templates/kernels_avx2.c"' \
+	  -DTARGET_NAME='"avx2"' $< -lm -o $@
+build/test_gemm_avx512: tests/kernels/test_gemm.c templates/kernels_avx512.c templates/gemm_driver.c compiler/target.c
+	$(CC) -std=c11 -O2 -mavx512f -mavx512vl -mavx512dq -mfma -Wall -Wextra -Werror -DKERNELS='"../../templates/kernels_avx512.c"' \
+	  -DTARGET_NAME='"avx512"' $< -lm -o $@
 
 build/test_rowops: tests/kernels/test_rowops.c templates/kernels.c
 	$(CC) -std=c11 -O1 -g -Wall -Wextra -Werror $(SAN) $< -lm -o $@

@@ -178,7 +178,7 @@ typedef struct {
   int64_t workspace_size;                  /* set by memplan */
   int64_t naive_bytes;                     /* memplan: every intermediate in its own buffer */
   int64_t max_live_bytes;                  /* memplan: the largest set alive at one time */
-  int gemm_nr;                             /* panel width of the target's GEMM kernel */
+  const struct Target *target;             /* the target: its GEMM's panel width and blocking */
   int threads;                             /* threads the generated code may use */
   struct DebugInfo *debug;                 /* --debug: every value as model.lua made it */
 } Graph;
@@ -256,15 +256,21 @@ void pack_matrix(int64_t k, int64_t n, const float *b, int64_t ldb_k, int64_t ld
                  float *out);
 
 // target.c
-typedef struct {
+typedef struct Target {
   const char *name;                        /* avx512, avx2, neon, generic */
   const char *kernels;                     /* templates file with the GEMM kernels */
   const char *driver;                      /* templates file with their loop nest, or NULL */
   int gemm_nr;                             /* that kernel's panel width */
+  int gemm_mr;                             /* its register tile's rows (the most it may have) */
+  int gemm_nc;                             /* its widest N block (PREFIX_GEMM_NC) */
+  int gemm_bblock;                         /* floats of packed B its N blocks keep in L2 */
   const char *cflags;                      /* flags the generated code needs ("" for none) */
 } Target;
 
 const Target *target_find(const char *name); /* "native" is the compiling machine; NULL if unknown */
+/* floats of the packed-A workspace the target's GEMM uses for an M x K x N product (at
+ * least PREFIX_gemm_ws_floats of templates/gemm_driver.c), 0 when it uses none */
+int64_t target_gemm_ws_floats(const Target *t, int64_t M, int64_t N, int64_t K);
 
 // memplan.c
 void memplan_run(Graph *g);                /* storage classes and workspace offsets */
@@ -306,6 +312,8 @@ bool attention_key_blocks(const Node *n, int64_t qblock, int64_t kblock, int32_t
 /* attn_skip.c: whether a chain step masks with a constant (so key blocks may be skipped) */
 bool attention_has_constant_mask(const Node *n);
 int64_t emit_attention_scratch(const Node *n, int gemm_nr, int threads); /* bytes it needs */
+/* bytes of scratch a matmul by a packed weight needs (its GEMM's packed-A workspace) */
+int64_t emit_weight_gemm_scratch(const Node *n, const Target *t, int threads);
 bool emit_uses_word(const char *text, const char *word); /* word occurs as an identifier */
 
 // emit_weights.c

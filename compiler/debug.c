@@ -29,7 +29,8 @@ static void emit_reference_driver(const Graph *g, const EmitOptions *o, FILE *ou
 }
 
 /* the kernels of the reference build: templates/kernels_reference.c, the simplest code */
-static const Target reference_target = {"reference", "kernels_reference.c", NULL, 16, ""};
+static const Target reference_target = {.name = "reference", .kernels = "kernels_reference.c",
+                                        .gemm_nr = 16, .gemm_mr = 1, .cflags = ""};
 
 /* the same model with no rewriting pass: each op its own straightforward kernel */
 static Graph *reference_graph(const HostOptions *ho, const Target *reference) {
@@ -37,7 +38,7 @@ static Graph *reference_graph(const HostOptions *ho, const Target *reference) {
   if (!r)
     return NULL;
   debug_record(r);
-  r->gemm_nr = reference->gemm_nr;
+  r->target = reference;
   r->threads = 1;
   pack_weights(r); /* the GEMM kernels read packed weights; sizes the scratch */
   memplan_run(r);

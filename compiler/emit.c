@@ -415,40 +415,95 @@ static void put_parallel_for(StrBuf *sb, int threads) {
 
 #define MIN_ROWS_PER_THREAD 16 /* split rows when each thread gets this many, else columns */
 
-/* C = A * W (+ epilogue) for a packed weight W; with threads, rows or column panels
- * are split between them (each thread's part is a smaller GEMM of the same kind). */
-static void emit_weight_gemm(StrBuf *sb, const EmitOptions *o, const Node *n, int64_t rows,
-                             int64_t N, int64_t K) {
-  int nr = o->target->gemm_nr, t = o->threads;
+/* How a product with a packed weight is split between threads: parts calls (1: one call
+ * over everything), each on `chunk` rows (by_rows) or columns (a whole number of panels). */
+typedef struct {
+  int parts;
+  bool by_rows;
+  int64_t chunk;
+} GemmSplit;
+
+static GemmSplit weight_gemm_split(int nr, int threads, int64_t rows, int64_t N, int64_t K) {
+  GemmSplit s = {1, true, rows};
   int64_t panels = (N + nr - 1) / nr;
-  bool split_rows = rows >= (int64_t)t * MIN_ROWS_PER_THREAD;
-  if (t <= 1 || (!split_rows && panels < t) || 2 * rows * N * K < 2000000) {
-    sb_printf(sb, "  %s_gemm(%lld, %lld, %lld, s0, %lld, s1, y, %lld, %s);\n", o->prefix,
-              (long long)rows, (long long)N, (long long)K, (long long)K, (long long)N,
-              epilogue_args(n, "0", N));
+  bool split_rows = rows >= (int64_t)threads * MIN_ROWS_PER_THREAD;
+  if (threads <= 1 || (!split_rows && panels < threads) || 2 * rows * N * K < 2000000)
+    return s;
+  s.parts = threads;
+  s.by_rows = split_rows;
+  if (split_rows) {
+    s.chunk = (rows + threads - 1) / threads;
+    s.chunk = (s.chunk + MIN_ROWS_PER_THREAD - 1) / MIN_ROWS_PER_THREAD * MIN_ROWS_PER_THREAD;
+  } else {
+    s.chunk = (panels + threads - 1) / threads * nr;
+  }
+  return s;
+}
+
+/* the matmul's rows (every batch dim folded in), columns and depth */
+static void weight_gemm_dims(const Node *n, int64_t *rows, int64_t *N, int64_t *K) {
+  const Node *a = n->src[0];
+  *N = n->shape.dim[n->shape.ndim - 1];
+  *K = a->shape.dim[a->shape.ndim - 1];
+  *rows = *N > 0 ? shape_numel(&n->shape) / *N : 0;
+}
+
+/* floats of packed-A workspace each call of the split gets (target_gemm_ws_floats) */
+static int64_t weight_gemm_ws_floats(const Target *t, const GemmSplit *s, int64_t rows, int64_t N,
+                                     int64_t K) {
+  if (s->parts == 1)
+    return target_gemm_ws_floats(t, rows, N, K);
+  return s->by_rows ? target_gemm_ws_floats(t, s->chunk, N, K)
+                    : target_gemm_ws_floats(t, rows, s->chunk, K);
+}
+
+int64_t emit_weight_gemm_scratch(const Node *n, const Target *t, int threads) {
+  int64_t rows, N, K;
+  weight_gemm_dims(n, &rows, &N, &K);
+  GemmSplit s = weight_gemm_split(t->gemm_nr, threads, rows, N, K);
+  return weight_gemm_ws_floats(t, &s, rows, N, K) * s.parts * (int64_t)sizeof(float);
+}
+
+/* C = A * W (+ epilogue) for a packed weight W; with threads, rows or column panels
+ * are split between them (each thread's part is a smaller GEMM of the same kind). Each
+ * call packs A once into its part of the scratch when the target's GEMM wants that. */
+static void emit_weight_gemm(StrBuf *sb, const EmitOptions *o, const Node *n) {
+  int64_t rows, N, K;
+  weight_gemm_dims(n, &rows, &N, &K);
+  GemmSplit s = weight_gemm_split(o->target->gemm_nr, o->threads, rows, N, K);
+  int64_t wsn = weight_gemm_ws_floats(o->target, &s, rows, N, K);
+  if (s.parts == 1) {
+    if (wsn > 0)
+      sb_printf(sb, "  %s_gemm_ws(%lld, %lld, %lld, s0, %lld, s1, y, %lld, %s, scratch, %lld);\n",
+                o->prefix, (long long)rows, (long long)N, (long long)K, (long long)K,
+                (long long)N, epilogue_args(n, "0", N), (long long)wsn);
+    else
+      sb_printf(sb, "  %s_gemm(%lld, %lld, %lld, s0, %lld, s1, y, %lld, %s);\n", o->prefix,
+                (long long)rows, (long long)N, (long long)K, (long long)K, (long long)N,
+                epilogue_args(n, "0", N));
     return;
   }
-  put_parallel_for(sb, t);
-  sb_printf(sb, "  for (int t = 0; t < %d; t++) {\n", t);
-  if (split_rows) {
-    int64_t chunk = (rows + t - 1) / t;
-    chunk = (chunk + MIN_ROWS_PER_THREAD - 1) / MIN_ROWS_PER_THREAD * MIN_ROWS_PER_THREAD;
+  const char *ws = wsn > 0 ? xformat(", scratch + t * %lld, %lld", (long long)wsn, (long long)wsn) : "";
+  const char *fn = wsn > 0 ? "gemm_ws" : "gemm";
+  put_parallel_for(sb, s.parts);
+  sb_printf(sb, "  for (int t = 0; t < %d; t++) {\n", s.parts);
+  if (s.by_rows) {
     sb_printf(sb, "    const int64_t m0 = t * %lld, m1 = m0 + %lld < %lld ? m0 + %lld : %lld;\n",
-              (long long)chunk, (long long)chunk, (long long)rows, (long long)chunk,
+              (long long)s.chunk, (long long)s.chunk, (long long)rows, (long long)s.chunk,
               (long long)rows);
-    sb_printf(sb, "    if (m0 < m1)\n      %s_gemm(m1 - m0, %lld, %lld, s0 + m0 * %lld, %lld, s1, "
-                  "y + m0 * %lld, %lld, %s);\n", o->prefix, (long long)N, (long long)K,
+    sb_printf(sb, "    if (m0 < m1)\n      %s_%s(m1 - m0, %lld, %lld, s0 + m0 * %lld, %lld, s1, "
+                  "y + m0 * %lld, %lld, %s%s);\n", o->prefix, fn, (long long)N, (long long)K,
               (long long)K, (long long)K, (long long)N, (long long)N,
-              epilogue_args(n, xformat("m0 * %lld", (long long)N), N));
+              epilogue_args(n, xformat("m0 * %lld", (long long)N), N), ws);
   } else { /* few rows: split the column panels */
-    int64_t chunk = (panels + t - 1) / t * nr;
     sb_printf(sb, "    const int64_t n0 = t * %lld, n1 = n0 + %lld < %lld ? n0 + %lld : %lld;\n",
-              (long long)chunk, (long long)chunk, (long long)N, (long long)chunk, (long long)N);
+              (long long)s.chunk, (long long)s.chunk, (long long)N, (long long)s.chunk, (long long)N);
     const char *bias = n->bias ? xformat("%s + n0", kname(n, n->bias)) : "NULL";
     const char *res = n->residual ? xformat("%s + n0", kname(n, n->residual)) : "NULL";
-    sb_printf(sb, "    if (n0 < n1)\n      %s_gemm(%lld, n1 - n0, %lld, s0, %lld, s1 + n0 * %lld, "
-                  "y + n0, %lld, %s, %s, %lld, %d);\n", o->prefix, (long long)rows, (long long)K,
-              (long long)K, (long long)K, (long long)N, bias, res, (long long)N, n->act);
+    sb_printf(sb, "    if (n0 < n1)\n      %s_%s(%lld, n1 - n0, %lld, s0, %lld, s1 + n0 * %lld, "
+                  "y + n0, %lld, %s, %s, %lld, %d%s);\n", o->prefix, fn, (long long)rows,
+              (long long)K, (long long)K, (long long)K, (long long)N, bias, res, (long long)N,
+              n->act, ws);
   }
   sb_puts(sb, "  }\n");
 }
@@ -463,7 +518,7 @@ static void emit_matmul(StrBuf *sb, const EmitOptions *o, const Node *n) {
   ba.ndim -= 2;
   if (b->op == OP_PACK) { /* a weight: one product over all rows of A */
     ATTN_ASSERT(shape_numel(&ba) == shape_numel(&batch));
-    emit_weight_gemm(sb, o, n, M * shape_numel(&batch), N, K);
+    emit_weight_gemm(sb, o, n);
     return;
   }
   Shape bb = b->shape;
@@ -1159,7 +1214,7 @@ static void put_kernels(StrBuf *sb, const Graph *g, const EmitOptions *o) {
   sb_puts(sb, "#if defined(__GNUC__)\n#pragma GCC diagnostic pop\n#endif\n");
   if (needs_section(g, "gemm_common", 11))
     sb_printf(sb, "_Static_assert(%s_GEMM_NR == %d, \"weights were packed for another kernel\");\n",
-              o->prefix, g->gemm_nr);
+              o->prefix, g->target->gemm_nr);
 }
 
 void emit_source(const Graph *g, const EmitOptions *o, FILE *out) {

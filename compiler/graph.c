@@ -17,7 +17,11 @@ const OpKind op_kinds[OP_COUNT] = {
 #undef OP
 };
 
-Graph *graph_new(void) { return xalloc(sizeof(Graph)); }
+Graph *graph_new(void) {
+  Graph *g = xalloc(sizeof(Graph));
+  g->target = target_find("generic"); /* until the driver sets the one chosen */
+  return g;
+}
 
 #define GROW(arr, n, cap)                                                      \
   do {                                                                         \

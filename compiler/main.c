@@ -489,7 +489,7 @@ static int compile(const Args *a) {
     return 1;
   }
   const Target *target = target_find(a->target ? a->target : "native");
-  g->gemm_nr = target->gemm_nr;
+  g->target = target;
   g->threads = a->threads > 1 ? a->threads : 1;
   dump_after(a, g, "lua");
   for (int k = 0; k < NPASSES; k++) {

@@ -39,13 +39,13 @@ static Node *make_pack(Graph *g, Node *w, bool trans, Node *before) {
   p->pk_k = trans ? w->shape.dim[1] : w->shape.dim[0];
   p->pk_n = trans ? w->shape.dim[0] : w->shape.dim[1];
   p->shape.ndim = 1;
-  p->shape.dim[0] = pack_floats(p->pk_k, p->pk_n, g->gemm_nr);
+  p->shape.dim[0] = pack_floats(p->pk_k, p->pk_n, g->target->gemm_nr);
   p->dtype = DT_F32;
   p->live = true;
   if (w->data) {
     float *packed = xalloc(sizeof(float) * (size_t)p->shape.dim[0]);
     int64_t ldb_k = trans ? 1 : p->pk_n, ldb_n = trans ? p->pk_k : 1;
-    pack_matrix(p->pk_k, p->pk_n, w->data, ldb_k, ldb_n, g->gemm_nr, packed);
+    pack_matrix(p->pk_k, p->pk_n, w->data, ldb_k, ldb_n, g->target->gemm_nr, packed);
     p->data = packed;
   }
   graph_insert_before(g, p, before);
@@ -57,13 +57,13 @@ void pack_weights(Graph *g) {
   for (int i = 0; i < g->nnodes; i++) {
     Node *n = g->nodes[i];
     if (n->live && n->op == OP_ATTENTION)
-      n->scratch_bytes = emit_attention_scratch(n, g->gemm_nr, g->threads);
+      n->scratch_bytes = emit_attention_scratch(n, g->target->gemm_nr, g->threads);
     if (!n->live || n->op != OP_MATMUL)
       continue;
     if (!is_weight(n->src[1])) { /* packed per product into the kernel's scratch */
       int64_t k = n->src[0]->shape.dim[n->src[0]->shape.ndim - 1];
       int64_t cols = n->shape.dim[n->shape.ndim - 1];
-      n->scratch_bytes = (int64_t)sizeof(float) * pack_floats(k, cols, g->gemm_nr);
+      n->scratch_bytes = (int64_t)sizeof(float) * pack_floats(k, cols, g->target->gemm_nr);
       continue;
     }
     Node *p = find_pack(g, n->src[1], n->trans_b);
@@ -72,6 +72,7 @@ void pack_weights(Graph *g) {
       i++; /* n moved one place later */
     }
     n->src[1] = p;
+    n->scratch_bytes = emit_weight_gemm_scratch(n, g->target, g->threads);
   }
   graph_prune(g);
 }

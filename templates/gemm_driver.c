@@ -16,7 +16,8 @@
  *   ap[c * MR * KCP + i * KCP], so a tile runs up to KS deep with the rows KCP apart.
  * gemm: C = act(A * B + bias) + R. Loops: N blocks of nc columns > K blocks of up to KS
  * (the kc x nc block of Bp, about BBLOCK floats, stays in L2) > MR-row strips of A (packed
- * to a stack buffer) > NR-column panels, each an MR x NR register tile that runs the whole
+ * to a stack buffer; with gemm_ws's workspace, all of A is packed on the first N block and
+ * read from there by the others) > NR-column panels, each an MR x NR register tile that runs the whole
  * K block, so C is touched once per K block (once in all when K <= KS). Bias, act and R
  * are applied once. */
 
@@ -73,14 +74,46 @@ static inline void PREFIX_gemm_blocks(int64_t K, int64_t depth, int64_t *kcb, in
   *nc = c < PREFIX_GEMM_NR ? PREFIX_GEMM_NR : c > PREFIX_GEMM_NC ? PREFIX_GEMM_NC : c;
 }
 
+/* The K block depth (kcb) and N block width (nc) of an M x K x N product: K blocks up to
+ * KS deep touch C once per block, but their N blocks are narrower and A is packed again
+ * for each N block: when that means more N blocks and A is the bigger operand (K > N),
+ * KC-deep blocks instead */
+static inline void PREFIX_gemm_plan(int64_t N, int64_t K, int64_t *kcb, int64_t *nc) {
+  int64_t kcb1, nc1;
+  PREFIX_gemm_blocks(K, PREFIX_GEMM_KS, kcb, nc);
+  PREFIX_gemm_blocks(K, PREFIX_GEMM_KC, &kcb1, &nc1);
+  if (K > N && (N + *nc - 1) / *nc > (N + nc1 - 1) / nc1) {
+    *kcb = kcb1;
+    *nc = nc1;
+  }
+}
+
+/* Floats of the workspace PREFIX_gemm_ws packs the whole of A into (every MR-row strip of
+ * every K block, once, instead of once per N block), 0 when it would not help (one N block).
+ * The compiler's target.c computes the same (or more) to size the workspace it passes. */
+static inline int64_t PREFIX_gemm_ws_floats(int64_t M, int64_t N, int64_t K) {
+  int64_t kcb, nc;
+  if (M <= 0 || N <= 0 || K <= 0)
+    return 0;
+  PREFIX_gemm_plan(N, K, &kcb, &nc);
+  if (N <= nc)
+    return 0;
+  const int64_t strips = (M + PREFIX_GEMM_MR - 1) / PREFIX_GEMM_MR, blocks = (K + kcb - 1) / kcb;
+  return blocks * strips * ((kcb + PREFIX_GEMM_KC - 1) / PREFIX_GEMM_KC) * PREFIX_GEMM_MR *
+         PREFIX_GEMM_KCP;
+}
+
 /* C[M,N] = act(A[M,K] * B + bias) + R; A row stride lda (lda == KCP and K <= KC: full
  * strips of A are read in place, as the packed strips they already are; a partial last
  * strip is packed, so the tile can read MR rows), Bp = pack_b(B), C row stride ldc,
  * bias[N] and R (row stride ldr) may be NULL; act 0 none, 1 relu, 2 gelu (erf).
- * C must not overlap A, Bp or bias; R may be C itself (C == R, ldc == ldr) or apart from it. */
-static inline void PREFIX_gemm(int64_t M, int64_t N, int64_t K, const float *A, int64_t lda,
-                               const float *Bp, float *C, int64_t ldc, const float *bias,
-                               const float *R, int64_t ldr, int act) {
+ * C must not overlap A, Bp or bias; R may be C itself (C == R, ldc == ldr) or apart from it.
+ * ws: NULL or wsn floats (64-byte aligned); when wsn >= PREFIX_gemm_ws_floats(M, N, K) > 0,
+ * each strip of A is packed there once for all N blocks, else once per N block (from A,
+ * which is in L3 when it is big). */
+static inline void PREFIX_gemm_ws(int64_t M, int64_t N, int64_t K, const float *A, int64_t lda,
+                                  const float *Bp, float *C, int64_t ldc, const float *bias,
+                                  const float *R, int64_t ldr, int act, float *ws, int64_t wsn) {
   const int64_t MR = PREFIX_GEMM_MR, NR = PREFIX_GEMM_NR, KC = PREFIX_GEMM_KC,
                 KCP = PREFIX_GEMM_KCP;
   /* the packed A strip, KS / KC chunks (avx512 38.25 KiB, avx2 19.1, generic 12.75), all
@@ -90,16 +123,8 @@ static inline void PREFIX_gemm(int64_t M, int64_t N, int64_t K, const float *A, 
     return;
   if (K < 0)
     K = 0;
-  /* K blocks up to KS deep touch C once per block, but their N blocks are narrower and A
-   * is packed again for each N block: when that means more N blocks and A is the bigger
-   * operand (K > N), KC-deep blocks instead */
-  int64_t kcb, nc, kcb1, nc1;
-  PREFIX_gemm_blocks(K, PREFIX_GEMM_KS, &kcb, &nc);
-  PREFIX_gemm_blocks(K, KC, &kcb1, &nc1);
-  if (K > N && (N + nc - 1) / nc > (N + nc1 - 1) / nc1) {
-    kcb = kcb1;
-    nc = nc1;
-  }
+  int64_t kcb, nc;
+  PREFIX_gemm_plan(N, K, &kcb, &nc);
   const int in_place = lda == KCP && K <= KC; /* A is a packed strip already */
   /* one K block of at most KC, the MR rows of a strip within 4 KiB: a target with a strided
    * tile reads full strips of A in place at A's own row stride (packing them costs about as
@@ -110,6 +135,10 @@ static inline void PREFIX_gemm(int64_t M, int64_t N, int64_t K, const float *A, 
 #else
   const int strided = 0;
 #endif
+  /* the strips packed once, in ws: strip s of K block b at ws + (b * strips + s) * sfl */
+  const int64_t strips = (M + MR - 1) / MR, sfl = (kcb + KC - 1) / KC * MR * KCP;
+  const int64_t need = PREFIX_gemm_ws_floats(M, N, K);
+  const int once = ws != NULL && need > 0 && wsn >= need && !in_place && !strided;
   /* Without an act, R is added before the K loop (so C == R works); with one, after the
    * act at the last K block. Then, if C overlaps R, neither partial sums nor the
    * pre-activation tile can go through C: each tile runs all its K blocks in a stack
@@ -131,15 +160,19 @@ static inline void PREFIX_gemm(int64_t M, int64_t N, int64_t K, const float *A, 
         const int r_now = R && (r_late ? last : first);
         for (int64_t ic = 0; ic < M; ic += MR) {
           const int64_t mr = M - ic < MR ? M - ic : MR;
-          const float *as = ap; /* the strip: packed, or A itself when its stride is KCP */
+          /* the strip: packed (into ws, on the first N block), or A itself */
+          float *const sp = once ? ws + (pc / kcb * strips + ic / MR) * sfl : ap;
+          const float *as = sp;
           if ((in_place || strided) && mr == MR)
             as = A + ic * lda;
-          else
-            PREFIX_gemm_pack_a(mr, kc, A + ic * lda + pc, lda, ap);
+          else if (!once || jc == 0)
+            PREFIX_gemm_pack_a(mr, kc, A + ic * lda + pc, lda, sp);
           const int64_t next = M - ic - MR < MR ? M - ic - MR : MR, parts = (je - jc + NR - 1) / NR;
           for (int64_t j = jc; j < je; j += NR) {
             float *c = C + ic * ldc + j;
-            if (!in_place && next > 0) /* the next strip's A lines, before its packing */
+            /* the next strip's A lines, before its packing (a strip packed already is
+             * contiguous: the hardware prefetcher does better with it than this) */
+            if (!in_place && next > 0 && !(once && jc > 0))
               PREFIX_gemm_prefetch_a(A + (ic + MR) * lda + pc, lda, next, kc, (j - jc) / NR, parts);
             const float *r = r_now ? R + ic * ldr + j : NULL;
             if (j + NR < je) /* the next tile's C (and R) lines, early */
@@ -187,4 +220,11 @@ static inline void PREFIX_gemm(int64_t M, int64_t N, int64_t K, const float *A, 
       }
     }
   }
+}
+
+/* PREFIX_gemm_ws without the workspace: each strip of A is packed once per N block */
+static inline void PREFIX_gemm(int64_t M, int64_t N, int64_t K, const float *A, int64_t lda,
+                               const float *Bp, float *C, int64_t ldc, const float *bias,
+                               const float *R, int64_t ldr, int act) {
+  PREFIX_gemm_ws(M, N, K, A, lda, Bp, C, ldc, bias, R, ldr, act, NULL, 0);
 }

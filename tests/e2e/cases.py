@@ -319,6 +319,9 @@ CASES = [
     # 1030 x 64 (>= 65536 floats): with --threads 2 the LayerNorms split their rows; 256-key
     # blocks with a partial last one (1030 = 4 x 256 + 6)
     _tb(1, 1030, 1030, 64, 4, 1, MASK=0, seed=26),
+    # FFN 256 -> 1024: more than one N block, so the GEMM packs A once into its workspace
+    # (per thread with --threads 2, which splits the 40 rows)
+    _tb(1, 40, 40, 256, 4, 4, MASK=1, seed=27),
     # 4. Attention_LSTM_Model (seed 002)
     _lstm(2, 16, 32, 64, 2, 5, seed=30),
     _lstm(1, 1, 20, 36, 1, 3, seed=31),

@@ -122,12 +122,16 @@ static void bench(const char *label, int64_t M, int64_t K, int64_t N, int use_bi
   for (int64_t i = 0; i < M * N; i++)
     R[i] = 0.5f;
   PREFIX_pack_b(K, N, B, N, 1, Bp);
+  /* the packed-A workspace, as the generated code passes it (BENCH_NO_WS=1: none) */
+  const int64_t wsf = getenv("BENCH_NO_WS") ? 0 : PREFIX_gemm_ws_floats(M, N, K);
+  float *ws = wsf > 0 ? alloc_floats(wsf) : NULL;
   const double flops = 2.0 * (double)M * (double)N * (double)K;
   /* warm up; then samples of `batch` calls (each sample >= 0.2 ms), about 0.5 s in all */
   double t0 = now();
   int warm = 0;
   do {
-    PREFIX_gemm(M, N, K, A, K, Bp, C, N, use_bias ? bias : NULL, use_res ? R : NULL, N, act);
+    PREFIX_gemm_ws(M, N, K, A, K, Bp, C, N, use_bias ? bias : NULL, use_res ? R : NULL, N, act,
+                     ws, wsf);
     warm++;
   } while (now() - t0 < 0.05);
   const double per_call = (now() - t0) / warm;
@@ -142,7 +146,8 @@ static void bench(const char *label, int64_t M, int64_t K, int64_t N, int use_bi
   for (int r = 0; r < samples; r++) {
     const double w = now(), c = cpu_now();
     for (int b = 0; b < batch; b++)
-      PREFIX_gemm(M, N, K, A, K, Bp, C, N, use_bias ? bias : NULL, use_res ? R : NULL, N, act);
+      PREFIX_gemm_ws(M, N, K, A, K, Bp, C, N, use_bias ? bias : NULL, use_res ? R : NULL, N, act,
+                     ws, wsf);
     tc[r] = (cpu_now() - c) / batch;
     tw[r] = (now() - w) / batch;
   }
@@ -164,6 +169,8 @@ static void bench(const char *label, int64_t M, int64_t K, int64_t N, int use_bi
   free(C - offset);
   free(bias - offset);
   free(R - offset);
+  if (ws)
+    free(ws - offset);
 }
 
 int main(int argc, char **argv) {

@@ -97,6 +97,8 @@ static void run_shape_lda(int64_t M, int64_t N, int64_t K, int ncombos, int comb
   float *C = xmalloc((size_t)(M * ldc) * sizeof(float));
   float *R = xmalloc((size_t)(M * ldr_sep) * sizeof(float));
   float *R0 = xmalloc((size_t)(M * (ldc > ldr_sep ? ldc : ldr_sep)) * sizeof(float));
+  const int64_t wsn = PREFIX_gemm_ws_floats(M, N, K);
+  float *ws = xmalloc((size_t)(wsn + 16) * sizeof(float));
   for (int64_t i = 0; i < M * lda; i++)
     A[i] = frand();
   for (int64_t k = 0; k < K; k++)
@@ -144,8 +146,17 @@ static void run_shape_lda(int64_t M, int64_t N, int64_t K, int ncombos, int comb
           Rp[i * ldr + j] = j < N ? frand() : -777.0f;
       memcpy(R0, Rp, (size_t)(M * ldr) * sizeof(float));
     }
-    if (t % 3 != 2) {
+    if (t % 3 == 0) {
       PREFIX_gemm(M, N, K, A, lda, Bp, C, ldc, use_bias ? bias : NULL, Rp, ldr, act);
+    } else if (t % 3 == 1) { /* with the packed-A workspace (sentinels after it survive) */
+      for (int64_t i = 0; i < wsn + 16; i++)
+        ws[i] = i < wsn ? NAN : -555.0f;
+      PREFIX_gemm_ws(M, N, K, A, lda, Bp, C, ldc, use_bias ? bias : NULL, Rp, ldr, act, ws, wsn);
+      for (int64_t i = wsn; i < wsn + 16; i++)
+        if (ws[i] != -555.0f) {
+          fail("wrote past the workspace", M, N, K, combo, -1, i, ws[i], -555.0f);
+          break;
+        }
     } else { /* as threads split it: 4 calls on row halves x column halves (at a panel edge) */
       const int64_t nr = PREFIX_GEMM_NR, m0 = M / 2, n0 = N / 2 / nr * nr;
       for (int q = 0; q < 4; q++) {
@@ -194,13 +205,46 @@ static void run_shape_lda(int64_t M, int64_t N, int64_t K, int ncombos, int comb
   free(C);
   free(R);
   free(R0);
+  free(ws);
 }
 
 static void run_shape(int64_t M, int64_t N, int64_t K, int ncombos, int combo0) {
   run_shape_lda(M, N, K, ncombos, combo0, 0);
 }
 
+#ifdef TARGET_NAME
+/* the compiler sizes the workspace it passes by its own mirror of the driver's blocking
+ * (compiler/target.c): it must be at least what the driver uses, and 0 exactly when the
+ * driver would use none */
+#include "../../compiler/target.c"
+
+static void check_ws_sizes(void) {
+  const Target *t = target_find(TARGET_NAME);
+  static const int64_t sizes[] = {1, 5, 12, 13, 64, 100, 255, 256, 257, 300, 511, 512, 513, 700,
+                                  768, 769, 1000, 1024, 1536, 1600, 2304, 3072, 4096, 5000};
+  const int n = (int)(sizeof sizes / sizeof *sizes);
+  int bad = 0;
+  for (int a = 0; a < n; a++)
+    for (int b = 0; b < n; b++)
+      for (int c = 0; c < n; c++) {
+        const int64_t M = sizes[a], N = sizes[b], K = sizes[c];
+        const int64_t need = PREFIX_gemm_ws_floats(M, N, K), got = target_gemm_ws_floats(t, M, N, K);
+        if (!t || got < need || (got == 0) != (need == 0)) {
+          if (bad++ < 5)
+            printf("FAIL workspace %s M=%lld N=%lld K=%lld: the compiler sizes %lld floats, the "
+                   "driver needs %lld\n", TARGET_NAME, (long long)M, (long long)N, (long long)K,
+                   (long long)got, (long long)need);
+        }
+      }
+  failed += bad;
+  passed += bad == 0;
+}
+#else
+static void check_ws_sizes(void) {}
+#endif
+
 int main(void) {
+  check_ws_sizes();
   static const int64_t Ms[] = {1, 2, 3, 7, 12, 13, 14, 17, 100, 129};
   static const int64_t Ns[] = {1, 7, 8, 9, 15, 16, 17, 31, 32, 33, 100, 129};
   static const int64_t Ks[] = {1, 3, 17, 100, 129, 256, 257, 513, 800};

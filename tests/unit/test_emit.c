@@ -127,7 +127,7 @@ static void test_runtime_params_header(void **state) {
   Node *src2[2] = {x, w};
   Node *y = node(g, p, src2, 2);
   graph_add_output(g, "y", y);
-  g->gemm_nr = 16;
+  g->target = target_find("generic");
   pack_weights(g);
   memplan_run(g);
   char *hdr = capture(emit_header, false);
