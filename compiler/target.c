@@ -42,6 +42,8 @@ int64_t target_gemm_ws_floats(const Target *t, int64_t M, int64_t N, int64_t K) 
     kcb = kcb1;
     nc = nc1;
   }
+  const int64_t nb = (N + nc - 1) / nc; /* N blocks of equal widths */
+  nc = ((N + nb - 1) / nb + t->gemm_nr - 1) / t->gemm_nr * t->gemm_nr;
   if (N <= nc)
     return 0;
   const int64_t strips = (M + t->gemm_mr - 1) / t->gemm_mr, blocks = (K + kcb - 1) / kcb;

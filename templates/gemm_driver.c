@@ -77,7 +77,7 @@ static inline void PREFIX_gemm_blocks(int64_t K, int64_t depth, int64_t *kcb, in
 /* The K block depth (kcb) and N block width (nc) of an M x K x N product: K blocks up to
  * KS deep touch C once per block, but their N blocks are narrower and A is packed again
  * for each N block: when that means more N blocks and A is the bigger operand (K > N),
- * KC-deep blocks instead */
+ * KC-deep blocks instead. */
 static inline void PREFIX_gemm_plan(int64_t N, int64_t K, int64_t *kcb, int64_t *nc) {
   int64_t kcb1, nc1;
   PREFIX_gemm_blocks(K, PREFIX_GEMM_KS, kcb, nc);
@@ -86,6 +86,9 @@ static inline void PREFIX_gemm_plan(int64_t N, int64_t K, int64_t *kcb, int64_t 
     *kcb = kcb1;
     *nc = nc1;
   }
+  /* as many N blocks, of equal widths (1024 as 512 + 512, not 768 + 256) */
+  const int64_t nb = (N + *nc - 1) / *nc;
+  *nc = ((N + nb - 1) / nb + PREFIX_GEMM_NR - 1) / PREFIX_GEMM_NR * PREFIX_GEMM_NR;
 }
 
 /* Floats of the workspace PREFIX_gemm_ws packs the whole of A into (every MR-row strip of
