@@ -35,9 +35,16 @@ attncc: $(SRCS) build/embedded.c $(HDRS)
 	$(CC) $(CFLAGS) -o $@ $(SRCS) build/embedded.c $(LDLIBS)
 
 # the same compiler, built with AddressSanitizer and UBSan: every test group that runs
-# attncc runs this build (make test-build and make app use ./attncc, as users would)
-build/attncc-asan: $(SRCS) build/embedded.c $(HDRS)
-	$(CC) $(CFLAGS) $(SAN) -o $@ $(SRCS) build/embedded.c $(LDLIBS)
+# attncc runs this build (make test-build and make app use ./attncc, as users would).
+# Its objects (build/asan/, with their header dependencies) are the unit tests' too.
+asan_objs = $(patsubst %.c,build/asan/%.o,$(1))
+build/asan/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(SAN) -MMD -MP -c -o $@ $<
+-include $(wildcard build/asan/*/*.d)
+
+build/attncc-asan: $(call asan_objs,$(SRCS) build/embedded.c)
+	$(CC) $(CFLAGS) $(SAN) -o $@ $^ $(LDLIBS)
 
 install: attncc
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/attncc/runtime
@@ -52,8 +59,8 @@ UNIT_LIB_SRCS := compiler/util.c compiler/graph.c compiler/shape.c compiler/memp
                  compiler/pack.c compiler/target.c \
                  compiler/emit.c compiler/emit_weights.c compiler/dump_dot.c compiler/debug_emit.c build/embedded.c runtime/attncc_safetensors.c runtime/attncc_params.c
 
-build/test_%: tests/unit/test_%.c $(UNIT_LIB_SRCS) $(HDRS)
-	$(CC) $(CFLAGS) $(SAN) -o $@ $< $(UNIT_LIB_SRCS) $(LDLIBS) -lcmocka
+build/test_%: tests/unit/test_%.c $(call asan_objs,$(UNIT_LIB_SRCS)) $(HDRS)
+	$(CC) $(CFLAGS) $(SAN) -o $@ $< $(call asan_objs,$(UNIT_LIB_SRCS)) $(LDLIBS) -lcmocka
 
 test-unit: $(UNIT_TESTS)
 	@for t in $(UNIT_TESTS); do echo "== $$t"; ./$$t || exit 1; done
@@ -134,7 +141,8 @@ test-sanitize: build/attncc-asan
 # every test group; two at a time (each group's output is printed whole when it ends)
 TEST_GROUPS := test-e2e test-unit test-kernels test-cli test-bad test-fuzz test-sanitize \
                test-app test-big test-build test-debug
-test: attncc build/attncc-asan
+test:
+	$(MAKE) -j2 attncc build/attncc-asan $(UNIT_TESTS)
 	$(MAKE) -j2 --output-sync=target $(TEST_GROUPS)
 
 # ---- demo: the transformer block example, end to end ----
