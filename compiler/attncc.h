@@ -307,8 +307,11 @@ void emit_header(const Graph *g, const EmitOptions *o, FILE *out);
 void emit_check_driver(const Graph *g, const EmitOptions *o, FILE *out);
 const char *emit_param_field(const Graph *g, const Node *param); /* C field name */
 /* attn_skip.c: per block of qblock queries, the key blocks [lo, hi) holding an unmasked key
- * when a constant mask allows skipping the others; false when every block must be visited */
-bool attention_key_blocks(const Node *n, int64_t qblock, int64_t kblock, int32_t *lo, int32_t *hi);
+ * when a constant mask allows skipping the others, and per strip of `strip` queries the end
+ * of its unmasked keys (strip_end, ceil(lq / strip) entries; lk for a strip with a row that
+ * masks every key); false when every key of every block must be visited */
+bool attention_key_blocks(const Node *n, int64_t qblock, int64_t kblock, int64_t strip,
+                          int32_t *lo, int32_t *hi, int32_t *strip_end);
 /* attn_skip.c: whether a chain step masks with a constant (so key blocks may be skipped) */
 bool attention_has_constant_mask(const Node *n);
 int64_t emit_attention_scratch(const Node *n, int gemm_nr, int threads); /* bytes it needs */

@@ -746,16 +746,21 @@ static void emit_attention(StrBuf *sb, const EmitOptions *o, const Node *n) {
                 "head dims %lld/%lld */\n", batch, lq, lk, dh, dv);
   long long nqb = (lq + ATTN_QUERIES - 1) / ATTN_QUERIES;
   int32_t *kb_lo = xalloc(sizeof(int32_t) * (size_t)nqb), *kb_hi = xalloc(sizeof(int32_t) * (size_t)nqb);
-  bool skip = attention_key_blocks(n, ATTN_QUERIES, kblock, kb_lo, kb_hi);
+  /* the end of each query's unmasked keys (the tile's MR may be known only when the code
+   * is built: the generic kernel's depends on the machine) */
+  int32_t *ke = xalloc(sizeof(int32_t) * (size_t)lq);
+  bool skip = attention_key_blocks(n, ATTN_QUERIES, kblock, 1, kb_lo, kb_hi, ke);
   if (skip) {
     long long visited = 0;
     for (long long qb = 0; qb < nqb; qb++)
       visited += kb_hi[qb] - kb_lo[qb];
     sb_printf(sb, "  /* a constant mask: each block of %d queries visits only the key blocks\n"
-                  "     [kb_lo, kb_hi) holding unmasked keys, %lld of %lld (query, key) block pairs */\n",
+                  "     [kb_lo, kb_hi) holding unmasked keys, %lld of %lld (query, key) block pairs;\n"
+                  "     a full strip of queries stops after the last key one of them keeps (ke) */\n",
               ATTN_QUERIES, visited, nqb * blocks);
     put_int_table(sb, "kb_lo", kb_lo, nqb);
     put_int_table(sb, "kb_hi", kb_hi, nqb);
+    put_int_table(sb, "ke", ke, lq);
   }
   int t = o->threads > 1 && batch > 1 ? (o->threads < batch ? o->threads : (int)batch) : 1;
   if (t > 1)
@@ -815,15 +820,29 @@ static void emit_attention(StrBuf *sb, const EmitOptions *o, const Node *n) {
   sb_printf(sb, "        for (int64_t i1 = 0; i1 < in; i1 += %s_GEMM_MR) {\n", P);
   sb_printf(sb, "          const int64_t mr = in - i1 < %s_GEMM_MR ? in - i1 : %s_GEMM_MR;\n", P, P);
   sb_printf(sb, "          float *ss = st + i1 * %d, *os = out + i1 * %lld;\n", ATTN_LD, dv);
+  /* js: the keys of the block this strip computes (the columns of S and the depth of P V) */
+  if (skip)
+    sb_printf(sb, "          int64_t je = jn;\n"
+                  "          if (mr == %s_GEMM_MR) {\n"
+                  "            je = 0;\n"
+                  "            for (int64_t i = i0 + i1; i < i0 + i1 + mr; i++)\n"
+                  "              je = ke[i] - j0 > je ? ke[i] - j0 : je;\n"
+                  "          }\n"
+                  "          const int64_t js = je < jn ? je : jn;\n"
+                  "          if (js <= 0)\n            continue; /* every key masked for the strip */\n",
+              P);
+  else
+    sb_puts(sb, "          const int64_t js = jn;\n");
   if (direct) {
     sb_printf(sb, "          if (mr == %s_GEMM_MR)\n"
-                  "            for (int64_t j = 0; j < jn; j += %s_GEMM_NR)\n"
+                  "            for (int64_t j = 0; j < js; j += %s_GEMM_NR)\n"
                   "              %s_gemm_tile(mr, %lld, qs + i1 * %d, kp + jb * %lld + j * %lld,\n"
-                  "                           jn - j < %s_GEMM_NR ? jn - j : %s_GEMM_NR, NULL, 0, ss + j, %d,\n"
+                  "                           js - j < %s_GEMM_NR ? js - j : %s_GEMM_NR, NULL, 0, ss + j, %d,\n"
                   "                           NULL, NULL, NULL, 0, 0);\n          else\n  ",
               P, P, P, dh, ATTN_LD, (long long)kp, dh, P, P, ATTN_LD);
   }
-  sb_printf(sb, "          %s_gemm(mr, jn, %lld, %s + i1 * %lld, %lld, kp + jb * %lld, ss, %d, NULL, NULL, 0, 0);\n",
+  /* a partial strip computes the whole block (js == jn): the packed V's panels are jn deep */
+  sb_printf(sb, "          %s_gemm(mr, js, %lld, %s + i1 * %lld, %lld, kp + jb * %lld, ss, %d, NULL, NULL, 0, 0);\n",
             P, dh, stage ? "qs" : "q", stage ? (long long)ATTN_LD : ldq,
             stage ? (long long)ATTN_LD : ldq, (long long)kp, ATTN_LD);
   if (steps.len) { /* the chain and each row's block max in one pass, 16 lanes at a time */
@@ -835,27 +854,27 @@ static void emit_attention(StrBuf *sb, const EmitOptions *o, const Node *n) {
       sb_puts(sb, rows.buf);
     }
     sb_puts(sb, "          float lane[16];\n          for (int l = 0; l < 16; l++)\n"
-                "            lane[l] = -INFINITY;\n          const int64_t full = jn - jn % 16;\n"
+                "            lane[l] = -INFINITY;\n          const int64_t full = js - js % 16;\n"
                 "          int64_t j = 0;\n          for (; j < full; j += 16)\n"
                 "            for (int l = 0; l < 16; l++) {\n");
     attn_chain_body(sb, steps.buf, "j + l", "l");
-    sb_puts(sb, "            }\n          for (j = full; j < jn; j++) {\n");
+    sb_puts(sb, "            }\n          for (j = full; j < js; j++) {\n");
     attn_chain_body(sb, steps.buf, "j", "0");
     sb_puts(sb, "          }\n");
     sb_printf(sb, "          bmax[i] = %s_lanes_max(lane);\n          }\n", P);
   }
   /* the rows' running max and sum take the block in; its scores become exponentials and
    * the output rows are corrected for the new max */
-  sb_printf(sb, "          %s_softmax_block(ss, %d, mr, jn, %s, rmax + i1, rsum + 16 * i1, %s, os, %lld, %lld);\n",
+  sb_printf(sb, "          %s_softmax_block(ss, %d, mr, js, %s, rmax + i1, rsum + 16 * i1, %s, os, %lld, %lld);\n",
             P, ATTN_LD, steps.len ? "bmax + i1" : "NULL", scale, dv, dv);
   if (direct) {
     sb_printf(sb, "          if (mr == %s_GEMM_MR)\n"
                   "            for (int64_t j = 0; j < %lld; j += %s_GEMM_NR)\n"
-                  "              %s_gemm_tile(mr, jn, ss, vp + jb * %lld + j * jn, %lld - j < %s_GEMM_NR ? %lld - j : %s_GEMM_NR,\n"
+                  "              %s_gemm_tile(mr, js, ss, vp + jb * %lld + j * jn, %lld - j < %s_GEMM_NR ? %lld - j : %s_GEMM_NR,\n"
                   "                           os + j, %lld, os + j, %lld, NULL, NULL, NULL, 0, 0);\n          else\n  ",
               P, dv, P, P, (long long)vp, dv, P, dv, P, dv, dv);
   }
-  sb_printf(sb, "          %s_gemm(mr, %lld, jn, ss, %d, vp + jb * %lld, os, %lld, NULL, os, %lld, 0);\n",
+  sb_printf(sb, "          %s_gemm(mr, %lld, js, ss, %d, vp + jb * %lld, os, %lld, NULL, os, %lld, 0);\n",
             P, dv, ATTN_LD, (long long)vp, dv, dv);
   sb_puts(sb, "        }\n");
   sb_puts(sb, "      }\n      for (int64_t i = 0; i < in; i++) {\n");

@@ -68,6 +68,10 @@ heads encoder k,v,out && ok || bad "encoder: permute copies around the attention
 # it fully masks; 300 queries = 4 blocks of 96, 300 keys = 3 blocks of 128: 9 of 12 pairs
 "$ATTNCC" "$ROOT/examples/transformer_block.lua" -D B=1 -D QLEN=300 -D KLEN=300 -D MASK=3 -o "$TMP/c.c" &&
   grep -q "9 of 12 (query, key) block pairs" "$TMP/c.c" && ok || bad "causal mask: key blocks not skipped"
+# and within a visited block, a strip of queries stops after the last key it keeps: query q
+# keeps keys 0..q (the table ends at key 300)
+grep -q "static const int32_t ke\[300\] = {1, 2, 3, 4, 5," "$TMP/c.c" &&
+  grep -q "296, 297, 298, 299, 300};" "$TMP/c.c" && ok || bad "causal mask: no key ends per query"
 "$ATTNCC" "$ROOT/examples/transformer_block.lua" -D B=1 -D QLEN=300 -D KLEN=300 -D MASK=2 -o "$TMP/c.c" &&
   ! grep -q "block pairs" "$TMP/c.c" && ok || bad "a mask given as input must not skip blocks"
 
