@@ -53,7 +53,7 @@ install: attncc
 
 # ---- tests ----
 UNIT_TESTS := build/test_safetensors build/test_params build/test_shape build/test_graph \
-              build/test_emit build/test_fuse
+              build/test_emit build/test_fuse build/test_attn_skip
 UNIT_LIB_SRCS := compiler/util.c compiler/graph.c compiler/shape.c compiler/memplan.c compiler/fold.c compiler/simplify.c \
                  compiler/fuse.c compiler/fuse_attention.c compiler/fold_scale.c compiler/attn_skip.c compiler/attn_layout.c compiler/fuse_layernorm.c compiler/fuse_elementwise.c \
                  compiler/pack.c compiler/target.c \

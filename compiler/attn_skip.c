@@ -7,7 +7,9 @@
  * row keeps at least one unmasked key. A key block whose keys are all masked for every
  * query of a query block then adds nothing, and the kernel does not visit it; within a
  * visited block, a strip of the GEMM's MR query rows stops after the last key any of its
- * rows keeps (a causal mask's diagonal block: the strips above the diagonal skip the rest). */
+ * rows keeps (a causal mask's diagonal block: the strips above the diagonal skip the rest),
+ * and when the chain is only such masks, a strip whose keys hold no masked one for any of
+ * its rows skips the chain. */
 #include "attncc.h"
 
 #include <math.h>
@@ -95,22 +97,32 @@ bool attention_has_constant_mask(const Node *n) {
   return masking_steps(n, mask) > 0;
 }
 
-bool attention_key_blocks(const Node *n, int64_t qblock, int64_t kblock, int64_t strip,
-                          int32_t *lo, int32_t *hi, int32_t *strip_end) {
+bool attention_mask_only(const Node *n, int nsteps) {
+  for (int t = 0; t < nsteps; t++) {
+    double bound;
+    if (n->steps[t].op != OP_WHERE || !masking_step(n, &n->steps[t], &bound))
+      return false;
+  }
+  return nsteps > 0;
+}
+
+bool attention_key_blocks(const Node *n, int64_t qblock, int64_t kblock, AttnSkip *sk) {
   const AttnStep *mask[16];
   const int nmask = masking_steps(n, mask);
   int64_t rows = shape_numel(&n->shape) / n->dv, nqb = (n->lq + qblock - 1) / qblock;
-  int64_t nkb = (n->lk + kblock - 1) / kblock, nstrips = (n->lq + strip - 1) / strip;
+  int64_t nkb = (n->lk + kblock - 1) / kblock;
   if (nmask == 0 || rows * n->lk > ANALYSIS_LIMIT)
     return false;
   for (int64_t qb = 0; qb < nqb; qb++) {
-    lo[qb] = (int32_t)nkb;
-    hi[qb] = 0;
+    sk->lo[qb] = (int32_t)nkb;
+    sk->hi[qb] = 0;
   }
-  for (int64_t s = 0; s < nstrips; s++)
-    strip_end[s] = 0;
+  for (int64_t q = 0; q < n->lq; q++) {
+    sk->key_end[q] = 0;
+    sk->mask_start[q] = (int32_t)n->lk;
+  }
   for (int64_t r = 0; r < rows; r++) {
-    int64_t qb = (r % n->lq) / qblock, s = (r % n->lq) / strip, first = -1, last = -1;
+    int64_t q = r % n->lq, qb = q / qblock, first = -1, last = -1;
     for (int64_t j = 0; j < n->lk; j++) {
       bool m = false;
       for (int k = 0; k < nmask && !m; k++)
@@ -118,27 +130,29 @@ bool attention_key_blocks(const Node *n, int64_t qblock, int64_t kblock, int64_t
       if (!m) {
         first = first < 0 ? j : first;
         last = j;
+      } else if (j < sk->mask_start[q]) {
+        sk->mask_start[q] = (int32_t)j;
       }
     }
     if (first < 0) { /* a row that masks every key: its query block visits every block */
-      lo[qb] = 0;
-      hi[qb] = (int32_t)nkb;
-      strip_end[s] = (int32_t)n->lk;
+      sk->lo[qb] = 0;
+      sk->hi[qb] = (int32_t)nkb;
+      sk->key_end[q] = (int32_t)n->lk;
       continue;
     }
-    lo[qb] = (int32_t)(first / kblock < lo[qb] ? first / kblock : lo[qb]);
-    hi[qb] = (int32_t)(last / kblock + 1 > hi[qb] ? last / kblock + 1 : hi[qb]);
-    strip_end[s] = (int32_t)(last + 1 > strip_end[s] ? last + 1 : strip_end[s]);
+    sk->lo[qb] = (int32_t)(first / kblock < sk->lo[qb] ? first / kblock : sk->lo[qb]);
+    sk->hi[qb] = (int32_t)(last / kblock + 1 > sk->hi[qb] ? last / kblock + 1 : sk->hi[qb]);
+    sk->key_end[q] = (int32_t)(last + 1 > sk->key_end[q] ? last + 1 : sk->key_end[q]);
   }
-  /* keys the strips would compute without and with their ends: blocks from kb_lo on */
+  /* keys the queries would compute without and with their ends: blocks from lo on */
   int64_t visited = 0, full = 0, kept = 0;
   for (int64_t qb = 0; qb < nqb; qb++)
-    visited += hi[qb] - lo[qb];
-  for (int64_t s = 0; s < nstrips; s++) {
-    const int64_t qb = s * strip / qblock, j0 = lo[qb] * kblock;
-    const int64_t j1 = hi[qb] * kblock < n->lk ? hi[qb] * kblock : n->lk;
+    visited += sk->hi[qb] - sk->lo[qb];
+  for (int64_t q = 0; q < n->lq; q++) {
+    const int64_t qb = q / qblock, j0 = sk->lo[qb] * kblock;
+    const int64_t j1 = sk->hi[qb] * kblock < n->lk ? sk->hi[qb] * kblock : n->lk;
     full += j1 > j0 ? j1 - j0 : 0;
-    kept += strip_end[s] > j0 ? (strip_end[s] < j1 ? strip_end[s] : j1) - j0 : 0;
+    kept += sk->key_end[q] > j0 ? (sk->key_end[q] < j1 ? sk->key_end[q] : j1) - j0 : 0;
   }
   return visited < nqb * nkb || kept < full;
 }

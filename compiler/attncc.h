@@ -306,12 +306,17 @@ void emit_source(const Graph *g, const EmitOptions *o, FILE *out);
 void emit_header(const Graph *g, const EmitOptions *o, FILE *out);
 void emit_check_driver(const Graph *g, const EmitOptions *o, FILE *out);
 const char *emit_param_field(const Graph *g, const Node *param); /* C field name */
-/* attn_skip.c: per block of qblock queries, the key blocks [lo, hi) holding an unmasked key
- * when a constant mask allows skipping the others, and per strip of `strip` queries the end
- * of its unmasked keys (strip_end, ceil(lq / strip) entries; lk for a strip with a row that
- * masks every key); false when every key of every block must be visited */
-bool attention_key_blocks(const Node *n, int64_t qblock, int64_t kblock, int64_t strip,
-                          int32_t *lo, int32_t *hi, int32_t *strip_end);
+/* attn_skip.c: what a constant mask lets the fused attention skip */
+typedef struct {
+  int32_t *lo, *hi;    /* per block of qblock queries: the key blocks [lo, hi) it visits */
+  int32_t *key_end;    /* per query: the end of its unmasked keys (lk if it masks every key) */
+  int32_t *mask_start; /* per query: its first masked key (lk if none) */
+} AttnSkip;
+/* fills sk (lq / qblock rounded up, and lq entries); false when every key of every block
+ * must be visited */
+bool attention_key_blocks(const Node *n, int64_t qblock, int64_t kblock, AttnSkip *sk);
+/* are the chain's first nsteps steps all fills of a constant mask (identity elsewhere)? */
+bool attention_mask_only(const Node *n, int nsteps);
 /* attn_skip.c: whether a chain step masks with a constant (so key blocks may be skipped) */
 bool attention_has_constant_mask(const Node *n);
 int64_t emit_attention_scratch(const Node *n, int gemm_nr, int threads); /* bytes it needs */

@@ -745,22 +745,28 @@ static void emit_attention(StrBuf *sb, const EmitOptions *o, const Node *n) {
   sb_printf(sb, "  /* softmax(chain(Q K^T)) V: %lld batch items, %lld queries x %lld keys, "
                 "head dims %lld/%lld */\n", batch, lq, lk, dh, dv);
   long long nqb = (lq + ATTN_QUERIES - 1) / ATTN_QUERIES;
-  int32_t *kb_lo = xalloc(sizeof(int32_t) * (size_t)nqb), *kb_hi = xalloc(sizeof(int32_t) * (size_t)nqb);
-  /* the end of each query's unmasked keys (the tile's MR may be known only when the code
-   * is built: the generic kernel's depends on the machine) */
-  int32_t *ke = xalloc(sizeof(int32_t) * (size_t)lq);
-  bool skip = attention_key_blocks(n, ATTN_QUERIES, kblock, 1, kb_lo, kb_hi, ke);
+  /* per query block the key blocks it visits; per query (the tile's MR may be known only
+   * when the code is built: the generic kernel's depends on the machine) the end of its
+   * unmasked keys and its first masked key */
+  AttnSkip sk = {xalloc(sizeof(int32_t) * (size_t)nqb), xalloc(sizeof(int32_t) * (size_t)nqb),
+                 xalloc(sizeof(int32_t) * (size_t)lq), xalloc(sizeof(int32_t) * (size_t)lq)};
+  const bool skip = attention_key_blocks(n, ATTN_QUERIES, kblock, &sk);
+  /* a chain of constant-mask fills only is the identity on a strip without masked keys */
+  const bool clean = skip && attention_mask_only(n, nsteps);
   if (skip) {
     long long visited = 0;
     for (long long qb = 0; qb < nqb; qb++)
-      visited += kb_hi[qb] - kb_lo[qb];
+      visited += sk.hi[qb] - sk.lo[qb];
     sb_printf(sb, "  /* a constant mask: each block of %d queries visits only the key blocks\n"
                   "     [kb_lo, kb_hi) holding unmasked keys, %lld of %lld (query, key) block pairs;\n"
-                  "     a full strip of queries stops after the last key one of them keeps (ke) */\n",
-              ATTN_QUERIES, visited, nqb * blocks);
-    put_int_table(sb, "kb_lo", kb_lo, nqb);
-    put_int_table(sb, "kb_hi", kb_hi, nqb);
-    put_int_table(sb, "ke", ke, lq);
+                  "     a full strip of queries stops after the last key one of them keeps (ke)%s */\n",
+              ATTN_QUERIES, visited, nqb * blocks,
+              clean ? ",\n     and skips the chain where none of them masks a key (km, the first masked)" : "");
+    put_int_table(sb, "kb_lo", sk.lo, nqb);
+    put_int_table(sb, "kb_hi", sk.hi, nqb);
+    put_int_table(sb, "ke", sk.key_end, lq);
+    if (clean)
+      put_int_table(sb, "km", sk.mask_start, lq);
   }
   int t = o->threads > 1 && batch > 1 ? (o->threads < batch ? o->threads : (int)batch) : 1;
   if (t > 1)
@@ -822,15 +828,17 @@ static void emit_attention(StrBuf *sb, const EmitOptions *o, const Node *n) {
   sb_printf(sb, "          float *ss = st + i1 * %d, *os = out + i1 * %lld;\n", ATTN_LD, dv);
   /* js: the keys of the block this strip computes (the columns of S and the depth of P V) */
   if (skip)
-    sb_printf(sb, "          int64_t je = jn;\n"
+    sb_printf(sb, "          int64_t je = jn%s;\n"
                   "          if (mr == %s_GEMM_MR) {\n"
                   "            je = 0;\n"
-                  "            for (int64_t i = i0 + i1; i < i0 + i1 + mr; i++)\n"
-                  "              je = ke[i] - j0 > je ? ke[i] - j0 : je;\n"
+                  "            for (int64_t i = i0 + i1; i < i0 + i1 + mr; i++) {\n"
+                  "              je = ke[i] - j0 > je ? ke[i] - j0 : je;\n%s"
+                  "            }\n"
                   "          }\n"
                   "          const int64_t js = je < jn ? je : jn;\n"
                   "          if (js <= 0)\n            continue; /* every key masked for the strip */\n",
-              P);
+              clean ? ", jm = 0" : "", P,
+              clean ? "              jm = km[i] - j0 < jm || i == i0 + i1 ? km[i] - j0 : jm;\n" : "");
   else
     sb_puts(sb, "          const int64_t js = jn;\n");
   if (direct) {
@@ -846,7 +854,11 @@ static void emit_attention(StrBuf *sb, const EmitOptions *o, const Node *n) {
             P, dh, stage ? "qs" : "q", stage ? (long long)ATTN_LD : ldq,
             stage ? (long long)ATTN_LD : ldq, (long long)kp, ATTN_LD);
   if (steps.len) { /* the chain and each row's block max in one pass, 16 lanes at a time */
-    sb_puts(sb, "          for (int64_t i = i1; i < i1 + mr; i++) {\n");
+    if (clean) /* jm >= js: no row of the strip masks one of its keys here */
+      sb_puts(sb, "          const int chain = jm < js;\n"
+                  "          for (int64_t i = i1; chain && i < i1 + mr; i++) {\n");
+    else
+      sb_puts(sb, "          for (int64_t i = i1; i < i1 + mr; i++) {\n");
     sb_printf(sb, "          float *srow = st + i * %d;\n", ATTN_LD);
     if (rows.len) {
       if (strstr(rows.buf, "(r /"))
@@ -866,7 +878,8 @@ static void emit_attention(StrBuf *sb, const EmitOptions *o, const Node *n) {
   /* the rows' running max and sum take the block in; its scores become exponentials and
    * the output rows are corrected for the new max */
   sb_printf(sb, "          %s_softmax_block(ss, %d, mr, js, %s, rmax + i1, rsum + 16 * i1, %s, os, %lld, %lld);\n",
-            P, ATTN_LD, steps.len ? "bmax + i1" : "NULL", scale, dv, dv);
+            P, ATTN_LD, clean ? "chain ? bmax + i1 : NULL" : steps.len ? "bmax + i1" : "NULL", scale,
+            dv, dv);
   if (direct) {
     sb_printf(sb, "          if (mr == %s_GEMM_MR)\n"
                   "            for (int64_t j = 0; j < %lld; j += %s_GEMM_NR)\n"
