@@ -103,47 +103,47 @@ int check_build_and_run(const CheckOptions *co, const GeneratedFile *files,
   const char *exe = xformat("%s/check", dir);
   cc_argv[n++] = xformat("-I%s", dir);
   const int n_common = n;
+  /* the generated sources (-O2, linked) and the support sources (-O0, objects) */
+  const char *gen[8], *objects[16];
+  int n_gen = 0, n_objects = 0;
   for (int i = 0; files[i].fn; i++) {
     const WeightBlob *blob = files[i].o->blob;
     if (files[i].blob_part && !(blob && blob->used))
       continue; /* the weights stayed in the C file */
-    if (!write_emitted(xformat("%s/%s", dir, files[i].name), files[i].fn, files[i].g, files[i].o))
+    const char *path = xformat("%s/%s", dir, files[i].name);
+    if (!write_emitted(path, files[i].fn, files[i].g, files[i].o))
       goto out;
+    ATTN_ASSERT(n_gen < 8);
+    if (is_source(files[i].name))
+      gen[n_gen++] = path;
   }
   for (int i = 0; embedded[i]; i++) {
     const EmbeddedFile *f = embedded_find(embedded[i]);
-    ATTN_ASSERT(f);
-    if (!write_text(xformat("%s/%s", dir, f->name), f->text, f->len))
+    ATTN_ASSERT(f && n_objects < 16);
+    const char *path = xformat("%s/%s", dir, f->name);
+    if (!write_text(path, f->text, f->len))
       goto out;
+    if (is_source(f->name))
+      objects[n_objects++] = path; /* compiled into path.o below */
   }
-  const char *objects[16];
-  int n_objects = 0;
   bool built = true;
-  for (int i = 0; embedded[i] && built; i++) {
-    if (!is_source(embedded[i]))
-      continue;
-    ATTN_ASSERT(n_objects < 16);
-    const char *path = xformat("%s/%s", dir, embedded_find(embedded[i])->name);
-    const char *obj = xformat("%s.o", path);
+  cc_argv[2] = "-O0";
+  for (int i = 0; i < n_objects && built; i++) {
+    const char *obj = xformat("%s.o", objects[i]);
     int m = n_common;
-    cc_argv[2] = "-O0";
     cc_argv[m++] = "-c";
-    cc_argv[m++] = (char *)path;
+    cc_argv[m++] = (char *)objects[i];
     cc_argv[m++] = "-o";
     cc_argv[m++] = (char *)obj;
     cc_argv[m] = NULL;
     built = run(cc_argv) == 0;
-    objects[n_objects++] = obj;
+    objects[i] = obj;
   }
   cc_argv[2] = "-O2";
   cc_argv[n++] = "-o";
   cc_argv[n++] = (char *)exe;
-  for (int i = 0; files[i].fn; i++) {
-    const WeightBlob *blob = files[i].o->blob;
-    if ((files[i].blob_part && !(blob && blob->used)) || !is_source(files[i].name))
-      continue;
-    cc_argv[n++] = xformat("%s/%s", dir, files[i].name);
-  }
+  for (int i = 0; i < n_gen; i++)
+    cc_argv[n++] = (char *)gen[i];
   for (int i = 0; i < n_objects; i++)
     cc_argv[n++] = (char *)objects[i];
   ATTN_ASSERT(n < 60);

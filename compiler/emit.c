@@ -830,15 +830,15 @@ static void emit_attention(StrBuf *sb, const EmitOptions *o, const Node *n) {
   if (skip)
     sb_printf(sb, "          int64_t je = jn%s;\n"
                   "          if (mr == %s_GEMM_MR) {\n"
-                  "            je = 0;\n"
+                  "            je = 0%s;\n"
                   "            for (int64_t i = i0 + i1; i < i0 + i1 + mr; i++) {\n"
                   "              je = ke[i] - j0 > je ? ke[i] - j0 : je;\n%s"
                   "            }\n"
                   "          }\n"
                   "          const int64_t js = je < jn ? je : jn;\n"
                   "          if (js <= 0)\n            continue; /* every key masked for the strip */\n",
-              clean ? ", jm = 0" : "", P,
-              clean ? "              jm = km[i] - j0 < jm || i == i0 + i1 ? km[i] - j0 : jm;\n" : "");
+              clean ? ", jm = 0" : "", P, clean ? ", jm = jn" : "",
+              clean ? "              jm = km[i] - j0 < jm ? km[i] - j0 : jm;\n" : "");
   else
     sb_puts(sb, "          const int64_t js = jn;\n");
   if (direct) {
