@@ -132,6 +132,8 @@ struct Node {
   Node *bias;                              /* matmul epilogue: + bias[N] (also a src) */
   Node *residual;                          /* matmul epilogue: + residual, after act (a src);
                                               layernorm: normalizes src0 + residual */
+  int64_t res_offset, res_ld;              /* matmul: the residual's rows are read at src +
+                                              res_offset, res_ld apart (0: dense, N apart) */
   Node *gamma;                             /* layernorm: per-column weight (a src), or NULL */
   float eps;                               /* layernorm */
   int act;                                 /* matmul epilogue: 0 none, 1 relu, 2 gelu */

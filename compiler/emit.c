@@ -188,14 +188,38 @@ static const char *compute_type_expr(const char *load, DType from, DType to) {
 
 typedef const char *(*ExprFn)(const Node *n, const char **v, DType ct);
 
+static void put_parallel_for(StrBuf *sb, int threads);
+
+#define MIN_PARALLEL_ELEMENTS 4096 /* an elementwise loop is split between threads from here */
+
+/* The loop headers over a (collapsed) iteration shape: for (i0..) for (i1..). With
+ * threads, when the loop is big enough, the outer dim is split in equal chunks, thread t
+ * taking chunk t: the same rows a row-split GEMM gives thread t (ceil(rows / threads)
+ * each), so an elementwise step after such a product reads what its own core wrote. */
+static void put_loop_nest(StrBuf *sb, const Shape *iter, int threads) {
+  int64_t d0 = iter->ndim ? iter->dim[0] : 1;
+  int t = threads;
+  if (t > 1 && (d0 < 2 * t || shape_numel(iter) < MIN_PARALLEL_ELEMENTS))
+    t = 1;
+  for (int d = 0; d < iter->ndim; d++) {
+    if (d == 0 && t > 1) {
+      long long chunk = (long long)((d0 + t - 1) / t);
+      put_parallel_for(sb, t);
+      sb_printf(sb, "  for (int t = 0; t < %d; t++) /* each thread: its chunk of i0 */\n", t);
+      sb_printf(sb, "  for (int64_t i0 = t * %lld, e0 = i0 + %lld < %lld ? i0 + %lld : %lld; "
+                    "i0 < e0; i0++)\n", chunk, chunk, (long long)d0, chunk, (long long)d0);
+      continue;
+    }
+    sb_printf(sb, "%*sfor (int64_t i%d = 0; i%d < %lld; i%d++)\n", 2 * d + 2, "", d, d,
+              (long long)iter->dim[d], d);
+  }
+}
+
 /* for (i0..) for (i1..) dst[...] = expr(srcs[...]) */
 static void emit_loops(StrBuf *sb, const Node *n, Shape iter, Operand *ops, int nops, ExprFn fn,
-                       DType ct) {
+                       DType ct, int threads) {
   collapse(&iter, ops, nops);
-  for (int d = 0; d < iter.ndim; d++) {
-    sb_printf(sb, "%*sfor (int64_t i%d = 0; i%d < %lld; i%d++)\n", 2 * d + 2, "", d, d,
-              (long long)iter.dim[d], d);
-  }
+  put_loop_nest(sb, &iter, threads);
   const char *v[8];
   for (int k = 1; k < nops; k++) {
     const char *load = ops[k].lit ? ops[k].lit
@@ -264,14 +288,14 @@ static DType compute_type(const Node *n) {
   }
 }
 
-static void emit_elementwise(StrBuf *sb, const Node *n) {
+static void emit_elementwise(StrBuf *sb, const Node *n, int threads) {
   Operand ops[4];
   ops[0] = operand_of(n, n, &n->shape);
   for (int s = 0; s < n->nsrc; s++) {
     ops[s + 1] = operand_of(n, n->src[s], &n->shape);
     ops[s + 1].ptr = xformat("s%d", s);
   }
-  emit_loops(sb, n, n->shape, ops, n->nsrc + 1, expr_elementwise, compute_type(n));
+  emit_loops(sb, n, n->shape, ops, n->nsrc + 1, expr_elementwise, compute_type(n), threads);
 }
 
 /* the type a fused step computes in, from its arguments' types */
@@ -289,7 +313,7 @@ static DType step_compute_type(const Node *n, const EwStep *st) {
 }
 
 /* one loop over the node's shape computing the whole tree per element */
-static void emit_fused(StrBuf *sb, const Node *n) {
+static void emit_fused(StrBuf *sb, const Node *n, int threads) {
   Operand ops[1 + 8];
   ATTN_ASSERT(n->nsrc <= 8);
   ops[0] = operand_of(n, n, &n->shape);
@@ -309,9 +333,7 @@ static void emit_fused(StrBuf *sb, const Node *n) {
   }
   Shape iter = n->shape;
   collapse(&iter, ops, n->nsrc + 1);
-  for (int d = 0; d < iter.ndim; d++)
-    sb_printf(sb, "%*sfor (int64_t i%d = 0; i%d < %lld; i%d++)\n", 2 * d + 2, "", d, d,
-              (long long)iter.dim[d], d);
+  put_loop_nest(sb, &iter, threads);
   int ind = 2 * iter.ndim + 2;
   sb_printf(sb, "%*s{\n", ind, "");
   for (int i = 0; i < n->nsrc; i++) /* each leaf loaded once */
@@ -349,26 +371,27 @@ static const char *expr_copy(const Node *n, const char **v, DType ct) {
 }
 
 /* dst = src, where both are described by strides over an iteration shape */
-static void emit_copy(StrBuf *sb, const Node *n, Shape iter, Operand dst, Operand src) {
+static void emit_copy(StrBuf *sb, const Node *n, Shape iter, Operand dst, Operand src,
+                      int threads) {
   Operand ops[2] = {dst, src};
-  emit_loops(sb, n, iter, ops, 2, expr_copy, dst.dtype);
+  emit_loops(sb, n, iter, ops, 2, expr_copy, dst.dtype, threads);
 }
 
-static void emit_permute(StrBuf *sb, const Node *n) {
+static void emit_permute(StrBuf *sb, const Node *n, int threads) {
   Operand dst = operand_of(n, n, &n->shape);
   Operand src = {"s0", NULL, n->src[0]->dtype, 0, {0}};
   int64_t in_stride[MAX_DIMS];
   shape_dense_strides(&n->src[0]->shape, in_stride);
   for (int d = 0; d < n->shape.ndim; d++)
     src.stride[d] = in_stride[n->perm[d]];
-  emit_copy(sb, n, n->shape, dst, src);
+  emit_copy(sb, n, n->shape, dst, src, threads);
 }
 
-static void emit_slice(StrBuf *sb, const Node *n) {
+static void emit_slice(StrBuf *sb, const Node *n, int threads) {
   Operand dst = operand_of(n, n, &n->shape);
   Operand src = {"s0", NULL, n->src[0]->dtype, 0, {0}};
   shape_dense_strides(&n->src[0]->shape, src.stride); /* the start is in the argument */
-  emit_copy(sb, n, n->shape, dst, src);
+  emit_copy(sb, n, n->shape, dst, src, threads);
 }
 
 /* elements from the start of the source a node's kernel argument points at */
@@ -383,7 +406,7 @@ static int64_t src_arg_offset(const Node *n, int i) {
   return n->start * inner;
 }
 
-static void emit_cat(StrBuf *sb, const Node *n) {
+static void emit_cat(StrBuf *sb, const Node *n, int threads) {
   int64_t out_stride[MAX_DIMS];
   shape_dense_strides(&n->shape, out_stride);
   int64_t at = 0;
@@ -393,19 +416,30 @@ static void emit_cat(StrBuf *sb, const Node *n) {
     memcpy(dst.stride, out_stride, sizeof out_stride);
     Operand src = operand_of(n, in, &in->shape);
     src.ptr = xformat("s%d", s);
-    emit_copy(sb, n, in->shape, dst, src);
+    emit_copy(sb, n, in->shape, dst, src, threads);
     at += in->shape.dim[n->axis];
   }
 }
 
 /* ---- matmul, softmax, reductions, gather ---- */
 
-/* the epilogue arguments of a gemm call: bias, residual (+ row offset), its stride, act */
+/* "" or "OFFSET + ": where a residual read in place starts in its source (fuse.c) */
+static const char *residual_start(const Node *n) {
+  return n->res_offset ? xformat("%lld + ", (long long)n->res_offset) : "";
+}
+
+/* the epilogue arguments of a gemm call: bias, residual (+ offset), its row stride, act;
+ * a residual read in place (fuse.c) starts res_offset into its source */
 static const char *epilogue_args(const Node *n, const char *res_offset, int64_t ldr) {
   const char *bias = n->bias ? kname(n, n->bias) : "NULL";
-  const char *res = n->residual ? xformat("%s + %s", kname(n, n->residual), res_offset) : "NULL";
+  const char *res = n->residual ? xformat("%s + %s%s", kname(n, n->residual),
+                                          residual_start(n), res_offset)
+                                : "NULL";
   return xformat("%s, %s, %lld, %d", bias, res, (long long)ldr, n->act);
 }
+
+/* the row stride of a weight product's residual: N, or its source's (fuse.c) */
+static int64_t residual_ld(const Node *n, int64_t N) { return n->res_ld ? n->res_ld : N; }
 
 /* "#pragma omp parallel for" for a loop over threads, when OpenMP is on */
 static void put_parallel_for(StrBuf *sb, int threads) {
@@ -414,6 +448,9 @@ static void put_parallel_for(StrBuf *sb, int threads) {
 }
 
 #define MIN_ROWS_PER_THREAD 16 /* split rows when each thread gets this many, else columns */
+/* a product or an attention is split between threads from this many FLOPs: a fork and join
+ * of the team costs 1-2 us here, a 2 MFLOP product 5-10 us on one core */
+#define MIN_PARALLEL_FLOPS 2000000
 
 /* How a product with a packed weight is split between threads: parts calls (1: one call
  * over everything), each on `chunk` rows (by_rows) or columns (a whole number of panels). */
@@ -427,7 +464,7 @@ static GemmSplit weight_gemm_split(int nr, int threads, int64_t rows, int64_t N,
   GemmSplit s = {1, true, rows};
   int64_t panels = (N + nr - 1) / nr;
   bool split_rows = rows >= (int64_t)threads * MIN_ROWS_PER_THREAD;
-  if (threads <= 1 || (!split_rows && panels < threads) || 2 * rows * N * K < 2000000)
+  if (threads <= 1 || (!split_rows && panels < threads) || 2 * rows * N * K < MIN_PARALLEL_FLOPS)
     return s;
   s.parts = threads;
   s.by_rows = split_rows;
@@ -471,16 +508,16 @@ static void emit_weight_gemm(StrBuf *sb, const EmitOptions *o, const Node *n) {
   int64_t rows, N, K;
   weight_gemm_dims(n, &rows, &N, &K);
   GemmSplit s = weight_gemm_split(o->target->gemm_nr, o->threads, rows, N, K);
-  int64_t wsn = weight_gemm_ws_floats(o->target, &s, rows, N, K);
+  int64_t wsn = weight_gemm_ws_floats(o->target, &s, rows, N, K), ldr = residual_ld(n, N);
   if (s.parts == 1) {
     if (wsn > 0)
       sb_printf(sb, "  %s_gemm_ws(%lld, %lld, %lld, s0, %lld, s1, y, %lld, %s, scratch, %lld);\n",
                 o->prefix, (long long)rows, (long long)N, (long long)K, (long long)K,
-                (long long)N, epilogue_args(n, "0", N), (long long)wsn);
+                (long long)N, epilogue_args(n, "0", ldr), (long long)wsn);
     else
       sb_printf(sb, "  %s_gemm(%lld, %lld, %lld, s0, %lld, s1, y, %lld, %s);\n", o->prefix,
                 (long long)rows, (long long)N, (long long)K, (long long)K, (long long)N,
-                epilogue_args(n, "0", N));
+                epilogue_args(n, "0", ldr));
     return;
   }
   const char *ws = wsn > 0 ? xformat(", scratch + t * %lld, %lld", (long long)wsn, (long long)wsn) : "";
@@ -494,15 +531,16 @@ static void emit_weight_gemm(StrBuf *sb, const EmitOptions *o, const Node *n) {
     sb_printf(sb, "    if (m0 < m1)\n      %s_%s(m1 - m0, %lld, %lld, s0 + m0 * %lld, %lld, s1, "
                   "y + m0 * %lld, %lld, %s%s);\n", o->prefix, fn, (long long)N, (long long)K,
               (long long)K, (long long)K, (long long)N, (long long)N,
-              epilogue_args(n, xformat("m0 * %lld", (long long)N), N), ws);
+              epilogue_args(n, xformat("m0 * %lld", (long long)ldr), ldr), ws);
   } else { /* few rows: split the column panels */
     sb_printf(sb, "    const int64_t n0 = t * %lld, n1 = n0 + %lld < %lld ? n0 + %lld : %lld;\n",
               (long long)s.chunk, (long long)s.chunk, (long long)N, (long long)s.chunk, (long long)N);
     const char *bias = n->bias ? xformat("%s + n0", kname(n, n->bias)) : "NULL";
-    const char *res = n->residual ? xformat("%s + n0", kname(n, n->residual)) : "NULL";
+    const char *res = n->residual ? xformat("%s + %sn0", kname(n, n->residual), residual_start(n))
+                                  : "NULL";
     sb_printf(sb, "    if (n0 < n1)\n      %s_%s(%lld, n1 - n0, %lld, s0, %lld, s1 + n0 * %lld, "
                   "y + n0, %lld, %s, %s, %lld, %d%s);\n", o->prefix, fn, (long long)rows,
-              (long long)K, (long long)K, (long long)K, (long long)N, bias, res, (long long)N,
+              (long long)K, (long long)K, (long long)K, (long long)N, bias, res, (long long)ldr,
               n->act, ws);
   }
   sb_puts(sb, "  }\n");
@@ -650,10 +688,20 @@ static void attention_scratch(const Node *n, int nr, int64_t *kp, int64_t *vp, i
            (n->views && n->views[3].is_view ? ATTN_QUERIES * n->dv : 0);
 }
 
+/* the threads an attention runs on: batch items are split between them when there are
+ * enough items and enough work (QK^T and PV) */
+static int attention_threads(const Node *n, int threads) {
+  int64_t batch = shape_numel(&n->shape) / (n->lq * n->dv);
+  int64_t flops = 2 * batch * n->lq * n->lk * (n->dh + n->dv);
+  if (threads <= 1 || batch <= 1 || flops < MIN_PARALLEL_FLOPS)
+    return 1;
+  return threads < batch ? threads : (int)batch;
+}
+
 int64_t emit_attention_scratch(const Node *n, int nr, int threads) {
   int64_t kp, vp, tile, total;
   attention_scratch(n, nr, &kp, &vp, &tile, &total);
-  return total * (int64_t)sizeof(float) * (threads > 1 ? threads : 1);
+  return total * (int64_t)sizeof(float) * attention_threads(n, threads);
 }
 
 /* one score of the chain loop: srow[at] through the steps, into lane[ln]'s running max */
@@ -768,7 +816,7 @@ static void emit_attention(StrBuf *sb, const EmitOptions *o, const Node *n) {
     if (clean)
       put_int_table(sb, "km", sk.mask_start, lq);
   }
-  int t = o->threads > 1 && batch > 1 ? (o->threads < batch ? o->threads : (int)batch) : 1;
+  int t = attention_threads(n, o->threads);
   if (t > 1)
     put_parallel_for(sb, t);
   sb_printf(sb, "  for (int t = 0; t < %d; t++) { /* each thread: its batch items, its scratch */\n", t);
@@ -1015,18 +1063,18 @@ static void kernel_body(StrBuf *sb, const EmitOptions *o, const Node *n) {
   case OK_BINARY:
   case OK_COMPARE:
   case OK_WHERE:
-    emit_elementwise(sb, n);
+    emit_elementwise(sb, n, o->threads);
     break;
   case OK_MATMUL:
     emit_matmul(sb, o, n);
     break;
   case OK_MOVE:
     if (n->op == OP_PERMUTE)
-      emit_permute(sb, n);
+      emit_permute(sb, n, o->threads);
     else if (n->op == OP_SLICE)
-      emit_slice(sb, n);
+      emit_slice(sb, n, o->threads);
     else
-      emit_cat(sb, n);
+      emit_cat(sb, n, o->threads);
     break;
   case OK_GATHER:
     emit_gather(sb, n);
@@ -1044,7 +1092,7 @@ static void kernel_body(StrBuf *sb, const EmitOptions *o, const Node *n) {
     emit_attention(sb, o, n);
     break;
   case OK_FUSED:
-    emit_fused(sb, n);
+    emit_fused(sb, n, o->threads);
     break;
   case OK_LAYERNORM:
     emit_layernorm(sb, o, n);

@@ -3,7 +3,8 @@
  * absorbs those consumers: the GEMM kernel applies them as it stores each output
  * tile, so the intermediate tensors are never written. The fused matmul moves to
  * the position of the last op it absorbed, which keeps the order topological (the
- * bias or residual may be computed after the matmul in model order). */
+ * bias or residual may be computed after the matmul in model order). A residual that is
+ * a slice of rows evenly spaced in a bigger tensor is read there in place. */
 #include "attncc.h"
 
 /* the operand of binary node u that is not n */
@@ -30,6 +31,40 @@ static void absorb(Graph *g, Node *n, Node *u) {
   graph_move_after(g, n, u);
 }
 
+/* A residual that is a slice keeping the last dim whole, with its rows evenly spaced in
+ * the slice's source (step t of an LSTM's input projection, [B, L, 4H] -> [B, 1, 4H]), is
+ * read in place: returns the source and sets the rows' offset and stride there. Otherwise
+ * returns r itself. */
+static Node *residual_in_place(Node *r, int64_t *offset, int64_t *ld) {
+  Node *s = r; /* the slice, maybe under a reshape that keeps the rows ([B,1,N] -> [B,N]) */
+  if (s->op == OP_RESHAPE && s->src[0]->op == OP_SLICE)
+    s = s->src[0];
+  int nd = s->shape.ndim;
+  if (s->op != OP_SLICE || s->axis == nd - 1 ||
+      s->shape.dim[nd - 1] != r->shape.dim[r->shape.ndim - 1])
+    return r;
+  SrcView v = {0};
+  Node *x = graph_view_of(s, &v);
+  int64_t row = 0, next = 0; /* the innermost row dim's stride; the next one's if dense */
+  for (int d = nd - 2; d >= 0; d--) {
+    if (s->shape.dim[d] == 1)
+      continue;
+    if (row && v.stride[d] != next)
+      return r;
+    if (!row)
+      row = v.stride[d];
+    next = v.stride[d] * s->shape.dim[d];
+  }
+  *offset = v.offset;
+  *ld = row ? row : s->shape.dim[nd - 1];
+  return x;
+}
+
+/* B is a weight the GEMM reads packed (pack.c), so the product is one call over all rows */
+static bool weight_operand(const Node *b) {
+  return (b->op == OP_PARAM || b->op == OP_CONST) && b->shape.ndim == 2 && b->dtype == DT_F32;
+}
+
 static void fuse_one(Graph *g, Node *n) {
   int64_t cols = n->shape.dim[n->shape.ndim - 1];
   Node *u = graph_sole_user(g, n);
@@ -50,6 +85,8 @@ static void fuse_one(Graph *g, Node *n) {
   if (u && u->op == OP_ADD && shape_equal(&u->shape, &n->shape)) {
     Node *r = other_operand(u, n);
     if (r != n && r->dtype == DT_F32 && shape_equal(&r->shape, &n->shape)) {
+      if (weight_operand(n->src[1]))
+        r = residual_in_place(r, &n->res_offset, &n->res_ld);
       n->residual = r;
       add_src(n, r);
       absorb(g, n, u);

@@ -231,6 +231,8 @@ void graph_dump(const Graph *g, FILE *out) {
       fprintf(out, " act=%s", n->act == 1 ? "relu" : "gelu");
     if (n->residual)
       fprintf(out, " residual=%%%d", n->residual->id);
+    if (n->res_ld) /* read in place (fuse.c) */
+      fprintf(out, "[+%lld, rows %lld apart]", (long long)n->res_offset, (long long)n->res_ld);
     for (int t = 0; t < n->nfused; t++) /* fused elementwise ops */
       fprintf(out, "%s%s", t ? "," : " ops: ", op_names[n->ew[t].op]);
     for (int t = 0; t < n->nsteps; t++) { /* attention score chain */

@@ -74,6 +74,15 @@ grep -q "static const int32_t ke\[300\] = {1, 2, 3, 4, 5," "$TMP/c.c" &&
   grep -q "296, 297, 298, 299, 300};" "$TMP/c.c" && ok || bad "causal mask: no key ends per query"
 "$ATTNCC" "$ROOT/examples/transformer_block.lua" -D B=1 -D QLEN=300 -D KLEN=300 -D MASK=2 -o "$TMP/c.c" &&
   ! grep -q "block pairs" "$TMP/c.c" && ok || bad "a mask given as input must not skip blocks"
+# an LSTM step's recurrent GEMM adds that step's slice of the input projection [B, L, 4H]
+# in its epilogue, read in place (rows L * 4H apart) instead of copied out by a narrow;
+# with --threads 2 the gate loops over the 40 rows are split as the GEMM's rows are
+"$ATTNCC" "$ROOT/examples/lstm_attention.lua" -D B=40 -D SEQ=5 -D EMBED=24 -D HIDDEN=128 \
+  -D LAYERS=1 --threads 2 -o "$TMP/l.c" --dump-graph > "$TMP/l.txt" &&
+  grep -q "residual=%[0-9]*\[+1024, rows 2560 apart\]" "$TMP/l.txt" &&
+  [ "$(grep -c ' = narrow ' "$TMP/l.txt")" = 1 ] && ok || bad "lstm: input projection step not read in place"
+grep -q "for (int64_t i0 = t \* 20, e0 = i0 + 20 < 40 ? i0 + 20 : 40; i0 < e0; i0++)" "$TMP/l.c" &&
+  ok || bad "lstm: gate loops not split between the threads"
 
 # fold_scale: a power-of-two scale of a Linear's output moves into its embedded weights
 # (the div/mul disappears); not without embedded weights, not for 3, and not when a

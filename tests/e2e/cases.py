@@ -327,6 +327,11 @@ CASES = [
     _lstm(1, 1, 20, 36, 1, 3, seed=31),
     _lstm(3, 7, 36, 20, 3, 7, seed=32),
     _lstm(2, 129, 12, 20, 2, 4, seed=33),
+    # each step's input projection read in place by the recurrent GEMM's epilogue; with
+    # --threads 2 the 40 rows (and the gate loops over them) are split between the threads,
+    # the 4 rows of the second case are not, its 1280 columns are
+    _lstm(40, 5, 24, 128, 1, 5, seed=34),
+    _lstm(4, 6, 16, 320, 1, 3, seed=35),
     # 5. TimeSformer Attention with relative position bias (seed 003)
     _tsf(2, 8, 64, 4, WITH_QKV=1, seed=40),
     _tsf(3, 7, 36, 3, WITH_QKV=0, seed=41),
