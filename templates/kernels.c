@@ -39,13 +39,14 @@ static inline void PREFIX_pack_panels(int64_t K, int64_t N, const float *B, int6
 //@ exp
 /* e^x for float, branch-free so loops of it vectorize: range reduction by ln 2 and a
  * degree-6 polynomial (relative error about 2e-7); 0 below -87.3, +inf above 88.37, NaN
- * stays NaN. */
+ * stays NaN (it passes through every step). n = round(x log2(e)) comes from adding
+ * 1.5 * 2^23, which leaves n in the sum's low mantissa bits: no float -> int conversion,
+ * and 2^n is those bits + 127 shifted into the exponent field. */
 static inline float PREFIX_exp(float x) {
-  const float hi = 88.37f, lo = -87.3f;
+  const float hi = 88.37f, lo = -87.3f, shifter = 0x1.8p23f;
   float xc = x > hi ? hi : (x < lo ? lo : x);
-  xc = xc != xc ? 0.0f : xc; /* NaN: no float -> int conversion of it (undefined) */
-  float n = xc * 1.44269504088896341f;
-  n = (float)(int32_t)(n + (n >= 0 ? 0.5f : -0.5f));
+  float t = xc * 1.44269504088896341f + shifter;
+  float n = t - shifter;
   float r = xc - n * 0.693359375f;
   r = r + n * 2.12194440e-4f;
   float p = 1.9875691500e-4f;
@@ -55,13 +56,14 @@ static inline float PREFIX_exp(float x) {
   p = p * r + 1.6666665459e-1f;
   p = p * r + 5.0000001201e-1f;
   p = p * r * r + r + 1.0f;
-  int32_t bits = ((int32_t)n + 127) << 23;
+  uint32_t bits;
+  memcpy(&bits, &t, sizeof bits);
+  bits = (bits + 127u) << 23; /* (n + 127) << 23, n in [-126, 127] */
   float scale;
   memcpy(&scale, &bits, sizeof scale);
   float e = p * scale;
   e = x < lo ? 0.0f : e;
-  e = x > hi ? (float)INFINITY : e;
-  return x != x ? x : e;
+  return x > hi ? (float)INFINITY : e;
 }
 
 //@ math

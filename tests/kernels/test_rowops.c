@@ -3,7 +3,8 @@
  * multiple of 16), row_exp_sum with a scale inside the exponent, row_max with NaN and
  * -inf, and softmax_block (one key block of the online softmax over a block of rows: the
  * block's max, the running max and sum, the correction of the output rows and the
- * exponentials) against the same sums in double. Built once with kernels.c alone and once with a target file whose softmax_rows
+ * exponentials) against the same sums in double; the elementwise math (exp, tanh,
+ * sigmoid, erf) against libm's double. Built once with kernels.c alone and once with a target file whose softmax_rows
  * section replaces kernels.c's. Prints "N passed, M failed"; exits nonzero on a failure. */
 #include <math.h>
 #include <stdint.h>
@@ -201,7 +202,43 @@ static void check_row_max(void) {
   expect(isnan(PREFIX_row_max(x, 40)), "row_max NaN wins", 40, 3, 0);
 }
 
+/* the scalar math the elementwise loops call (exp, tanh, sigmoid, erf) against double on
+ * a grid over [-100, 100] (every 1/64, with the 1/64 steps' neighbours), the edges of
+ * exp's range, infinities and NaN */
+static void check_math(void) {
+  double exp_err = 0, tanh_err = 0, sig_err = 0, erf_err = 0;
+  int specials = 1;
+  for (int i = -6400; i <= 6400; i++) {
+    for (int k = -1; k <= 1; k++) {
+      float x = nextafterf((float)i / 64.0f, k < 0 ? -INFINITY : k > 0 ? INFINITY : 0.0f);
+      if (k == 0)
+        x = (float)i / 64.0f;
+      double e = exp((double)x);
+      if (x >= -87.3f && x <= 88.37f)
+        exp_err = fmax(exp_err, fabs(PREFIX_exp(x) - e) / e);
+      else
+        specials &= PREFIX_exp(x) == (x < 0 ? 0.0f : INFINITY);
+      tanh_err = fmax(tanh_err, fabs(PREFIX_tanh(x) - tanh((double)x)) / fmax(fabs(tanh((double)x)), 1e-30));
+      double sg = 1.0 / (1.0 + exp(-(double)x)); /* relative, absolute below e^-87 */
+      sig_err = fmax(sig_err, fabs(PREFIX_sigmoid(x) - sg) / (x > -87.0f ? sg : 1.0));
+      erf_err = fmax(erf_err, fabs(PREFIX_erf(x) - erf((double)x)));
+    }
+  }
+  expect(exp_err < 3e-7, "exp relative error", 0, 0, exp_err);
+  expect(tanh_err < 6e-7, "tanh relative error", 0, 0, tanh_err);
+  expect(sig_err < 6e-7, "sigmoid relative error", 0, 0, sig_err);
+  expect(erf_err < 4e-7, "erf absolute error", 0, 0, erf_err);
+  expect(specials, "exp: 0 below -87.3, inf above 88.37", 0, 0, 0);
+  specials = PREFIX_exp(-INFINITY) == 0.0f && PREFIX_exp(INFINITY) == INFINITY &&
+             isnan(PREFIX_exp(NAN)) && PREFIX_exp(0.0f) == 1.0f && isnan(PREFIX_tanh(NAN)) &&
+             PREFIX_tanh(INFINITY) == 1.0f && PREFIX_tanh(-INFINITY) == -1.0f &&
+             isnan(PREFIX_sigmoid(NAN)) && PREFIX_sigmoid(-INFINITY) == 0.0f &&
+             PREFIX_sigmoid(INFINITY) == 1.0f && isnan(PREFIX_erf(NAN)) && PREFIX_erf(INFINITY) == 1.0f;
+  expect(specials, "exp, tanh, sigmoid, erf at infinities and NaN", 0, 0, 0);
+}
+
 int main(void) {
+  check_math();
   static const int64_t ds[] = {1, 7, 16, 20, 64, 129, 300};
   for (size_t i = 0; i < sizeof ds / sizeof *ds; i++)
     for (int with_r = 0; with_r < 2; with_r++)
