@@ -134,6 +134,7 @@ struct Node {
                                               layernorm: normalizes src0 + residual */
   int64_t res_offset, res_ld;              /* matmul: the residual's rows are read at src +
                                               res_offset, res_ld apart (0: dense, N apart) */
+  int64_t bias_offset;                     /* matmul: the bias is read at src + bias_offset */
   Node *gamma;                             /* layernorm: per-column weight (a src), or NULL */
   float eps;                               /* layernorm */
   int act;                                 /* matmul epilogue: 0 none, 1 relu, 2 gelu */

@@ -423,17 +423,19 @@ static void emit_cat(StrBuf *sb, const Node *n, int threads) {
 
 /* ---- matmul, softmax, reductions, gather ---- */
 
-/* "" or "OFFSET + ": where a residual read in place starts in its source (fuse.c) */
-static const char *residual_start(const Node *n) {
-  return n->res_offset ? xformat("%lld + ", (long long)n->res_offset) : "";
+/* "" or "OFFSET + ": where a bias or residual read in place starts in its source (fuse.c) */
+static const char *start_at(int64_t offset) {
+  return offset ? xformat("%lld + ", (long long)offset) : "";
 }
 
 /* the epilogue arguments of a gemm call: bias, residual (+ offset), its row stride, act;
  * a residual read in place (fuse.c) starts res_offset into its source */
 static const char *epilogue_args(const Node *n, const char *res_offset, int64_t ldr) {
-  const char *bias = n->bias ? kname(n, n->bias) : "NULL";
+  const char *bias = !n->bias         ? "NULL"
+                     : n->bias_offset ? xformat("%s + %lld", kname(n, n->bias), (long long)n->bias_offset)
+                                      : kname(n, n->bias);
   const char *res = n->residual ? xformat("%s + %s%s", kname(n, n->residual),
-                                          residual_start(n), res_offset)
+                                          start_at(n->res_offset), res_offset)
                                 : "NULL";
   return xformat("%s, %s, %lld, %d", bias, res, (long long)ldr, n->act);
 }
@@ -535,8 +537,8 @@ static void emit_weight_gemm(StrBuf *sb, const EmitOptions *o, const Node *n) {
   } else { /* few rows: split the column panels */
     sb_printf(sb, "    const int64_t n0 = t * %lld, n1 = n0 + %lld < %lld ? n0 + %lld : %lld;\n",
               (long long)s.chunk, (long long)s.chunk, (long long)N, (long long)s.chunk, (long long)N);
-    const char *bias = n->bias ? xformat("%s + n0", kname(n, n->bias)) : "NULL";
-    const char *res = n->residual ? xformat("%s + %sn0", kname(n, n->residual), residual_start(n))
+    const char *bias = n->bias ? xformat("%s + %sn0", kname(n, n->bias), start_at(n->bias_offset)) : "NULL";
+    const char *res = n->residual ? xformat("%s + %sn0", kname(n, n->residual), start_at(n->res_offset))
                                   : "NULL";
     sb_printf(sb, "    if (n0 < n1)\n      %s_%s(%lld, n1 - n0, %lld, s0, %lld, s1 + n0 * %lld, "
                   "y + n0, %lld, %s, %s, %lld, %d%s);\n", o->prefix, fn, (long long)rows,

@@ -3,8 +3,8 @@
  * absorbs those consumers: the GEMM kernel applies them as it stores each output
  * tile, so the intermediate tensors are never written. The fused matmul moves to
  * the position of the last op it absorbed, which keeps the order topological (the
- * bias or residual may be computed after the matmul in model order). A residual that is
- * a slice of rows evenly spaced in a bigger tensor is read there in place. */
+ * bias or residual may be computed after the matmul in model order). A bias or residual
+ * that is a slice of rows evenly spaced in a bigger tensor is read there in place. */
 #include "attncc.h"
 
 /* the operand of binary node u that is not n */
@@ -31,11 +31,11 @@ static void absorb(Graph *g, Node *n, Node *u) {
   graph_move_after(g, n, u);
 }
 
-/* A residual that is a slice keeping the last dim whole, with its rows evenly spaced in
- * the slice's source (step t of an LSTM's input projection, [B, L, 4H] -> [B, 1, 4H]), is
- * read in place: returns the source and sets the rows' offset and stride there. Otherwise
- * returns r itself. */
-static Node *residual_in_place(Node *r, int64_t *offset, int64_t *ld) {
+/* A bias or residual that is a slice keeping the last dim whole, with its rows evenly
+ * spaced in the slice's source (step t of an LSTM's input projection, [B, L, 4H] ->
+ * [B, 1, 4H]; a bias when B is 1), is read in place: returns the source and sets the
+ * rows' offset and stride there. Otherwise returns r itself. */
+static Node *slice_in_place(Node *r, int64_t *offset, int64_t *ld) {
   Node *s = r; /* the slice, maybe under a reshape that keeps the rows ([B,1,N] -> [B,N]) */
   if (s->op == OP_RESHAPE && s->src[0]->op == OP_SLICE)
     s = s->src[0];
@@ -71,6 +71,9 @@ static void fuse_one(Graph *g, Node *n) {
   if (u && u->op == OP_ADD && shape_equal(&u->shape, &n->shape)) {
     Node *b = other_operand(u, n);
     if (b != n && is_column_vector(b, cols)) {
+      int64_t ld; /* one row */
+      if (weight_operand(n->src[1]))
+        b = slice_in_place(b, &n->bias_offset, &ld);
       n->bias = b;
       add_src(n, b);
       absorb(g, n, u);
@@ -86,7 +89,7 @@ static void fuse_one(Graph *g, Node *n) {
     Node *r = other_operand(u, n);
     if (r != n && r->dtype == DT_F32 && shape_equal(&r->shape, &n->shape)) {
       if (weight_operand(n->src[1]))
-        r = residual_in_place(r, &n->res_offset, &n->res_ld);
+        r = slice_in_place(r, &n->res_offset, &n->res_ld);
       n->residual = r;
       add_src(n, r);
       absorb(g, n, u);

@@ -225,6 +225,8 @@ void graph_dump(const Graph *g, FILE *out) {
       fprintf(out, " gamma=%%%d", n->gamma->id);
     if (n->bias)
       fprintf(out, " bias=%%%d", n->bias->id);
+    if (n->bias_offset) /* read in place (fuse.c) */
+      fprintf(out, "[+%lld]", (long long)n->bias_offset);
     if (n->op == OP_LAYERNORM)
       fprintf(out, " eps=%g", n->eps);
     if (n->act)

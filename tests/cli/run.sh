@@ -83,6 +83,11 @@ grep -q "static const int32_t ke\[300\] = {1, 2, 3, 4, 5," "$TMP/c.c" &&
   [ "$(grep -c ' = narrow ' "$TMP/l.txt")" = 1 ] && ok || bad "lstm: input projection step not read in place"
 grep -q "for (int64_t i0 = t \* 20, e0 = i0 + 20 < 40 ? i0 + 20 : 40; i0 < e0; i0++)" "$TMP/l.c" &&
   ok || bad "lstm: gate loops not split between the threads"
+# at batch 1 the step's slice is one row: the GEMM's bias, read in place the same way
+"$ATTNCC" "$ROOT/examples/lstm_attention.lua" -D B=1 -D SEQ=5 -D EMBED=24 -D HIDDEN=128 \
+  -D LAYERS=1 -o "$TMP/l.c" --dump-graph > "$TMP/l.txt" &&
+  grep -q "bias=%[0-9]*\[+1024\]" "$TMP/l.txt" &&
+  [ "$(grep -c ' = narrow ' "$TMP/l.txt")" = 1 ] && ok || bad "lstm batch 1: input projection step not read in place"
 
 # fold_scale: a power-of-two scale of a Linear's output moves into its embedded weights
 # (the div/mul disappears); not without embedded weights, not for 3, and not when a

@@ -332,6 +332,9 @@ CASES = [
     # the 4 rows of the second case are not, its 1280 columns are
     _lstm(40, 5, 24, 128, 1, 5, seed=34),
     _lstm(4, 6, 16, 320, 1, 3, seed=35),
+    # batch 1: the step's slice is the recurrent GEMM's bias, read in place; 2 threads
+    # split the 2048 columns
+    _lstm(1, 3, 8, 512, 1, 3, seed=36),
     # 5. TimeSformer Attention with relative position bias (seed 003)
     _tsf(2, 8, 64, 4, WITH_QKV=1, seed=40),
     _tsf(3, 7, 36, 3, WITH_QKV=0, seed=41),
