@@ -83,6 +83,13 @@ grep -q "static const int32_t ke\[300\] = {1, 2, 3, 4, 5," "$TMP/c.c" &&
   [ "$(grep -c ' = narrow ' "$TMP/l.txt")" = 1 ] && ok || bad "lstm: input projection step not read in place"
 grep -q "for (int64_t i0 = t \* 20, e0 = i0 + 20 < 40 ? i0 + 20 : 40; i0 < e0; i0++)" "$TMP/l.c" &&
   ok || bad "lstm: gate loops not split between the threads"
+# --threads 2 splits an attention between threads only when it is worth a fork and join
+# (2 MFLOP): fc_self_attention's 2 x 16 x 16 is not split, the same at 256 tokens is
+"$ATTNCC" "$ROOT/examples/fc_self_attention.lua" --threads 2 -o "$TMP/f.c" &&
+  ! grep -q "omp parallel" "$TMP/f.c" && ok || bad "a tiny attention is split between threads"
+"$ATTNCC" "$ROOT/examples/fc_self_attention.lua" -D SEQ=256 --threads 2 -o "$TMP/f.c" &&
+  grep -B3 "each thread: its batch items" "$TMP/f.c" | grep -q "omp parallel for num_threads(2)" &&
+  ok || bad "a 2 x 256 x 256 attention is not split between threads"
 # at batch 1 the step's slice is one row: the GEMM's bias, read in place the same way
 "$ATTNCC" "$ROOT/examples/lstm_attention.lua" -D B=1 -D SEQ=5 -D EMBED=24 -D HIDDEN=128 \
   -D LAYERS=1 -o "$TMP/l.c" --dump-graph > "$TMP/l.txt" &&
