@@ -188,8 +188,15 @@ static const char *compute_type_expr(const char *load, DType from, DType to) {
 
 typedef const char *(*ExprFn)(const Node *n, const char **v, DType ct);
 
-static void put_parallel_for(StrBuf *sb, int threads);
+/* "#pragma omp parallel for" for a loop over threads, when OpenMP is on */
+static void put_parallel_for(StrBuf *sb, int threads) {
+  sb_printf(sb, "#if defined(_OPENMP)\n#pragma omp parallel for num_threads(%d) schedule(static)\n"
+                "#endif\n", threads);
+}
 
+/* a product or an attention is split between threads from this many FLOPs: a fork and join
+ * of the team costs 1-2 us here, a 2 MFLOP product 5-10 us on one core */
+#define MIN_PARALLEL_FLOPS 2000000
 #define MIN_PARALLEL_ELEMENTS 4096 /* an elementwise loop is split between threads from here */
 
 /* The loop headers over a (collapsed) iteration shape: for (i0..) for (i1..). With
@@ -423,36 +430,33 @@ static void emit_cat(StrBuf *sb, const Node *n, int threads) {
 
 /* ---- matmul, softmax, reductions, gather ---- */
 
-/* "" or "OFFSET + ": where a bias or residual read in place starts in its source (fuse.c) */
-static const char *start_at(int64_t offset) {
-  return offset ? xformat("%lld + ", (long long)offset) : "";
+/* the pointer a gemm call gets for epilogue operand x (bias or residual): NULL without
+ * one, else its argument + offset (where one read in place starts, fuse.c) + `plus` */
+static const char *epilogue_ptr(const Node *n, const Node *x, int64_t offset, const char *plus) {
+  if (!x)
+    return "NULL";
+  StrBuf sb = {0};
+  sb_puts(&sb, kname(n, x));
+  if (offset)
+    sb_printf(&sb, " + %lld", (long long)offset);
+  if (plus)
+    sb_printf(&sb, " + %s", plus);
+  const char *r = xstrdup(sb.buf);
+  sb_free(&sb);
+  return r;
 }
 
-/* the epilogue arguments of a gemm call: bias, residual (+ offset), its row stride, act;
- * a residual read in place (fuse.c) starts res_offset into its source */
-static const char *epilogue_args(const Node *n, const char *res_offset, int64_t ldr) {
-  const char *bias = !n->bias         ? "NULL"
-                     : n->bias_offset ? xformat("%s + %lld", kname(n, n->bias), (long long)n->bias_offset)
-                                      : kname(n, n->bias);
-  const char *res = n->residual ? xformat("%s + %s%s", kname(n, n->residual),
-                                          start_at(n->res_offset), res_offset)
-                                : "NULL";
-  return xformat("%s, %s, %lld, %d", bias, res, (long long)ldr, n->act);
+/* the epilogue arguments of a gemm call: bias, residual (+ res_rows, its first row's
+ * offset), its row stride, act */
+static const char *epilogue_args(const Node *n, const char *res_rows, int64_t ldr) {
+  return xformat("%s, %s, %lld, %d", epilogue_ptr(n, n->bias, n->bias_offset, NULL),
+                 epilogue_ptr(n, n->residual, n->res_offset, res_rows), (long long)ldr, n->act);
 }
 
 /* the row stride of a weight product's residual: N, or its source's (fuse.c) */
 static int64_t residual_ld(const Node *n, int64_t N) { return n->res_ld ? n->res_ld : N; }
 
-/* "#pragma omp parallel for" for a loop over threads, when OpenMP is on */
-static void put_parallel_for(StrBuf *sb, int threads) {
-  sb_printf(sb, "#if defined(_OPENMP)\n#pragma omp parallel for num_threads(%d) schedule(static)\n"
-                "#endif\n", threads);
-}
-
 #define MIN_ROWS_PER_THREAD 16 /* split rows when each thread gets this many, else columns */
-/* a product or an attention is split between threads from this many FLOPs: a fork and join
- * of the team costs 1-2 us here, a 2 MFLOP product 5-10 us on one core */
-#define MIN_PARALLEL_FLOPS 2000000
 
 /* How a product with a packed weight is split between threads: parts calls (1: one call
  * over everything), each on `chunk` rows (by_rows) or columns (a whole number of panels). */
@@ -515,11 +519,11 @@ static void emit_weight_gemm(StrBuf *sb, const EmitOptions *o, const Node *n) {
     if (wsn > 0)
       sb_printf(sb, "  %s_gemm_ws(%lld, %lld, %lld, s0, %lld, s1, y, %lld, %s, scratch, %lld);\n",
                 o->prefix, (long long)rows, (long long)N, (long long)K, (long long)K,
-                (long long)N, epilogue_args(n, "0", ldr), (long long)wsn);
+                (long long)N, epilogue_args(n, NULL, ldr), (long long)wsn);
     else
       sb_printf(sb, "  %s_gemm(%lld, %lld, %lld, s0, %lld, s1, y, %lld, %s);\n", o->prefix,
                 (long long)rows, (long long)N, (long long)K, (long long)K, (long long)N,
-                epilogue_args(n, "0", ldr));
+                epilogue_args(n, NULL, ldr));
     return;
   }
   const char *ws = wsn > 0 ? xformat(", scratch + t * %lld, %lld", (long long)wsn, (long long)wsn) : "";
@@ -537,9 +541,8 @@ static void emit_weight_gemm(StrBuf *sb, const EmitOptions *o, const Node *n) {
   } else { /* few rows: split the column panels */
     sb_printf(sb, "    const int64_t n0 = t * %lld, n1 = n0 + %lld < %lld ? n0 + %lld : %lld;\n",
               (long long)s.chunk, (long long)s.chunk, (long long)N, (long long)s.chunk, (long long)N);
-    const char *bias = n->bias ? xformat("%s + %sn0", kname(n, n->bias), start_at(n->bias_offset)) : "NULL";
-    const char *res = n->residual ? xformat("%s + %sn0", kname(n, n->residual), start_at(n->res_offset))
-                                  : "NULL";
+    const char *bias = epilogue_ptr(n, n->bias, n->bias_offset, "n0");
+    const char *res = epilogue_ptr(n, n->residual, n->res_offset, "n0");
     sb_printf(sb, "    if (n0 < n1)\n      %s_%s(%lld, n1 - n0, %lld, s0, %lld, s1 + n0 * %lld, "
                   "y + n0, %lld, %s, %s, %lld, %d%s);\n", o->prefix, fn, (long long)rows,
               (long long)K, (long long)K, (long long)K, (long long)N, bias, res, (long long)ldr,

@@ -34,7 +34,7 @@ static void absorb(Graph *g, Node *n, Node *u) {
 /* A bias or residual that is a slice keeping the last dim whole, with its rows evenly
  * spaced in the slice's source (step t of an LSTM's input projection, [B, L, 4H] ->
  * [B, 1, 4H]; a bias when B is 1), is read in place: returns the source and sets the
- * rows' offset and stride there. Otherwise returns r itself. */
+ * rows' offset and stride there (ld may be NULL for one row). Otherwise returns r itself. */
 static Node *slice_in_place(Node *r, int64_t *offset, int64_t *ld) {
   Node *s = r; /* the slice, maybe under a reshape that keeps the rows ([B,1,N] -> [B,N]) */
   if (s->op == OP_RESHAPE && s->src[0]->op == OP_SLICE)
@@ -56,7 +56,8 @@ static Node *slice_in_place(Node *r, int64_t *offset, int64_t *ld) {
     next = v.stride[d] * s->shape.dim[d];
   }
   *offset = v.offset;
-  *ld = row ? row : s->shape.dim[nd - 1];
+  if (ld)
+    *ld = row ? row : s->shape.dim[nd - 1];
   return x;
 }
 
@@ -71,9 +72,8 @@ static void fuse_one(Graph *g, Node *n) {
   if (u && u->op == OP_ADD && shape_equal(&u->shape, &n->shape)) {
     Node *b = other_operand(u, n);
     if (b != n && is_column_vector(b, cols)) {
-      int64_t ld; /* one row */
       if (weight_operand(n->src[1]))
-        b = slice_in_place(b, &n->bias_offset, &ld);
+        b = slice_in_place(b, &n->bias_offset, NULL);
       n->bias = b;
       add_src(n, b);
       absorb(g, n, u);
