@@ -1,7 +1,8 @@
 /* kernels_avx2.c: FP32 GEMM for x86-64 with AVX2 and FMA (build with -mavx2 -mfma).
  * Same section format as kernels.c (a section starts at its "//@" marker line, the emitter
  * copies only the sections a model uses and replaces PREFIX_ by the symbol prefix).
- * gemm_common is always copied together with gemm; pack_b calls kernels.c's pack_panels.
+ * gemm_common is always copied together with gemm; pack_b calls kernels.c's pack_panels
+ * (and gemm_common's gemm_mask8).
  *
  * Layout of a packed B (K x N): panels of NR = 16 columns, panel p holds all K rows:
  *   Bp[(p * K + k) * NR + j] = B(k, p * NR + j), zero for columns >= N.
@@ -103,11 +104,55 @@ static inline int64_t PREFIX_packed_b_floats(int64_t K, int64_t N) {
   return (N + PREFIX_GEMM_NR - 1) / PREFIX_GEMM_NR * PREFIX_GEMM_NR * K;
 }
 
-/* B(k, n) = B[k * ldb_k + n * ldb_n] -> Bp in panels of this kernel's NR columns
- * (the layout code is shared: kernels.c, section pack_panels) */
+/* 8 x 8 transpose in registers: lane j of r[i] goes to lane i of r[j] (floats of row pairs
+ * interleave, then pairs of floats, then the 128-bit halves swap: 24 shuffles) */
+static inline void PREFIX_transpose8(__m256 r[8]) {
+  __m256 t[8], u[8];
+  for (int i = 0; i < 8; i += 2) {
+    t[i] = _mm256_unpacklo_ps(r[i], r[i + 1]);
+    t[i + 1] = _mm256_unpackhi_ps(r[i], r[i + 1]);
+  }
+  for (int i = 0; i < 8; i += 4) {
+    u[i] = _mm256_shuffle_ps(t[i], t[i + 2], 0x44);
+    u[i + 1] = _mm256_shuffle_ps(t[i], t[i + 2], 0xEE);
+    u[i + 2] = _mm256_shuffle_ps(t[i + 1], t[i + 3], 0x44);
+    u[i + 3] = _mm256_shuffle_ps(t[i + 1], t[i + 3], 0xEE);
+  }
+  /* now 128-bit half h of u[4g + q] holds rows 4g..4g+3 of column 4h + q */
+  for (int q = 0; q < 4; q++) {
+    r[q] = _mm256_permute2f128_ps(u[q], u[4 + q], 0x20);
+    r[4 + q] = _mm256_permute2f128_ps(u[q], u[4 + q], 0x31);
+  }
+}
+
+/* B(k, n) = B[k * ldb_k + n * ldb_n] -> Bp in panels of this kernel's NR columns (the
+ * layout: kernels.c, section pack_panels). A B that is contiguous along k (ldb_k == 1: the
+ * attention's K^T, a Linear weight packed at run time) is a transpose: 8 columns x 8 k at a
+ * time, 8 loads along k, one register transpose, 8 stores along the panel rows (the scalar
+ * copy wrote one float per store). */
 static inline void PREFIX_pack_b(int64_t K, int64_t N, const float *B, int64_t ldb_k, int64_t ldb_n,
                                  float *Bp) {
-  PREFIX_pack_panels(K, N, B, ldb_k, ldb_n, PREFIX_GEMM_NR, Bp);
+  if (ldb_k != 1 || ldb_n == 1) {
+    PREFIX_pack_panels(K, N, B, ldb_k, ldb_n, PREFIX_GEMM_NR, Bp);
+    return;
+  }
+  for (int64_t j0 = 0; j0 < N; j0 += PREFIX_GEMM_NR) {
+    float *dst = Bp + j0 * K; /* panel j0 / NR starts at (j0 / NR) * K * NR */
+    for (int64_t h = 0; h < PREFIX_GEMM_NR; h += 8) {
+      const int64_t cols = N - j0 - h; /* columns of B in this part of the panel: <= 0 none */
+      const float *src = B + (j0 + h) * ldb_n;
+      for (int64_t k0 = 0; k0 < K; k0 += 8) {
+        const int64_t kk = K - k0 < 8 ? K - k0 : 8;
+        const __m256i m = PREFIX_gemm_mask8(kk);
+        __m256 r[8];
+        for (int64_t j = 0; j < 8; j++)
+          r[j] = j < cols ? _mm256_maskload_ps(src + j * ldb_n + k0, m) : _mm256_setzero_ps();
+        PREFIX_transpose8(r);
+        for (int64_t q = 0; q < kk; q++)
+          _mm256_storeu_ps(dst + (k0 + q) * PREFIX_GEMM_NR + h, r[q]);
+      }
+    }
+  }
 }
 
 //@ gemm
