@@ -1212,11 +1212,14 @@ static void kernels_of(const Node *n, const char **names, int *count) {
     names[(*count)++] = "math"; /* the gelu epilogue */
     names[(*count)++] = "gemm";
     names[(*count)++] = "gemm_driver";
-    if (n->src[1]->op != OP_PACK)
+    if (n->src[1]->op != OP_PACK) { /* B packed at run time */
       names[(*count)++] = "pack_b";
+      names[(*count)++] = "pack_transposed";
+    }
     names[(*count)++] = "pack_panels";
   } else if (n->op == OP_PACK && n->storage != ST_CONST) {
     names[(*count)++] = "pack_b";
+    names[(*count)++] = "pack_transposed";
     names[(*count)++] = "pack_panels";
   } else if (n->op == OP_SOFTMAX) {
     names[(*count)++] = "softmax";
@@ -1236,6 +1239,7 @@ static void kernels_of(const Node *n, const char **names, int *count) {
     names[(*count)++] = "gemm";
     names[(*count)++] = "gemm_driver";
     names[(*count)++] = "pack_b";
+    names[(*count)++] = "pack_transposed";
     names[(*count)++] = "pack_panels";
     names[(*count)++] = "exp";
     names[(*count)++] = "softmax_merge";

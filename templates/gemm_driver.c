@@ -231,3 +231,27 @@ static inline void PREFIX_gemm(int64_t M, int64_t N, int64_t K, const float *A, 
                                const float *R, int64_t ldr, int act) {
   PREFIX_gemm_ws(M, N, K, A, lda, Bp, C, ldc, bias, R, ldr, act, NULL, 0);
 }
+
+//@ pack_transposed
+#ifdef PREFIX_PACK_TBLOCK /* the targets with a register transpose (avx512, avx2) */
+/* B(k, n) = B[k * ldb_k + n * ldb_n] -> Bp in panels of the target's NR columns (the layout:
+ * kernels.c, section pack_panels). A B that is contiguous along k (ldb_k == 1: the
+ * attention's K^T, a Linear weight packed at run time) is a transpose: TBLOCK columns x
+ * TBLOCK k at a time by the target's PREFIX_pack_tblock (TBLOCK loads along k, a register
+ * transpose, TBLOCK stores along the panel rows); others are copied by pack_panels. */
+static inline void PREFIX_pack_b(int64_t K, int64_t N, const float *B, int64_t ldb_k, int64_t ldb_n,
+                                 float *Bp) {
+  if (ldb_k != 1 || ldb_n == 1) {
+    PREFIX_pack_panels(K, N, B, ldb_k, ldb_n, PREFIX_GEMM_NR, Bp);
+    return;
+  }
+  const int64_t T = PREFIX_PACK_TBLOCK;
+  for (int64_t j0 = 0; j0 < N; j0 += PREFIX_GEMM_NR) {
+    float *dst = Bp + j0 * K; /* panel j0 / NR starts at (j0 / NR) * K * NR */
+    for (int64_t h = 0; h < PREFIX_GEMM_NR; h += T) /* the panel's columns, T at a time */
+      for (int64_t k0 = 0; k0 < K; k0 += T)
+        PREFIX_pack_tblock(B + (j0 + h) * ldb_n + k0, ldb_n, N - j0 - h, K - k0 < T ? K - k0 : T,
+                           dst + k0 * PREFIX_GEMM_NR + h);
+  }
+}
+#endif

@@ -2,7 +2,8 @@
  * Build the generated file with -mavx512f -mavx512vl -mavx512dq -mfma (or -march=native).
  * Same section format as kernels.c (a section starts at its "//@" marker line, the emitter
  * copies only the sections a model uses and replaces PREFIX_ by the symbol prefix).
- * gemm_common is always copied together with gemm; pack_b calls kernels.c's pack_panels.
+ * gemm_common is always copied together with gemm; pack_b (gemm_driver.c, section
+ * pack_transposed) calls kernels.c's pack_panels and this file's pack_tblock.
  *
  * Layout of a packed B (K x N): panels of NR = 32 columns, panel p holds all K rows:
  *   Bp[(p * K + k) * NR + j] = B(k, p * NR + j), zero for columns >= N.
@@ -148,36 +149,21 @@ static inline void PREFIX_transpose16(__m512 r[16]) {
     r[i] = t[i];
 }
 
-/* B(k, n) = B[k * ldb_k + n * ldb_n] -> Bp in panels of this kernel's NR columns (the
- * layout: kernels.c, section pack_panels). A B that is contiguous along k (ldb_k == 1: the
- * attention's K^T, a Linear weight packed at run time) is a transpose: 16 columns x 16 k
- * at a time, 16 loads along k, one register transpose, 16 stores along the panel rows
- * (the scalar copy wrote one float per store; masked gathers of 16 floats, one per panel
- * row, took 5.9 % of the d=768 attention at 512 tokens, this 16 x 16 block about a fifth
- * of the gathers' time). */
-static inline void PREFIX_pack_b(int64_t K, int64_t N, const float *B, int64_t ldb_k, int64_t ldb_n,
-                                 float *Bp) {
-  if (ldb_k != 1 || ldb_n == 1) {
-    PREFIX_pack_panels(K, N, B, ldb_k, ldb_n, PREFIX_GEMM_NR, Bp);
-    return;
-  }
-  for (int64_t j0 = 0; j0 < N; j0 += PREFIX_GEMM_NR) {
-    float *dst = Bp + j0 * K; /* panel j0 / NR starts at (j0 / NR) * K * NR */
-    for (int64_t h = 0; h < PREFIX_GEMM_NR; h += 16) {
-      const int64_t cols = N - j0 - h; /* columns of B in this half panel: <= 0 none */
-      const float *src = B + (j0 + h) * ldb_n;
-      for (int64_t k0 = 0; k0 < K; k0 += 16) {
-        const int64_t kk = K - k0 < 16 ? K - k0 : 16;
-        const __mmask16 m = PREFIX_gemm_mask16(kk);
-        __m512 r[16];
-        for (int64_t j = 0; j < 16; j++)
-          r[j] = j < cols ? _mm512_maskz_loadu_ps(m, src + j * ldb_n + k0) : _mm512_setzero_ps();
-        PREFIX_transpose16(r);
-        for (int64_t q = 0; q < kk; q++)
-          _mm512_storeu_ps(dst + (k0 + q) * PREFIX_GEMM_NR + h, r[q]);
-      }
-    }
-  }
+/* one block of gemm_driver.c's transposed pack_b: rows [0, kk) x columns [0, 16) of the
+ * panel (row stride NR) at dst from columns [0, cols) x k [0, kk) of src (column j at
+ * src + j * ldb_n, contiguous along k; columns past cols are zero): 16 loads along k, one
+ * register transpose, kk stores (masked gathers of 16 floats, one per panel row, took 5.9 %
+ * of the d=768 attention at 512 tokens, this block about a fifth of their time) */
+#define PREFIX_PACK_TBLOCK 16
+static inline void PREFIX_pack_tblock(const float *src, int64_t ldb_n, int64_t cols, int64_t kk,
+                                      float *dst) {
+  const __mmask16 m = PREFIX_gemm_mask16(kk);
+  __m512 r[16];
+  for (int64_t j = 0; j < 16; j++)
+    r[j] = j < cols ? _mm512_maskz_loadu_ps(m, src + j * ldb_n) : _mm512_setzero_ps();
+  PREFIX_transpose16(r);
+  for (int64_t q = 0; q < kk; q++)
+    _mm512_storeu_ps(dst + q * PREFIX_GEMM_NR, r[q]);
 }
 
 //@ gemm
