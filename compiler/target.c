@@ -38,10 +38,8 @@ int64_t target_gemm_ws_floats(const Target *t, int64_t M, int64_t N, int64_t K) 
     return 0;
   gemm_blocks(t, K, GEMM_KS, &kcb, &nc);
   gemm_blocks(t, K, GEMM_KC, &kcb1, &nc1);
-  if (K > N && (N + nc - 1) / nc > (N + nc1 - 1) / nc1) {
-    kcb = kcb1;
-    nc = nc1;
-  }
+  if (K > N && (N + nc - 1) / nc > (N + nc1 - 1) / nc1)
+    gemm_blocks(t, K, N <= nc1 ? GEMM_KC / 2 : GEMM_KC, &kcb, &nc);
   const int64_t nb = (N + nc - 1) / nc; /* N blocks of equal widths */
   nc = ((N + nb - 1) / nb + t->gemm_nr - 1) / t->gemm_nr * t->gemm_nr;
   if (N <= nc)
