@@ -1205,6 +1205,13 @@ static void put_head_comment(StrBuf *sb, const EmitOptions *o, const char *what)
             ATTNCC_VERSION, o->command_line);
 }
 
+/* the sections that pack a B at run time (pack_b, its transposed path, the panel copy) */
+static void add_pack_b(const char **names, int *count) {
+  names[(*count)++] = "pack_b";
+  names[(*count)++] = "pack_transposed";
+  names[(*count)++] = "pack_panels";
+}
+
 /* the template sections node n's code calls */
 static void kernels_of(const Node *n, const char **names, int *count) {
   if (n->op == OP_MATMUL) {
@@ -1212,15 +1219,12 @@ static void kernels_of(const Node *n, const char **names, int *count) {
     names[(*count)++] = "math"; /* the gelu epilogue */
     names[(*count)++] = "gemm";
     names[(*count)++] = "gemm_driver";
-    if (n->src[1]->op != OP_PACK) { /* B packed at run time */
-      names[(*count)++] = "pack_b";
-      names[(*count)++] = "pack_transposed";
-    }
-    names[(*count)++] = "pack_panels";
+    if (n->src[1]->op != OP_PACK) /* B packed at run time */
+      add_pack_b(names, count);
+    else
+      names[(*count)++] = "pack_panels";
   } else if (n->op == OP_PACK && n->storage != ST_CONST) {
-    names[(*count)++] = "pack_b";
-    names[(*count)++] = "pack_transposed";
-    names[(*count)++] = "pack_panels";
+    add_pack_b(names, count);
   } else if (n->op == OP_SOFTMAX) {
     names[(*count)++] = "softmax";
     names[(*count)++] = "exp";
@@ -1238,9 +1242,7 @@ static void kernels_of(const Node *n, const char **names, int *count) {
     names[(*count)++] = "math";
     names[(*count)++] = "gemm";
     names[(*count)++] = "gemm_driver";
-    names[(*count)++] = "pack_b";
-    names[(*count)++] = "pack_transposed";
-    names[(*count)++] = "pack_panels";
+    add_pack_b(names, count);
     names[(*count)++] = "exp";
     names[(*count)++] = "softmax_merge";
     names[(*count)++] = "softmax_rows";
