@@ -81,7 +81,20 @@ build/test_rowops: tests/kernels/test_rowops.c templates/kernels.c
 	$(CC) -std=c11 -O1 -g -Wall -Wextra -Werror $(SAN) $< -lm -o $@
 build/test_rowops_avx512: tests/kernels/test_rowops.c templates/kernels.c templates/kernels_avx512.c
 	$(CC) -std=c11 -O1 -g -mavx512f -mavx512vl -mavx512dq -mfma -Wall -Wextra -Werror $(SAN) \
-	  -DTARGET_KERNELS='"../../templates/kernels_avx512.c"' $< -lm -o $@
+	  -DTARGET_KERNELS='"../../templates/kernels_avx512.c"' -DPREFIX_TARGET_SOFTMAX_BLOCK $< -lm -o $@
+
+# neon on an x86 machine: built by an AArch64 cross compiler, run by qemu's user-mode
+# emulator (Debian: gcc-aarch64-linux-gnu, qemu-user; .ci/run installs them); on an
+# AArch64 machine NEON_CC=$(CC) NEON_RUN= runs them natively
+NEON_CC  ?= aarch64-linux-gnu-gcc
+NEON_RUN ?= qemu-aarch64
+build/test_gemm_neon: tests/kernels/test_gemm.c templates/kernels_neon.c templates/gemm_driver.c compiler/target.c
+	$(NEON_CC) -std=c11 -O2 -Wall -Wextra -Werror -DKERNELS='"../../templates/kernels_neon.c"' \
+	  -DTARGET_NAME='"neon"' $< -lm -o $@
+build/test_rowops_neon: tests/kernels/test_rowops.c templates/kernels.c templates/kernels_neon.c
+	$(NEON_CC) -std=c11 -O1 -g -Wall -Wextra -Werror \
+	  -DTARGET_KERNELS='"../../templates/kernels_neon.c"' $< -lm -o $@
+have_neon = command -v $(NEON_CC) >/dev/null && { [ -z "$(NEON_RUN)" ] || command -v $(NEON_RUN) >/dev/null; }
 
 test-kernels: $(KERNEL_TESTS) build/test_rowops build/test_rowops_avx512
 	./build/test_rowops
@@ -89,6 +102,9 @@ test-kernels: $(KERNEL_TESTS) build/test_rowops build/test_rowops_avx512
 	./build/test_gemm_generic
 	@if grep -q avx2 /proc/cpuinfo; then ./build/test_gemm_avx2; fi
 	@if grep -q avx512f /proc/cpuinfo; then ./build/test_gemm_avx512; fi
+	@if $(have_neon); then $(MAKE) --no-print-directory build/test_gemm_neon build/test_rowops_neon && \
+	  $(NEON_RUN) ./build/test_rowops_neon && $(NEON_RUN) ./build/test_gemm_neon --quick; \
+	else echo "test-kernels: neon skipped ($(NEON_CC) or $(NEON_RUN) not found)"; fi
 
 test-cli: attncc build/attncc-asan
 	ATTNCC=./build/attncc-asan bash tests/cli/run.sh

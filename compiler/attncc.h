@@ -383,6 +383,8 @@ typedef struct {
   double tol;                              /* |out-ref| <= tol * (1 + |ref|) */
   int repeat;                              /* > 0: also time this many runs */
   const char *cflags;                      /* target flags for building the generated code */
+  const char *emulator;                    /* NULL, or the command that runs the built program
+                                              (words split at spaces): qemu-aarch64 */
 } CheckOptions;
 
 int check_run(const Graph *g, const EmitOptions *eo, const CheckOptions *co);

@@ -155,9 +155,15 @@ int check_build_and_run(const CheckOptions *co, const GeneratedFile *files,
             co->keep_dir ? "" : " (--keep DIR keeps the files)");
     goto out;
   }
-  char *run_argv[16] = {(char *)exe};
+  /* the program, or the emulator's words and then the program (a cross-built target) */
+  char *run_argv[32] = {NULL};
+  int m = 0;
+  char *emu = xstrdup(co->emulator ? co->emulator : "");
+  for (char *w = strtok(emu, " "); w && m < 15; w = strtok(NULL, " "))
+    run_argv[m++] = w;
+  run_argv[m++] = (char *)exe;
   for (int i = 0; args[i] && i < 14; i++)
-    run_argv[i + 1] = args[i];
+    run_argv[m++] = args[i];
   fflush(stdout);
   status = run(run_argv);
   if (status < 0)

@@ -1246,6 +1246,7 @@ static void kernels_of(const Node *n, const char **names, int *count) {
     names[(*count)++] = "exp";
     names[(*count)++] = "softmax_merge";
     names[(*count)++] = "softmax_rows";
+    names[(*count)++] = "softmax_block";
   }
 }
 

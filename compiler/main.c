@@ -59,6 +59,9 @@ static const char usage[] =
     "                      of embedding them\n"
     "  --tol X             pass when |out - ref| <= X * (1 + |ref|) everywhere (default 1e-4)\n"
     "  --cc CC             C compiler to build with (default: $CC, else clang)\n"
+    "  --emulator CMD      run the built program as CMD PROGRAM ARGS (CMD's words split at\n"
+    "                      spaces): check a cross-compiled target, e.g. --target neon\n"
+    "                      --cc aarch64-linux-gnu-gcc --emulator qemu-aarch64\n"
     "  --keep DIR          keep the generated and built files in DIR\n"
     "  --repeat N          also time N runs and print the median\n"
     "\n"
@@ -67,7 +70,7 @@ static const char usage[] =
     "inputs, and names the first op that diverges (model.lua line, module, shape, error)\n";
 
 typedef struct {
-  const char *model, *out, *weights, *prefix, *ref, *cc, *keep, *target, *depfile;
+  const char *model, *out, *weights, *prefix, *ref, *cc, *keep, *target, *depfile, *emulator;
   bool md;
   int threads;
   Define *defines;
@@ -198,6 +201,8 @@ static int parse_args(int argc, char **argv, Args *a) {
       a->ref = v;
     } else if ((v = flag_value(argc, argv, &i, "--cc"))) {
       a->cc = v;
+    } else if ((v = flag_value(argc, argv, &i, "--emulator"))) {
+      a->emulator = v;
     } else if ((v = flag_value(argc, argv, &i, "--keep"))) {
       a->keep = v;
     } else if ((v = flag_value(argc, argv, &i, "--tol"))) {
@@ -514,7 +519,8 @@ static int compile(const Args *a) {
                        a->cc ? a->cc : (getenv("CC") ? getenv("CC") : "clang"),
                        a->keep, a->tol, a->repeat,
                        xformat("%s%s", native ? "-march=native" : target->cflags,
-                               eo.threads > 1 ? " -fopenmp" : "")};
+                               eo.threads > 1 ? " -fopenmp" : ""),
+                       a->emulator && *a->emulator ? a->emulator : NULL};
     return a->debug_cmd ? debug_run(g, &eo, &co, &ho) : check_run(g, &eo, &co);
   }
   eo.prefix = a->prefix ? a->prefix : default_prefix(a->out);

@@ -1,5 +1,5 @@
-/* gemm_driver.c: the blocked GEMM loop nest every target shares (avx512, avx2, and
- * generic/neon in portable C); their template files define the register tile and this
+/* gemm_driver.c: the blocked GEMM loop nest every target shares (avx512, avx2, neon, and
+ * generic in portable C); their template files define the register tile and this
  * file drives it. Same section format
  * as kernels.c; the emitter copies this section after the target's sections.
  *
@@ -119,7 +119,7 @@ static inline void PREFIX_gemm_ws(int64_t M, int64_t N, int64_t K, const float *
                                   const float *R, int64_t ldr, int act, float *ws, int64_t wsn) {
   const int64_t MR = PREFIX_GEMM_MR, NR = PREFIX_GEMM_NR, KC = PREFIX_GEMM_KC,
                 KCP = PREFIX_GEMM_KCP;
-  /* the packed A strip, KS / KC chunks (avx512 38.25 KiB, avx2 19.1, generic 12.75), all
+  /* the packed A strip, KS / KC chunks (avx512 38.25 KiB, avx2 and neon 19.1, generic 12.75), all
    * the scratch */
   _Alignas(64) float ap[PREFIX_GEMM_KS / PREFIX_GEMM_KC * PREFIX_GEMM_MR * PREFIX_GEMM_KCP];
   if (M <= 0 || N <= 0)

@@ -139,8 +139,8 @@ static inline int PREFIX_softmax_merge(float *x, int64_t n, float mb, float *rma
 
 //@ softmax_rows
 /* The online softmax's row operations (fused attention). A target file may replace this
- * section with intrinsics (kernels_avx512.c does); tests that include both files define
- * PREFIX_TARGET_SOFTMAX_ROWS to keep only the target's. */
+ * section with intrinsics (kernels_avx512.c and kernels_neon.c do); tests that include
+ * both files define PREFIX_TARGET_SOFTMAX_ROWS to keep only the target's. */
 #ifndef PREFIX_TARGET_SOFTMAX_ROWS
 /* max of 16 lanes (NaN wins, as in PyTorch) */
 static inline float PREFIX_lanes_max(const float *lane) {
@@ -195,6 +195,16 @@ static inline float PREFIX_lanes_sum(const float *lane) {
     sum += lane[l];
   return sum;
 }
+#endif
+
+//@ softmax_block
+/* One key block of the online softmax, on softmax_rows' row operations (kernels.c's or a
+ * target's: declared here, so the emitter may copy either section first). A target file
+ * may replace this section too (kernels_avx512.c does); tests that include both files
+ * then define PREFIX_TARGET_SOFTMAX_BLOCK. */
+#ifndef PREFIX_TARGET_SOFTMAX_BLOCK
+static inline float PREFIX_row_max(const float *x, int64_t n);
+static inline float PREFIX_row_exp_sum(float *x, int64_t n, float m, float c);
 
 /* One key block of the online softmax over `rows` rows of the score tile s (row stride
  * lds, n keys): row i's block max is bm[i] (NaN wins; NULL: computed here), its running

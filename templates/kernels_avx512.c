@@ -343,8 +343,9 @@ static inline void PREFIX_gemm_tile(int64_t mr, int64_t kc, const float *a, cons
 }
 
 //@ softmax_rows
-/* The online softmax's row operations with AVX-512 (replace kernels.c's section of the
- * same name), on gemm_common's e^x (PREFIX_exp16_of; the attention always has a GEMM). */
+/* The online softmax's row operations with AVX-512 (this section and the next replace
+ * kernels.c's sections of the same names), on gemm_common's e^x (PREFIX_exp16_of; the
+ * attention always has a GEMM). */
 #include <immintrin.h>
 
 /* max of 16 lanes (NaN wins, as in PyTorch) */
@@ -396,6 +397,7 @@ static inline float PREFIX_lanes_sum(const float *lane) {
   return _mm512_reduce_add_ps(_mm512_loadu_ps(lane));
 }
 
+//@ softmax_block
 /* One key block of the online softmax over `rows` rows of the score tile (see kernels.c's
  * section of the same name for the contract), 16 rows at a time: their block maxima, then
  * the running maxima and corrections as vectors across the rows, so no row waits on the

@@ -37,6 +37,24 @@ for ex in "$ROOT"/examples/*.lua; do
     done
   done
 done
+# --target neon (AArch64 intrinsics): warning-free with the cross gcc and clang for aarch64,
+# when the cross compiler is installed (.ci/run installs it); elsewhere it stops with #error
+if command -v aarch64-linux-gnu-gcc >/dev/null; then
+  for ex in "$ROOT"/examples/*.lua; do
+    name=$(basename "$ex" .lua)
+    "$ATTNCC" "$ex" --target neon -o "$TMP/$name.c" 2> "$TMP/err" || { bad "$name: $(cat "$TMP/err")"; continue; }
+    for cc in aarch64-linux-gnu-gcc "clang --target=aarch64-linux-gnu"; do
+      if $cc -std=c11 -Wall -Wextra -Werror -O2 -c "$TMP/$name.c" -o "$TMP/$name.o" 2> "$TMP/err"; then ok
+      else bad "$name: generated code (neon) does not build with $cc"; head -20 "$TMP/err"; fi
+    done
+  done
+  if clang -std=c11 -c "$TMP/transformer_block.c" -o "$TMP/x86.o" 2> "$TMP/err"; then
+    bad "neon code built for x86-64"
+  elif grep -q "attncc --target neon: this code needs a compiler for AArch64" "$TMP/err"; then ok
+  else bad "neon code on x86-64: no clear #error"; head -5 "$TMP/err"; fi
+else
+  echo "test-cli: neon builds skipped (aarch64-linux-gnu-gcc not found)"
+fi
 # --target generic is plain C11: it builds with -pedantic too
 "$ATTNCC" "$ROOT/examples/transformer_block.lua" --target generic -o "$TMP/ped.c" &&
   clang -std=c11 -pedantic -Wall -Wextra -Werror -c "$TMP/ped.c" -o "$TMP/ped.o" && ok || bad "generic output is not pedantic C11"

@@ -42,6 +42,7 @@ environment:
 """
 
 import os
+import platform
 import sys
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -73,8 +74,23 @@ import cases as cases_mod  # noqa: E402
 
 CHECK_RE = re.compile(r"^check: output (\S+) shape \[([^\]]*)\] max_abs_err (\S+) max_rel_err (\S+)",
                       re.M)
+def neon_cross_args():
+    """attncc check's arguments that build --target neon with an AArch64 cross compiler and
+    run it under qemu's user-mode emulator, or None when either is missing (or the machine
+    is AArch64 itself: then neon runs natively)."""
+    if platform.machine() in ("aarch64", "arm64"):
+        return []
+    cc = os.environ.get("ATTNCC_NEON_CC", "aarch64-linux-gnu-gcc")
+    if not (shutil.which(cc.split()[0]) and shutil.which("qemu-aarch64")):
+        return None
+    return ["--cc", cc, "--emulator", "qemu-aarch64"]
+
+
 def machine_targets():
-    """The attncc targets this machine can execute: generic always, avx2/avx512 by CPU flags."""
+    """The attncc targets this machine can execute: generic always, neon natively on AArch64
+    or through an AArch64 cross compiler and qemu, avx2/avx512 by CPU flags."""
+    if platform.machine() in ("aarch64", "arm64"):
+        return ["generic", "neon"]
     flags = set()
     try:
         with open("/proc/cpuinfo") as f:
@@ -85,6 +101,8 @@ def machine_targets():
     except OSError:
         pass
     targets = ["generic"]
+    if neon_cross_args() is not None:
+        targets.append("neon")
     if {"avx2", "fma"} <= flags:
         targets.append("avx2")
     if {"avx512f", "avx512vl", "avx512dq"} <= flags:
@@ -95,10 +113,12 @@ def machine_targets():
 def make_modes(targets):
     """Embedded weights on every target; run-time weights on the best one; and the best one
     split over 2 threads (OpenMP), so the threaded GEMM and attention paths are compared too."""
+    def target_args(t):
+        return ["--target", t] + ((neon_cross_args() or []) if t == "neon" else [])
     best = targets[-1]
-    modes = [("embedded/%s" % t, ["--target", t]) for t in targets]
-    modes.append(("runtime/%s" % best, ["--runtime-weights", "--target", best]))
-    modes.append(("threads2/%s" % best, ["--target", best, "--threads", "2"]))
+    modes = [("embedded/%s" % t, target_args(t)) for t in targets]
+    modes.append(("runtime/%s" % best, ["--runtime-weights"] + target_args(best)))
+    modes.append(("threads2/%s" % best, target_args(best) + ["--threads", "2"]))
     return tuple(modes)
 
 

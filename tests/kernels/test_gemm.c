@@ -3,11 +3,12 @@
  * no residual / a separate residual / the residual in place (C == R), padded strides, and
  * one call or four on row x column parts (the way --threads splits a GEMM).
  * Pick the template with -DKERNELS='"../../templates/kernels_avx512.c"' (the default),
- * kernels_avx2.c or kernels_generic.c; the last line printed is "N passed, M failed" and
+ * kernels_avx2.c, kernels_neon.c or kernels_generic.c; the last line printed is "N passed, M failed" and
  * the exit status is nonzero on a failure. From the repository root:
  *   clang -std=c11 -O2 -march=native -Wall -Wextra -Werror \
  *     -DKERNELS='"../../templates/kernels_avx512.c"' tests/kernels/test_gemm.c -lm -o /tmp/tg
- *   (avx2: -mavx2 -mfma and kernels_avx2.c; generic: no flags and kernels_generic.c;
+ *   (avx2: -mavx2 -mfma and kernels_avx2.c; generic: no flags and kernels_generic.c; neon:
+ *   aarch64-linux-gnu-gcc, no flags, kernels_neon.c, run by qemu-aarch64;
  *   add -O1 -g -fsanitize=address,undefined -fno-sanitize-recover=all for the sanitizers) */
 #include <math.h>
 #include <stdint.h>
@@ -18,10 +19,13 @@
 #ifndef KERNELS
 #define KERNELS "../../templates/kernels_avx512.c"
 #endif
-#define PREFIX_TARGET_SOFTMAX_ROWS /* the target file may define its own (emit picks one) */
+/* the online softmax's sections are not tested here (test_rowops.c); the target file may
+ * define its own (emit picks one) */
+#define PREFIX_TARGET_SOFTMAX_ROWS
+#define PREFIX_TARGET_SOFTMAX_BLOCK
 #include "../../templates/kernels.c" /* PREFIX_exp, PREFIX_erf: the gelu epilogue */
 #include KERNELS
-#ifdef PREFIX_GEMM_SHARED_DRIVER /* avx512, avx2: the loop nest around the tile */
+#ifdef PREFIX_GEMM_SHARED_DRIVER /* every target: the loop nest around the tile */
 #include "../../templates/gemm_driver.c"
 #endif
 
@@ -243,7 +247,10 @@ static void check_ws_sizes(void) {
 static void check_ws_sizes(void) {}
 #endif
 
-int main(void) {
+/* argument --quick (the emulated neon run, 3-4 times shorter): fewer combos per shape,
+ * every shape still run */
+int main(int argc, char **argv) {
+  const int quick = argc > 1 && !strcmp(argv[1], "--quick");
   check_ws_sizes();
   static const int64_t Ms[] = {1, 2, 3, 7, 12, 13, 14, 17, 100, 129};
   static const int64_t Ns[] = {1, 7, 8, 9, 15, 16, 17, 31, 32, 33, 100, 129};
@@ -253,11 +260,14 @@ int main(void) {
     for (size_t b = 0; b < sizeof Ns / sizeof *Ns; b++)
       for (size_t c = 0; c < sizeof Ks / sizeof *Ks; c++, shape++) {
         const int64_t M = Ms[a], N = Ns[b], K = Ks[c];
-        /* every combo for small shapes, a rotating third of them for the others */
-        if (M * N * K <= 40000)
+        /* every combo for small shapes, a rotating third of them for the others (quick: a
+         * rotating third and sixth) */
+        if (M * N * K <= 40000 && !quick)
           run_shape(M, N, K, 36, 0);
-        else
+        else if (M * N * K <= 40000 || !quick)
           run_shape(M, N, K, 12, (shape * 12) % 36);
+        else
+          run_shape(M, N, K, 6, (shape * 6) % 36);
       }
   /* the named awkward sizes, and bigger ones that cross the N blocking and the K blocks
    * (AVX-512: up to 768 deep in 256-column chunks, or 256 deep when K > N would need more
@@ -269,7 +279,7 @@ int main(void) {
                                    {30, 700, 769},  {25, 1000, 1600}, {13, 40, 900},
                                    {20, 600, 1600}};
   for (size_t s = 0; s < sizeof big / sizeof *big; s++)
-    run_shape(big[s][0], big[s][1], big[s][2], 36, 0);
+    run_shape(big[s][0], big[s][1], big[s][2], quick ? 12 : 36, quick ? (int)(s * 12 % 36) : 0);
   /* A already strided like the packed strip (the attention's score tile and queries) */
   static const int64_t strided[][3] = {{96, 32, 128}, {96, 128, 32}, {7, 33, 64}, {13, 17, 256}};
   for (size_t s = 0; s < sizeof strided / sizeof *strided; s++)
