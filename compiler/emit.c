@@ -1217,6 +1217,7 @@ static void kernels_of(const Node *n, const char **names, int *count) {
   if (n->op == OP_MATMUL) {
     names[(*count)++] = "exp";
     names[(*count)++] = "math"; /* the gelu epilogue */
+    names[(*count)++] = "gemm_ukr";
     names[(*count)++] = "gemm";
     names[(*count)++] = "gemm_driver";
     if (n->src[1]->op != OP_PACK) /* B packed at run time */
@@ -1240,6 +1241,7 @@ static void kernels_of(const Node *n, const char **names, int *count) {
     names[(*count)++] = "layernorm";
   } else if (n->op == OP_ATTENTION) {
     names[(*count)++] = "math";
+    names[(*count)++] = "gemm_ukr";
     names[(*count)++] = "gemm";
     names[(*count)++] = "gemm_driver";
     add_pack_b(names, count);
@@ -1253,7 +1255,7 @@ static void kernels_of(const Node *n, const char **names, int *count) {
 static bool needs_section(const Graph *g, const char *name, size_t len) {
   bool gemm_common = len == 11 && !strncmp(name, "gemm_common", 11);
   for (int i = 0; i < g->nnodes; i++) {
-    const char *names[12];
+    const char *names[16];
     int count = 0;
     if (g->nodes[i]->live)
       kernels_of(g->nodes[i], names, &count);

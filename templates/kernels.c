@@ -36,6 +36,68 @@ static inline void PREFIX_pack_panels(int64_t K, int64_t N, const float *B, int6
   }
 }
 
+//@ gemm_ukr
+/* The skeleton of a register-tile microkernel, filled in by the gemm section of
+ * kernels_avx512.c, kernels_avx2.c and kernels_neon.c (kernels_generic.c and
+ * kernels_reference.c replace this section with an empty one). One mrv x (nv vectors)
+ * tile, n columns valid: acc = cin (or 0) + bias + rin; acc += a[.., 0:kc] * b[0:kc, ..];
+ * acc = act(acc) + rout; c = acc. a: packed A, rows ARS apart (KCP, or the strided tile's
+ * ars_in: A read in place), in chunks of KC columns MR * KCP apart (kc <= KC: one chunk);
+ * b: a packed B panel at row k0. cin may be c and rin may be c; with gelu, rout must not
+ * overlap c (the pre-activation tile goes through c). The target defines:
+ *   PREFIX_GEMM_TILE_SETUP(MRV, NV)  the constants mrv and nv, and the column masks
+ *   PREFIX_GEMM_ROWS(X)              X(0) .. X(MR - 1); each X(i) tests mrv > i
+ *   PREFIX_GEMM_DECL / _LOAD / _ADDRIN / _BIAS / _RELU / _ADDROUT / _STORE (i): row i's
+ *     accumulators declared zero / = cin / += rin / += bv / = relu / += rout / stored to c
+ *   PREFIX_GEMM_BIAS_SETUP           declares bv, the bias vectors
+ *   PREFIX_GEMM_ONE_ROW              the k loop of a lone row (several FMA chains), run
+ *                                    first when mrv == 1; it advances k, a and b
+ *   PREFIX_GEMM_STEP                 one k step of every row */
+#define PREFIX_GEMM_UKR_DEFINE(NAME, MRV, NV, ARS)                                                \
+  static inline void NAME(                                                                        \
+      int64_t kc, const float *a, int64_t ars_in, const float *b, int64_t n, const float *cin,    \
+      int64_t ldcin, float *c, int64_t ldc, const float *bias, const float *rin,                  \
+      const float *rout, int64_t ldr, int act) {                                                  \
+    PREFIX_GEMM_TILE_SETUP(MRV, NV)                                                               \
+    const int64_t ars = ARS; /* row stride of A: KCP (packed) or ars_in (read in place) */        \
+    (void)ars_in;                                                                                 \
+    PREFIX_GEMM_ROWS(PREFIX_GEMM_DECL)                                                            \
+    if (cin) {                                                                                    \
+      PREFIX_GEMM_ROWS(PREFIX_GEMM_LOAD)                                                          \
+    }                                                                                             \
+    if (rin) {                                                                                    \
+      PREFIX_GEMM_ROWS(PREFIX_GEMM_ADDRIN)                                                        \
+    }                                                                                             \
+    if (bias) {                                                                                   \
+      PREFIX_GEMM_BIAS_SETUP                                                                      \
+      PREFIX_GEMM_ROWS(PREFIX_GEMM_BIAS)                                                          \
+    }                                                                                             \
+    const float *a0 = a;                                                                          \
+    for (int64_t k0 = 0; k0 < kc; k0 += PREFIX_GEMM_KC) {                                         \
+      const int64_t ke = kc - k0 < PREFIX_GEMM_KC ? kc - k0 : PREFIX_GEMM_KC;                     \
+      a = a0 + k0 / PREFIX_GEMM_KC * (PREFIX_GEMM_MR * PREFIX_GEMM_KCP);                          \
+      int64_t k = 0;                                                                              \
+      if (mrv == 1) {                                                                             \
+        PREFIX_GEMM_ONE_ROW                                                                       \
+      }                                                                                           \
+      for (; k < ke; k++, a++, b += PREFIX_GEMM_NR) {                                             \
+        PREFIX_GEMM_STEP                                                                          \
+      }                                                                                           \
+    }                                                                                             \
+    if (act == 2) { /* gelu: store, then one vector pass over the tile */                         \
+      PREFIX_GEMM_ROWS(PREFIX_GEMM_STORE)                                                         \
+      PREFIX_gemm_post(mrv, n, c, ldc, act, rout, ldr, c, ldc);                                   \
+      return;                                                                                     \
+    }                                                                                             \
+    if (act == 1) {                                                                               \
+      PREFIX_GEMM_ROWS(PREFIX_GEMM_RELU)                                                          \
+    }                                                                                             \
+    if (rout) {                                                                                   \
+      PREFIX_GEMM_ROWS(PREFIX_GEMM_ADDROUT)                                                       \
+    }                                                                                             \
+    PREFIX_GEMM_ROWS(PREFIX_GEMM_STORE)                                                           \
+  }
+
 //@ exp
 /* e^x for float, branch-free so loops of it vectorize: range reduction by ln 2 and a
  * degree-6 polynomial (relative error about 2e-7); 0 below -87.3, +inf above 88.37, NaN

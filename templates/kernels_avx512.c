@@ -224,74 +224,33 @@ static inline void PREFIX_pack_tblock(const float *src, int64_t ldb_n, int64_t c
       _mm512_mask_storeu_ps(c + i * ldc + 16, m1, c##i##_1);                                      \
   }
 
-/* one mrv x (16 nv) tile, n (<= 16 nv) columns valid: acc = cin (or 0) + bias + rin;
- * acc += a[.., 0:kc] * b[0:kc, ..]; acc = act(acc) + rout; c = acc. a: packed A, rows
- * KCP apart (ARS: KCP, or the strided tile's ars_in, A read in place), in chunks of KC
- * columns MR * KCP apart (kc <= KC: one chunk); b: a packed B
- * panel at row k0. cin may be c and rin may be c; with gelu,
- * rout must not overlap c (the pre-activation tile goes through c). */
+/* the tile's constants (kernels.c, section gemm_ukr, has the rest of the microkernel) */
+#define PREFIX_GEMM_TILE_SETUP(MRV, NV)                                                           \
+  const int mrv = MRV, nv = NV;                                                                   \
+  const __mmask16 m0 = PREFIX_gemm_mask16(n), m1 = PREFIX_gemm_mask16(n - 16);
+#define PREFIX_GEMM_BIAS_SETUP                                                                    \
+  const __m512 bv0 = _mm512_maskz_loadu_ps(m0, bias);                                             \
+  const __m512 bv1 = nv > 1 ? _mm512_maskz_loadu_ps(m1, bias + 16) : bv0;
+/* 1 row: 4 k-interleaved chains hide the FMA latency */
+#define PREFIX_GEMM_ONE_ROW                                                                       \
+  __m512 d0 = _mm512_setzero_ps(), d1 = d0, e0 = d0, e1 = d0, f0 = d0, f1 = d0;                   \
+  for (; k + 4 <= ke; k += 4, a += 4, b += 4 * PREFIX_GEMM_NR) {                                  \
+    c0_0 = _mm512_fmadd_ps(_mm512_set1_ps(a[0]), _mm512_loadu_ps(b), c0_0);                       \
+    d0 = _mm512_fmadd_ps(_mm512_set1_ps(a[1]), _mm512_loadu_ps(b + 32), d0);                      \
+    e0 = _mm512_fmadd_ps(_mm512_set1_ps(a[2]), _mm512_loadu_ps(b + 64), e0);                      \
+    f0 = _mm512_fmadd_ps(_mm512_set1_ps(a[3]), _mm512_loadu_ps(b + 96), f0);                      \
+    if (nv > 1) {                                                                                 \
+      c0_1 = _mm512_fmadd_ps(_mm512_set1_ps(a[0]), _mm512_loadu_ps(b + 16), c0_1);                \
+      d1 = _mm512_fmadd_ps(_mm512_set1_ps(a[1]), _mm512_loadu_ps(b + 48), d1);                    \
+      e1 = _mm512_fmadd_ps(_mm512_set1_ps(a[2]), _mm512_loadu_ps(b + 80), e1);                    \
+      f1 = _mm512_fmadd_ps(_mm512_set1_ps(a[3]), _mm512_loadu_ps(b + 112), f1);                   \
+    }                                                                                             \
+  }                                                                                               \
+  c0_0 = _mm512_add_ps(_mm512_add_ps(c0_0, d0), _mm512_add_ps(e0, f0));                           \
+  c0_1 = _mm512_add_ps(_mm512_add_ps(c0_1, d1), _mm512_add_ps(e1, f1));
+/* the mrv x (16 nv) tile, n (<= 16 nv) columns valid (kernels.c, section gemm_ukr) */
 #define PREFIX_GEMM_UKR(MRV, NV)                                                                  \
-  PREFIX_GEMM_UKR_AS(PREFIX_gemm_ukr_##MRV##_##NV, MRV, NV, PREFIX_GEMM_KCP)
-#define PREFIX_GEMM_UKR_AS(NAME, MRV, NV, ARS)                                                    \
-  static inline void NAME(                                                                        \
-      int64_t kc, const float *a, int64_t ars_in, const float *b, int64_t n, const float *cin,    \
-      int64_t ldcin, float *c, int64_t ldc, const float *bias, const float *rin,                  \
-      const float *rout, int64_t ldr, int act) {                                                  \
-    const int mrv = MRV, nv = NV;                                                                 \
-    const int64_t ars = ARS; /* row stride of A: KCP (packed) or ars_in (read in place) */        \
-    (void)ars_in;                                                                                 \
-    const __mmask16 m0 = PREFIX_gemm_mask16(n), m1 = PREFIX_gemm_mask16(n - 16);                  \
-    PREFIX_GEMM_ROWS(PREFIX_GEMM_DECL)                                                            \
-    if (cin) {                                                                                    \
-      PREFIX_GEMM_ROWS(PREFIX_GEMM_LOAD)                                                          \
-    }                                                                                             \
-    if (rin) {                                                                                    \
-      PREFIX_GEMM_ROWS(PREFIX_GEMM_ADDRIN)                                                        \
-    }                                                                                             \
-    if (bias) {                                                                                   \
-      const __m512 bv0 = _mm512_maskz_loadu_ps(m0, bias);                                         \
-      const __m512 bv1 = nv > 1 ? _mm512_maskz_loadu_ps(m1, bias + 16) : bv0;                     \
-      PREFIX_GEMM_ROWS(PREFIX_GEMM_BIAS)                                                          \
-    }                                                                                             \
-    const float *a0 = a;                                                                          \
-    for (int64_t k0 = 0; k0 < kc; k0 += PREFIX_GEMM_KC) {                                         \
-    const int64_t ke = kc - k0 < PREFIX_GEMM_KC ? kc - k0 : PREFIX_GEMM_KC;                       \
-    a = a0 + k0 / PREFIX_GEMM_KC * (PREFIX_GEMM_MR * PREFIX_GEMM_KCP);                            \
-    int64_t k = 0;                                                                                \
-    if (mrv == 1) { /* 1 row: 4 k-interleaved chains hide the FMA latency */                      \
-      __m512 d0 = _mm512_setzero_ps(), d1 = d0, e0 = d0, e1 = d0, f0 = d0, f1 = d0;               \
-      for (; k + 4 <= ke; k += 4, a += 4, b += 4 * PREFIX_GEMM_NR) {                              \
-        c0_0 = _mm512_fmadd_ps(_mm512_set1_ps(a[0]), _mm512_loadu_ps(b), c0_0);                   \
-        d0 = _mm512_fmadd_ps(_mm512_set1_ps(a[1]), _mm512_loadu_ps(b + 32), d0);                  \
-        e0 = _mm512_fmadd_ps(_mm512_set1_ps(a[2]), _mm512_loadu_ps(b + 64), e0);                  \
-        f0 = _mm512_fmadd_ps(_mm512_set1_ps(a[3]), _mm512_loadu_ps(b + 96), f0);                  \
-        if (nv > 1) {                                                                             \
-          c0_1 = _mm512_fmadd_ps(_mm512_set1_ps(a[0]), _mm512_loadu_ps(b + 16), c0_1);            \
-          d1 = _mm512_fmadd_ps(_mm512_set1_ps(a[1]), _mm512_loadu_ps(b + 48), d1);                \
-          e1 = _mm512_fmadd_ps(_mm512_set1_ps(a[2]), _mm512_loadu_ps(b + 80), e1);                \
-          f1 = _mm512_fmadd_ps(_mm512_set1_ps(a[3]), _mm512_loadu_ps(b + 112), f1);               \
-        }                                                                                         \
-      }                                                                                           \
-      c0_0 = _mm512_add_ps(_mm512_add_ps(c0_0, d0), _mm512_add_ps(e0, f0));                       \
-      c0_1 = _mm512_add_ps(_mm512_add_ps(c0_1, d1), _mm512_add_ps(e1, f1));                       \
-    }                                                                                             \
-    for (; k < ke; k++, a++, b += PREFIX_GEMM_NR) {                                               \
-      PREFIX_GEMM_STEP                                                                            \
-    }                                                                                             \
-    }                                                                                             \
-    if (act == 2) { /* gelu: store, then one vector pass (24 live accumulators would spill) */    \
-      PREFIX_GEMM_ROWS(PREFIX_GEMM_STORE)                                                         \
-      PREFIX_gemm_post(mrv, n, c, ldc, act, rout, ldr, c, ldc);                                   \
-      return;                                                                                     \
-    }                                                                                             \
-    if (act == 1) {                                                                               \
-      PREFIX_GEMM_ROWS(PREFIX_GEMM_RELU)                                                          \
-    }                                                                                             \
-    if (rout) {                                                                                   \
-      PREFIX_GEMM_ROWS(PREFIX_GEMM_ADDROUT)                                                       \
-    }                                                                                             \
-    PREFIX_GEMM_ROWS(PREFIX_GEMM_STORE)                                                           \
-  }
+  PREFIX_GEMM_UKR_DEFINE(PREFIX_gemm_ukr_##MRV##_##NV, MRV, NV, PREFIX_GEMM_KCP)
 #define PREFIX_GEMM_UKR2(MRV) PREFIX_GEMM_UKR(MRV, 1) PREFIX_GEMM_UKR(MRV, 2)
 PREFIX_GEMM_UKR2(1)
 PREFIX_GEMM_UKR2(2)
@@ -308,7 +267,7 @@ PREFIX_GEMM_UKR2(12)
 /* the full MR-row tile, n (1..NR) columns, over A read in place at row stride ars_in
  * (kc <= KC, one chunk): gemm_driver.c calls it for a strip of an A that is not packed */
 #define PREFIX_GEMM_STRIDED_TILE 1
-PREFIX_GEMM_UKR_AS(PREFIX_gemm_ukr_strided, PREFIX_GEMM_MR, 2, ars_in)
+PREFIX_GEMM_UKR_DEFINE(PREFIX_gemm_ukr_strided, PREFIX_GEMM_MR, 2, ars_in)
 
 /* the tile for mr (1..MR) rows and n (1..NR) columns */
 static inline void PREFIX_gemm_tile(int64_t mr, int64_t kc, const float *a, const float *b,

@@ -8,7 +8,8 @@
  *   Bp[(p * K + k) * NR + j] = B(k, p * NR + j), zero for columns >= N.
  * gemm: the MR x NR tile with one local array per row (MR = 4; 2 on x86 without AVX, which
  * has only 16 vector registers of 4 floats) over packed A chunks; gemm_driver.c (the loop
- * nest every target shares) drives it. */
+ * nest every target shares) drives it. Its empty gemm_ukr section keeps out kernels.c's
+ * microkernel skeleton, which the plain C tile does not use. */
 
 //@ gemm_common
 #ifndef PREFIX_GEMM_NR
@@ -71,6 +72,7 @@ static inline void PREFIX_pack_b(int64_t K, int64_t N, const float *B, int64_t l
   PREFIX_pack_panels(K, N, B, ldb_k, ldb_n, PREFIX_GEMM_NR, Bp);
 }
 
+//@ gemm_ukr
 //@ gemm
 /* A full MR x NR tile: acc = cin (or 0) + bias + rin; acc += a * b over k < kc
  * (a: packed A, rows KCP apart, in chunks of KC columns MR * KCP apart; b: a packed B

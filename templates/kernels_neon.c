@@ -187,7 +187,7 @@ static inline void PREFIX_pack_tblock(const float *src, int64_t ldb_n, int64_t c
 #define PREFIX_GEMM_ADDR(i, P, LD)                                                                \
   if (mrv > i)                                                                                    \
   PREFIX_GEMM_ADD4(i, PREFIX_gemm_ld16((P) + i * (LD), n))
-#define PREFIX_GEMM_ADDCIN(i) PREFIX_GEMM_ADDR(i, cin, ldcin)
+#define PREFIX_GEMM_LOAD(i) PREFIX_GEMM_ADDR(i, cin, ldcin) /* (from zero) */
 #define PREFIX_GEMM_ADDRIN(i) PREFIX_GEMM_ADDR(i, rin, ldr)
 #define PREFIX_GEMM_ADDROUT(i) PREFIX_GEMM_ADDR(i, rout, ldr)
 #define PREFIX_GEMM_BIAS(i)                                                                       \
@@ -214,75 +214,37 @@ static inline void PREFIX_pack_tblock(const float *src, int64_t ldb_n, int64_t c
     PREFIX_gemm_st16(c + i * ldc, n, v_);                                                         \
   }
 
-/* one mrv x 16 tile, n (<= 16) columns valid: acc = cin (or 0) + bias + rin;
- * acc += a[.., 0:kc] * b[0:kc, ..]; acc = act(acc) + rout; c = acc. a: packed A, rows
- * KCP apart (ARS: KCP, or the strided tile's ars_in, A read in place), in chunks of KC
- * columns MR * KCP apart (kc <= KC: one chunk); b: a packed B panel at row k0. cin may be
- * c and rin may be c; with gelu, rout must not overlap c (the pre-activation tile goes
- * through c). One row alone runs two k steps at a time into two sets of accumulators:
- * 8 independent FMA chains instead of 4. */
-#define PREFIX_GEMM_UKR(MRV) PREFIX_GEMM_UKR_AS(PREFIX_gemm_ukr_##MRV, MRV, PREFIX_GEMM_KCP)
-#define PREFIX_GEMM_UKR_AS(NAME, MRV, ARS)                                                        \
-  static inline void NAME(                                                                        \
-      int64_t kc, const float *a, int64_t ars_in, const float *b, int64_t n, const float *cin,    \
-      int64_t ldcin, float *c, int64_t ldc, const float *bias, const float *rin,                  \
-      const float *rout, int64_t ldr, int act) {                                                  \
-    const int mrv = MRV;                                                                          \
-    const int64_t ars = ARS; /* row stride of A: KCP (packed) or ars_in (read in place) */        \
-    (void)ars_in;                                                                                 \
-    const float32x4_t z = vdupq_n_f32(0.0f);                                                      \
-    PREFIX_GEMM_ROWS(PREFIX_GEMM_DECL)                                                            \
-    if (cin) {                                                                                    \
-      PREFIX_GEMM_ROWS(PREFIX_GEMM_ADDCIN)                                                        \
-    }                                                                                             \
-    if (rin) {                                                                                    \
-      PREFIX_GEMM_ROWS(PREFIX_GEMM_ADDRIN)                                                        \
-    }                                                                                             \
-    if (bias) {                                                                                   \
-      const float32x4x4_t bv = PREFIX_gemm_ld16(bias, n);                                         \
-      PREFIX_GEMM_ROWS(PREFIX_GEMM_BIAS)                                                          \
-    }                                                                                             \
-    const float *a0 = a;                                                                          \
-    for (int64_t k0 = 0; k0 < kc; k0 += PREFIX_GEMM_KC) {                                         \
-      const int64_t ke = kc - k0 < PREFIX_GEMM_KC ? kc - k0 : PREFIX_GEMM_KC;                     \
-      a = a0 + k0 / PREFIX_GEMM_KC * (PREFIX_GEMM_MR * PREFIX_GEMM_KCP);                          \
-      int64_t k = 0;                                                                              \
-      if (mrv == 1) {                                                                             \
-        float32x4_t d0 = z, d1 = z, d2 = z, d3 = z;                                               \
-        for (; k + 2 <= ke; k += 2, a += 2, b += 2 * PREFIX_GEMM_NR) {                            \
-          c0_0 = vfmaq_n_f32(c0_0, vld1q_f32(b), a[0]);                                           \
-          c0_1 = vfmaq_n_f32(c0_1, vld1q_f32(b + 4), a[0]);                                       \
-          c0_2 = vfmaq_n_f32(c0_2, vld1q_f32(b + 8), a[0]);                                       \
-          c0_3 = vfmaq_n_f32(c0_3, vld1q_f32(b + 12), a[0]);                                      \
-          d0 = vfmaq_n_f32(d0, vld1q_f32(b + 16), a[1]);                                          \
-          d1 = vfmaq_n_f32(d1, vld1q_f32(b + 20), a[1]);                                          \
-          d2 = vfmaq_n_f32(d2, vld1q_f32(b + 24), a[1]);                                          \
-          d3 = vfmaq_n_f32(d3, vld1q_f32(b + 28), a[1]);                                          \
-        }                                                                                         \
-        c0_0 = vaddq_f32(c0_0, d0);                                                               \
-        c0_1 = vaddq_f32(c0_1, d1);                                                               \
-        c0_2 = vaddq_f32(c0_2, d2);                                                               \
-        c0_3 = vaddq_f32(c0_3, d3);                                                               \
-      }                                                                                           \
-      for (; k < ke; k++, a++, b += PREFIX_GEMM_NR) {                                             \
-        const float32x4_t b0 = vld1q_f32(b), b1 = vld1q_f32(b + 4), b2 = vld1q_f32(b + 8),        \
-                          b3 = vld1q_f32(b + 12);                                                 \
-        PREFIX_GEMM_ROWS(PREFIX_GEMM_FMA)                                                         \
-      }                                                                                           \
-    }                                                                                             \
-    if (act == 2) { /* gelu: store, then one vector pass over the tile */                         \
-      PREFIX_GEMM_ROWS(PREFIX_GEMM_STORE)                                                         \
-      PREFIX_gemm_post(mrv, n, c, ldc, act, rout, ldr, c, ldc);                                   \
-      return;                                                                                     \
-    }                                                                                             \
-    if (act == 1) {                                                                               \
-      PREFIX_GEMM_ROWS(PREFIX_GEMM_RELU)                                                          \
-    }                                                                                             \
-    if (rout) {                                                                                   \
-      PREFIX_GEMM_ROWS(PREFIX_GEMM_ADDROUT)                                                       \
-    }                                                                                             \
-    PREFIX_GEMM_ROWS(PREFIX_GEMM_STORE)                                                           \
+/* the tile's constants (kernels.c, section gemm_ukr, has the rest of the microkernel);
+ * nv is always 4 */
+#define PREFIX_GEMM_TILE_SETUP(MRV, NV)                                                           \
+  const int mrv = MRV;                                                                            \
+  const float32x4_t z = vdupq_n_f32(0.0f);
+#define PREFIX_GEMM_BIAS_SETUP const float32x4x4_t bv = PREFIX_gemm_ld16(bias, n);
+/* 1 row: two k steps at a time into two sets of accumulators, 8 independent FMA chains */
+#define PREFIX_GEMM_ONE_ROW                                                                       \
+  float32x4_t d0 = z, d1 = z, d2 = z, d3 = z;                                                     \
+  for (; k + 2 <= ke; k += 2, a += 2, b += 2 * PREFIX_GEMM_NR) {                                  \
+    c0_0 = vfmaq_n_f32(c0_0, vld1q_f32(b), a[0]);                                                 \
+    c0_1 = vfmaq_n_f32(c0_1, vld1q_f32(b + 4), a[0]);                                             \
+    c0_2 = vfmaq_n_f32(c0_2, vld1q_f32(b + 8), a[0]);                                             \
+    c0_3 = vfmaq_n_f32(c0_3, vld1q_f32(b + 12), a[0]);                                            \
+    d0 = vfmaq_n_f32(d0, vld1q_f32(b + 16), a[1]);                                                \
+    d1 = vfmaq_n_f32(d1, vld1q_f32(b + 20), a[1]);                                                \
+    d2 = vfmaq_n_f32(d2, vld1q_f32(b + 24), a[1]);                                                \
+    d3 = vfmaq_n_f32(d3, vld1q_f32(b + 28), a[1]);                                                \
+  }                                                                                               \
+  c0_0 = vaddq_f32(c0_0, d0);                                                                     \
+  c0_1 = vaddq_f32(c0_1, d1);                                                                     \
+  c0_2 = vaddq_f32(c0_2, d2);                                                                     \
+  c0_3 = vaddq_f32(c0_3, d3);
+#define PREFIX_GEMM_STEP                                                                          \
+  {                                                                                               \
+    const float32x4_t b0 = vld1q_f32(b), b1 = vld1q_f32(b + 4), b2 = vld1q_f32(b + 8),            \
+                      b3 = vld1q_f32(b + 12);                                                     \
+    PREFIX_GEMM_ROWS(PREFIX_GEMM_FMA)                                                             \
   }
+/* the mrv x 16 tile, n (<= 16) columns valid (kernels.c, section gemm_ukr) */
+#define PREFIX_GEMM_UKR(MRV) PREFIX_GEMM_UKR_DEFINE(PREFIX_gemm_ukr_##MRV, MRV, 4, PREFIX_GEMM_KCP)
 PREFIX_GEMM_UKR(1)
 PREFIX_GEMM_UKR(2)
 PREFIX_GEMM_UKR(3)
@@ -292,7 +254,7 @@ PREFIX_GEMM_UKR(6)
 /* the full MR-row tile, n (1..NR) columns, over A read in place at row stride ars_in
  * (kc <= KC, one chunk): gemm_driver.c calls it for a strip of an A that is not packed */
 #define PREFIX_GEMM_STRIDED_TILE 1
-PREFIX_GEMM_UKR_AS(PREFIX_gemm_ukr_strided, PREFIX_GEMM_MR, ars_in)
+PREFIX_GEMM_UKR_DEFINE(PREFIX_gemm_ukr_strided, PREFIX_GEMM_MR, 4, ars_in)
 
 /* the tile for mr (1..MR) rows and n (1..NR) columns */
 static inline void PREFIX_gemm_tile(int64_t mr, int64_t kc, const float *a, const float *b,

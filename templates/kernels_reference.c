@@ -3,7 +3,8 @@
  * expf/tanhf/erff, a plain triple-loop GEMM and sums in double), sharing no code with
  * the kernels they check. Slow; never used outside `attncc debug`. Same section format
  * as kernels.c; the packed B layout is the one every target uses:
- *   Bp[(p * K + k) * NR + j] = B(k, p * NR + j), zero for columns >= N. */
+ *   Bp[(p * K + k) * NR + j] = B(k, p * NR + j), zero for columns >= N. Its empty gemm_ukr
+ * section keeps out kernels.c's microkernel skeleton, which the plain GEMM does not use. */
 
 //@ exp
 static inline float PREFIX_exp(float x) { return expf(x); }
@@ -38,6 +39,7 @@ static inline void PREFIX_pack_b(int64_t K, int64_t N, const float *B, int64_t l
       }
 }
 
+//@ gemm_ukr
 //@ gemm
 /* C[M,N] = act(A[M,K] * B + bias) + R, one element at a time, summed in double */
 static inline void PREFIX_gemm(int64_t M, int64_t N, int64_t K, const float *A, int64_t lda,
