@@ -36,7 +36,9 @@ environment:
                  re-executes itself with it when the current one cannot import torch,
                  and uses it for the worker processes
   ATTNCC_TARGETS comma-separated --target values to test (default: every target this
-                 machine can run: generic, avx2, avx512)
+                 machine can run: generic, avx2, avx512, and neon under qemu-aarch64 when
+                 an AArch64 cross compiler is installed: every third case)
+  ATTNCC_NEON_CC the cross compiler for neon (default aarch64-linux-gnu-gcc)
   ATTNCC_TIMEOUT seconds per attncc run (default 60; the whole suite should take well
                  under 2 minutes on 2 cores)
 """
@@ -177,8 +179,20 @@ def _case(case):
     return cases_mod.CASES[case] if isinstance(case, int) else case
 
 
+EMULATED_EVERY = 3
+
+
+def case_modes(index):
+    """The modes case number `index` runs: all, except that the emulated ones (qemu, about 5x
+    the CPU time of a native run, its build included) run for every EMULATED_EVERY-th case,
+    which still covers each example; test-kernels runs the emulated GEMM over every tail."""
+    return [(m, extra) for m, extra in MODES
+            if "--emulator" not in extra or index % EMULATED_EVERY == 0]
+
+
 def run_case(case, keep=False):
-    """Worker: export and run both attncc modes. Returns a list of result dicts."""
+    """Worker: export and run the case's attncc modes. Returns a list of result dicts."""
+    index = case if isinstance(case, int) else cases_mod.CASES.index(case)
     case = _case(case)
     torch.set_num_threads(1)
     tmpdir = tempfile.mkdtemp(prefix="attncc_e2e_%s_" % case.name[:40])
@@ -190,9 +204,9 @@ def run_case(case, keep=False):
             import traceback
             msg = "torch export failed: %s\n%s" % (e, traceback.format_exc())
             return [dict(case=case.name, mode=m, ok=False, err=None, detail=msg, cmd="")
-                    for m, _ in MODES]
+                    for m, _ in case_modes(index)]
         timeout = float(os.environ.get("ATTNCC_TIMEOUT", "60"))
-        for mode, extra in MODES:
+        for mode, extra in case_modes(index):
             cmd = check_command(case, wpath, rpath, extra)
             t0 = time.time()
             try:
