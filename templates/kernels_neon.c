@@ -245,6 +245,13 @@ static inline void PREFIX_pack_tblock(const float *src, int64_t ldb_n, int64_t c
   }
 /* the mrv x 16 tile, n (<= 16) columns valid (kernels.c, section gemm_ukr) */
 #define PREFIX_GEMM_UKR(MRV) PREFIX_GEMM_UKR_DEFINE(PREFIX_gemm_ukr_##MRV, MRV, 4, PREFIX_GEMM_KCP)
+/* gcc's first scheduling pass hoists the six A loads of a k step above its FMAs, which
+ * needs 34 vector registers: gcc 12 -O2 then spilled 3 accumulators to the stack in every
+ * k step of the 6-row tile. The tiles are compiled without that pass (clang needs nothing). */
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC push_options
+#pragma GCC optimize("no-schedule-insns")
+#endif
 PREFIX_GEMM_UKR(1)
 PREFIX_GEMM_UKR(2)
 PREFIX_GEMM_UKR(3)
@@ -255,6 +262,9 @@ PREFIX_GEMM_UKR(6)
  * (kc <= KC, one chunk): gemm_driver.c calls it for a strip of an A that is not packed */
 #define PREFIX_GEMM_STRIDED_TILE 1
 PREFIX_GEMM_UKR_DEFINE(PREFIX_gemm_ukr_strided, PREFIX_GEMM_MR, 4, ars_in)
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC pop_options
+#endif
 
 /* the tile for mr (1..MR) rows and n (1..NR) columns */
 static inline void PREFIX_gemm_tile(int64_t mr, int64_t kc, const float *a, const float *b,
