@@ -1217,6 +1217,7 @@ static void kernels_of(const Node *n, const char **names, int *count) {
   if (n->op == OP_MATMUL) {
     names[(*count)++] = "exp";
     names[(*count)++] = "math"; /* the gelu epilogue */
+    names[(*count)++] = "gemm_blocking";
     names[(*count)++] = "gemm_ukr";
     names[(*count)++] = "gemm";
     names[(*count)++] = "gemm_driver";
@@ -1241,6 +1242,7 @@ static void kernels_of(const Node *n, const char **names, int *count) {
     names[(*count)++] = "layernorm";
   } else if (n->op == OP_ATTENTION) {
     names[(*count)++] = "math";
+    names[(*count)++] = "gemm_blocking";
     names[(*count)++] = "gemm_ukr";
     names[(*count)++] = "gemm";
     names[(*count)++] = "gemm_driver";

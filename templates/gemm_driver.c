@@ -3,10 +3,10 @@
  * file drives it. Same section format
  * as kernels.c; the emitter copies this section after the target's sections.
  *
- * Needs from the target's gemm_common and gemm sections: PREFIX_GEMM_MR (rows of the
- * register tile), _NR (columns of a packed B panel), _KC (columns of a packed A chunk),
- * _KCP (row stride of packed A), _KS (deepest K block: a whole number of KC chunks),
- * _NC (widest N block), _BBLOCK (floats of packed B kept in L2), PREFIX_GEMM_PREFETCH(p)
+ * Needs from kernels.c's gemm_blocking section: PREFIX_GEMM_KC (columns of a packed A
+ * chunk), _KCP (row stride of packed A), _KS (deepest K block: a whole number of KC
+ * chunks); from the target's gemm_common and gemm sections: PREFIX_GEMM_MR (rows of the
+ * register tile), _NR (columns of a packed B panel), _NC (widest N block), _BBLOCK (floats of packed B kept in L2), PREFIX_GEMM_PREFETCH(p)
  * (a cache-line prefetch, or nothing), PREFIX_gemm_tile (one register tile over a K block
  * of packed A chunks; it may read all MR rows: rows past the strip's mr are zero) and
  * PREFIX_gemm_post; optionally (PREFIX_GEMM_STRIDED_TILE) PREFIX_gemm_ukr_strided, the

@@ -36,6 +36,16 @@ static inline void PREFIX_pack_panels(int64_t K, int64_t N, const float *B, int6
   }
 }
 
+//@ gemm_blocking
+/* The GEMM blocking every target's kernels share (compiler/target.c mirrors it; the target's
+ * gemm_common adds its register tile, MR x NR, and its N and B blocks): */
+#ifndef PREFIX_GEMM_KC
+#define PREFIX_GEMM_KC 256 /* K block: columns of a packed A chunk */
+#endif
+/* row stride of packed A: one cache line more than KC, so rows do not share L1 sets */
+#define PREFIX_GEMM_KCP (PREFIX_GEMM_KC + 16)
+#define PREFIX_GEMM_KS (3 * PREFIX_GEMM_KC) /* K block: packed A chunks per strip x KC */
+
 //@ gemm_ukr
 /* The skeleton of a register-tile microkernel, filled in by the gemm section of
  * kernels_avx512.c, kernels_avx2.c and kernels_neon.c (kernels_generic.c and

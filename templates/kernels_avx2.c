@@ -16,17 +16,10 @@
 #define PREFIX_GEMM_NR 16 /* columns per packed B panel: 2 ymm */
 #endif
 #define PREFIX_GEMM_MR 6 /* rows of the register tile: 12 ymm accumulators */
-#ifndef PREFIX_GEMM_KC
-#define PREFIX_GEMM_KC 256 /* K block */
-#endif
 #ifndef PREFIX_GEMM_NC
 #define PREFIX_GEMM_NC 768 /* largest N block (multiple of NR) */
 #endif
-/* row stride of packed A: one cache line more than KC, so rows do not share L1 sets */
-#define PREFIX_GEMM_KCP (PREFIX_GEMM_KC + 16)
-#define PREFIX_GEMM_KS (3 * PREFIX_GEMM_KC) /* K block: packed A chunks per strip x KC */
 #define PREFIX_GEMM_BBLOCK 196608           /* floats of Bp kept in L2 (768 KiB): kc x nc */
-#define PREFIX_GEMM_SHARED_DRIVER 1         /* PREFIX_gemm is gemm_driver.c's */
 #define PREFIX_GEMM_PREFETCH(p) _mm_prefetch((const char *)(p), _MM_HINT_T0)
 
 /* lanes [0, n) of an 8-lane mask, n may be <= 0 or >= 8 */

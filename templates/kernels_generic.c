@@ -22,17 +22,10 @@
 #else
 #define PREFIX_GEMM_MR 4
 #endif
-#ifndef PREFIX_GEMM_KC
-#define PREFIX_GEMM_KC 256 /* K block */
-#endif
 #ifndef PREFIX_GEMM_NC
 #define PREFIX_GEMM_NC 512 /* largest N block (multiple of NR) */
 #endif
-/* row stride of packed A: one cache line more than KC, so rows do not share L1 sets */
-#define PREFIX_GEMM_KCP (PREFIX_GEMM_KC + 16)
-#define PREFIX_GEMM_KS (3 * PREFIX_GEMM_KC) /* K block: packed A chunks per strip x KC */
 #define PREFIX_GEMM_BBLOCK 131072           /* floats of Bp kept in L2 (512 KiB): kc x nc */
-#define PREFIX_GEMM_SHARED_DRIVER 1         /* PREFIX_gemm is gemm_driver.c's */
 #if defined(__GNUC__)
 #define PREFIX_GEMM_PREFETCH(p) __builtin_prefetch((p), 0, 3)
 #else

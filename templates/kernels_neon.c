@@ -24,18 +24,11 @@
 #define PREFIX_GEMM_NR 16 /* columns per packed B panel: 4 q registers */
 #endif
 #define PREFIX_GEMM_MR 6 /* rows of the register tile: 24 q-register accumulators */
-#ifndef PREFIX_GEMM_KC
-#define PREFIX_GEMM_KC 256 /* K block */
-#endif
 #ifndef PREFIX_GEMM_NC
 #define PREFIX_GEMM_NC 512 /* largest N block (multiple of NR) */
 #endif
-/* row stride of packed A: one cache line more than KC, so rows do not share L1 sets */
-#define PREFIX_GEMM_KCP (PREFIX_GEMM_KC + 16)
-#define PREFIX_GEMM_KS (3 * PREFIX_GEMM_KC) /* K block: packed A chunks per strip x KC */
 /* floats of Bp kept in L2 (256 KiB: half the L2 of a Cortex-A76 or Neoverse N1 core) */
 #define PREFIX_GEMM_BBLOCK 65536
-#define PREFIX_GEMM_SHARED_DRIVER 1 /* PREFIX_gemm is gemm_driver.c's */
 #define PREFIX_GEMM_PREFETCH(p) __builtin_prefetch((p), 0, 3)
 
 /* columns [0, n) of p as 4 vectors, zero past n (n may be >= 16) */

@@ -23,9 +23,7 @@
 #define PREFIX_TARGET_SOFTMAX_ROWS /* the target file may define its own */
 #include "../../templates/kernels.c" /* PREFIX_exp, PREFIX_erf: the gelu epilogue */
 #include KERNELS
-#ifdef PREFIX_GEMM_SHARED_DRIVER /* avx512, avx2: the loop nest around the tile */
 #include "../../templates/gemm_driver.c"
-#endif
 
 #if defined(__AVX2__) && defined(__FMA__)
 #include <immintrin.h>

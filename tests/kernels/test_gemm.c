@@ -25,9 +25,7 @@
 #define PREFIX_TARGET_SOFTMAX_BLOCK
 #include "../../templates/kernels.c" /* PREFIX_exp, PREFIX_erf: the gelu epilogue */
 #include KERNELS
-#ifdef PREFIX_GEMM_SHARED_DRIVER /* every target: the loop nest around the tile */
 #include "../../templates/gemm_driver.c"
-#endif
 
 static uint64_t rng = 0x9E3779B97F4A7C15u;
 static float frand(void) { /* uniform in [-1, 1) */
