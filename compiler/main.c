@@ -522,6 +522,12 @@ static int compile(const Args *a) {
                        xformat("%s%s", native ? "-march=native" : target->cflags,
                                eo.threads > 1 ? " -fopenmp" : ""),
                        a->emulator && *a->emulator ? a->emulator : NULL};
+#if !defined(__aarch64__) && !defined(_M_ARM64)
+    if (!strcmp(target->name, "neon") && !co.emulator)
+      fprintf(stderr, "attncc: note: --target neon is AArch64 code and this machine is not "
+                      "AArch64: check it with --cc naming an AArch64 cross compiler and "
+                      "--emulator (e.g. --cc aarch64-linux-gnu-gcc --emulator qemu-aarch64)\n");
+#endif
     return a->debug_cmd ? debug_run(g, &eo, &co, &ho) : check_run(g, &eo, &co);
   }
   eo.prefix = a->prefix ? a->prefix : default_prefix(a->out);
