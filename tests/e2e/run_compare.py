@@ -114,13 +114,16 @@ def machine_targets():
 
 def make_modes(targets):
     """Embedded weights on every target; run-time weights on the best one; and the best one
-    split over 2 threads (OpenMP), so the threaded GEMM and attention paths are compared too."""
+    split over 2 threads (OpenMP), so the threaded GEMM and attention paths are compared too
+    (and an emulated neon, which is never the best here, over 2 threads as well)."""
     def target_args(t):
         return ["--target", t] + ((neon_cross_args() or []) if t == "neon" else [])
     best = targets[-1]
     modes = [("embedded/%s" % t, target_args(t)) for t in targets]
     modes.append(("runtime/%s" % best, ["--runtime-weights"] + target_args(best)))
     modes.append(("threads2/%s" % best, target_args(best) + ["--threads", "2"]))
+    if "neon" in targets and best != "neon" and "--emulator" in target_args("neon"):
+        modes.append(("threads2/neon", target_args("neon") + ["--threads", "2"]))
     return tuple(modes)
 
 
@@ -185,9 +188,14 @@ EMULATED_EVERY = 3
 def case_modes(index):
     """The modes case number `index` runs: all, except that the emulated ones (qemu, about 5x
     the CPU time of a native run, its build included) run for every EMULATED_EVERY-th case,
-    which still covers each example; test-kernels runs the emulated GEMM over every tail."""
-    return [(m, extra) for m, extra in MODES
-            if "--emulator" not in extra or index % EMULATED_EVERY == 0]
+    which still covers each example (test-kernels runs the emulated GEMM over every tail),
+    and the emulated 2-thread one for every third of those."""
+    def runs(extra):
+        if "--emulator" not in extra:
+            return True
+        every = EMULATED_EVERY * (3 if "--threads" in extra else 1)
+        return index % every == 0
+    return [(m, extra) for m, extra in MODES if runs(extra)]
 
 
 def run_case(case, keep=False):
