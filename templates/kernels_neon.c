@@ -180,7 +180,14 @@ static inline void PREFIX_pack_tblock(const float *src, int64_t ldb_n, int64_t c
 #define PREFIX_GEMM_ADDR(i, P, LD)                                                                \
   if (mrv > i)                                                                                    \
   PREFIX_GEMM_ADD4(i, PREFIX_gemm_ld16((P) + i * (LD), n))
-#define PREFIX_GEMM_LOAD(i) PREFIX_GEMM_ADDR(i, cin, ldcin) /* (from zero) */
+#define PREFIX_GEMM_LOAD(i)                                                                       \
+  if (mrv > i) {                                                                                  \
+    const float32x4x4_t v_ = PREFIX_gemm_ld16(cin + i * ldcin, n);                                \
+    c##i##_0 = v_.val[0];                                                                         \
+    c##i##_1 = v_.val[1];                                                                         \
+    c##i##_2 = v_.val[2];                                                                         \
+    c##i##_3 = v_.val[3];                                                                         \
+  }
 #define PREFIX_GEMM_ADDRIN(i) PREFIX_GEMM_ADDR(i, rin, ldr)
 #define PREFIX_GEMM_ADDROUT(i) PREFIX_GEMM_ADDR(i, rout, ldr)
 #define PREFIX_GEMM_BIAS(i)                                                                       \
