@@ -95,10 +95,23 @@ int check_build_and_run(const CheckOptions *co, const GeneratedFile *files,
   /* the support code (safetensors reader, comparison driver) reads the files and compares
    * once: it is built at -O0 into objects, only the generated code at -O2 (at -O2 it
    * was a third of the build time of a small model) */
-  char *cc_argv[64] = {(char *)co->cc, "-std=c11", "-O2", "-Wall", "-Wextra", "-Werror"};
-  int n = 6;
+  /* the compiler's words (split at spaces, as make splits $(CC): "ccache clang",
+   * "clang --target=aarch64-linux-gnu"), then the common flags; opt: the -O flag's slot */
+  char *cc_argv[64];
+  int n = 0;
+  char *cc_words = xstrdup(co->cc);
+  for (char *w = strtok(cc_words, " "); w && n < 8; w = strtok(NULL, " "))
+    cc_argv[n++] = w;
+  if (n == 0)
+    cc_argv[n++] = (char *)co->cc;
+  const int opt = n + 1;
+  cc_argv[n++] = "-std=c11";
+  cc_argv[n++] = "-O2";
+  cc_argv[n++] = "-Wall";
+  cc_argv[n++] = "-Wextra";
+  cc_argv[n++] = "-Werror";
   char *flags = xstrdup(co->cflags);
-  for (char *f = strtok(flags, " "); f && n < 20; f = strtok(NULL, " "))
+  for (char *f = strtok(flags, " "); f && n < 28; f = strtok(NULL, " "))
     cc_argv[n++] = f;
   const char *exe = xformat("%s/check", dir);
   cc_argv[n++] = xformat("-I%s", dir);
@@ -127,7 +140,7 @@ int check_build_and_run(const CheckOptions *co, const GeneratedFile *files,
       objects[n_objects++] = path; /* compiled into path.o below */
   }
   bool built = true;
-  cc_argv[2] = "-O0";
+  cc_argv[opt] = "-O0";
   for (int i = 0; i < n_objects && built; i++) {
     const char *obj = xformat("%s.o", objects[i]);
     int m = n_common;
@@ -139,7 +152,7 @@ int check_build_and_run(const CheckOptions *co, const GeneratedFile *files,
     built = run(cc_argv) == 0;
     objects[i] = obj;
   }
-  cc_argv[2] = "-O2";
+  cc_argv[opt] = "-O2";
   cc_argv[n++] = "-o";
   cc_argv[n++] = (char *)exe;
   for (int i = 0; i < n_gen; i++)

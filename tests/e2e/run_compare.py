@@ -124,6 +124,9 @@ def make_modes(targets):
     modes.append(("threads2/%s" % best, target_args(best) + ["--threads", "2"]))
     if "neon" in targets and best != "neon" and "--emulator" in target_args("neon"):
         modes.append(("threads2/neon", target_args("neon") + ["--threads", "2"]))
+        if shutil.which("clang"):  # the other compiler, named with its flag (--cc's words)
+            modes.append(("clang/neon", ["--target", "neon", "--cc", "clang --target=aarch64-linux-gnu",
+                                         "--emulator", "qemu-aarch64"]))
     return tuple(modes)
 
 
@@ -189,12 +192,15 @@ def case_modes(index):
     """The modes case number `index` runs: all, except that the emulated ones (qemu, about 5x
     the CPU time of a native run, its build included) run for every EMULATED_EVERY-th case,
     which still covers each example (test-kernels runs the emulated GEMM over every tail),
-    and the emulated 2-thread one for every third of those."""
+    and the emulated 2-thread and clang-built ones for every third of those."""
     def runs(extra):
         if "--emulator" not in extra:
             return True
-        every = EMULATED_EVERY * (3 if "--threads" in extra else 1)
-        return index % every == 0
+        if "--threads" in extra:
+            return index % (3 * EMULATED_EVERY) == 0
+        if "clang" in " ".join(extra):  # other cases than the 2-thread ones
+            return index % (3 * EMULATED_EVERY) == EMULATED_EVERY
+        return index % EMULATED_EVERY == 0
     return [(m, extra) for m, extra in MODES if runs(extra)]
 
 
