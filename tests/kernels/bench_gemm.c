@@ -21,6 +21,7 @@
 #define KERNELS "../../templates/kernels_avx512.c"
 #endif
 #define PREFIX_TARGET_SOFTMAX_ROWS /* the target file may define its own */
+#define PREFIX_TARGET_SOFTMAX_BLOCK
 #include "../../templates/kernels.c" /* PREFIX_exp, PREFIX_erf: the gelu epilogue */
 #include KERNELS
 #include "../../templates/gemm_driver.c"
