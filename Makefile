@@ -96,7 +96,12 @@ build/test_rowops_neon: tests/kernels/test_rowops.c templates/kernels.c template
 	  -DTARGET_KERNELS='"../../templates/kernels_neon.c"' $< -lm -o $@
 have_neon = command -v $(NEON_CC) >/dev/null && { [ -z "$(NEON_RUN)" ] || command -v $(NEON_RUN) >/dev/null; }
 
-test-kernels: $(KERNEL_TESTS) build/test_rowops build/test_rowops_avx512
+# the GEMM timing tool of tests/kernels (not run here: built, so it keeps building)
+build/bench_gemm: tests/kernels/bench_gemm.c templates/kernels.c templates/kernels_avx512.c templates/gemm_driver.c
+	$(CC) -std=c11 -O2 -mavx512f -mavx512vl -mavx512dq -mfma -Wall -Wextra -Werror \
+	  -DKERNELS='"../../templates/kernels_avx512.c"' $< -lm -o $@
+
+test-kernels: $(KERNEL_TESTS) build/test_rowops build/test_rowops_avx512 build/bench_gemm
 	./build/test_rowops
 	@if grep -q avx512f /proc/cpuinfo; then ./build/test_rowops_avx512; fi
 	./build/test_gemm_generic
