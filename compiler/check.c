@@ -76,6 +76,15 @@ static bool is_source(const char *name) {
   return n > 2 && (!strcmp(name + n - 2, ".c") || !strcmp(name + n - 2, ".S"));
 }
 
+/* appends the words of text (split at spaces) to argv from argv[n], at most up to argv[max - 1];
+ * returns the new count */
+static int add_words(char **argv, int n, int max, const char *text) {
+  char *copy = xstrdup(text ? text : "");
+  for (char *w = strtok(copy, " "); w && n < max; w = strtok(NULL, " "))
+    argv[n++] = w;
+  return n;
+}
+
 int check_build_and_run(const CheckOptions *co, const GeneratedFile *files,
                         const char *const *embedded, char *const *args) {
   char tmpl[] = "/tmp/attncc-check-XXXXXX";
@@ -98,10 +107,7 @@ int check_build_and_run(const CheckOptions *co, const GeneratedFile *files,
   /* the compiler's words (split at spaces, as make splits $(CC): "ccache clang",
    * "clang --target=aarch64-linux-gnu"), then the common flags; opt: the -O flag's slot */
   char *cc_argv[64];
-  int n = 0;
-  char *cc_words = xstrdup(co->cc);
-  for (char *w = strtok(cc_words, " "); w && n < 8; w = strtok(NULL, " "))
-    cc_argv[n++] = w;
+  int n = add_words(cc_argv, 0, 8, co->cc);
   if (n == 0)
     cc_argv[n++] = (char *)co->cc;
   const int opt = n + 1;
@@ -110,9 +116,7 @@ int check_build_and_run(const CheckOptions *co, const GeneratedFile *files,
   cc_argv[n++] = "-Wall";
   cc_argv[n++] = "-Wextra";
   cc_argv[n++] = "-Werror";
-  char *flags = xstrdup(co->cflags);
-  for (char *f = strtok(flags, " "); f && n < 28; f = strtok(NULL, " "))
-    cc_argv[n++] = f;
+  n = add_words(cc_argv, n, 28, co->cflags);
   const char *exe = xformat("%s/check", dir);
   cc_argv[n++] = xformat("-I%s", dir);
   const int n_common = n;
@@ -170,10 +174,7 @@ int check_build_and_run(const CheckOptions *co, const GeneratedFile *files,
   }
   /* the program, or the emulator's words and then the program (a cross-built target) */
   char *run_argv[32] = {NULL};
-  int m = 0;
-  char *emu = xstrdup(co->emulator ? co->emulator : "");
-  for (char *w = strtok(emu, " "); w && m < 15; w = strtok(NULL, " "))
-    run_argv[m++] = w;
+  int m = add_words(run_argv, 0, 15, co->emulator);
   run_argv[m++] = (char *)exe;
   for (int i = 0; args[i] && i < 14; i++)
     run_argv[m++] = args[i];

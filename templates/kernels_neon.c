@@ -118,9 +118,13 @@ static inline void PREFIX_gemm_post(int64_t mr, int64_t n, const float *src, int
   for (int64_t i = 0; i < mr; i++)
     for (int64_t j = 0; j < n; j += 16) {
       float32x4x4_t v = PREFIX_gemm_ld16(src + i * lds + j, n - j);
-      const float32x4x4_t w = PREFIX_gemm_ld16(r ? r + i * ldr + j : src, r ? n - j : 0);
       for (int q = 0; q < 4; q++)
-        v.val[q] = vaddq_f32(PREFIX_gemm_act4(v.val[q], act), w.val[q]);
+        v.val[q] = PREFIX_gemm_act4(v.val[q], act);
+      if (r) {
+        const float32x4x4_t w = PREFIX_gemm_ld16(r + i * ldr + j, n - j);
+        for (int q = 0; q < 4; q++)
+          v.val[q] = vaddq_f32(v.val[q], w.val[q]);
+      }
       PREFIX_gemm_st16(dst + i * ldd + j, n - j, v);
     }
 }
