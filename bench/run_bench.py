@@ -22,8 +22,9 @@ For every case (a model of examples/*.lua or bench/models/*.lua at fixed defines
      to a second `attncc check --repeat N` if that fails).
 Cases run one after the other, each at every thread count in turn (a program built
 with the same attncc flags for another thread count is run again, not rebuilt); the
-tables are printed at the end.  The peak is measured in the same run by
-bench/peak_fma.c (independent FMA chains; AVX-512 when -march=native has it) before,
+tables are printed at the end, then the performance targets (bench/targets.py: each
+target whose cases ran, its figure, held or missed by how much).  The peak is measured
+in the same run by bench/peak_fma.c (independent FMA chains; AVX-512 when -march=native has it) before,
 between and after the cases, with 1 thread and with T threads for the T-thread table.
 Two percentages: %peak (peak_pct) is against the peak measured right before and right
 after that case's attncc timing (the higher of the two): the clock of this shared
@@ -102,6 +103,7 @@ sys.path.insert(0, os.path.join(ROOT, "tests", "e2e"))
 sys.path.insert(0, os.path.join(ROOT, "tools"))
 import attncc_ref  # noqa: E402
 import cases as E  # noqa: E402  (tests/e2e/cases.py: how each example is driven)
+import targets  # noqa: E402  (bench/targets.py: the performance issue's targets)
 
 # ---------------------------------------------------------------------------------------
 # Extra flags for every `attncc check` of the benchmark.  "{threads}" is replaced by the
@@ -889,6 +891,7 @@ def main(argv):
     t_all = time.time()
     workdir = tempfile.mkdtemp(prefix="attncc_bench_")
     summary = []
+    values = {}  # threads -> case name -> row values, for the targets report
     bad = 0
     workers = {}
     try:
@@ -1003,8 +1006,10 @@ def main(argv):
             print(HEAD % ("case", "check", "GFLOP", "attncc_ms", "torch_ms", "numpy_ms", "speedup",
                           "attncc_GF", "torch_GF", "%peak", "%best", "runs a/t"))
             lines, speedups = [], []
+            values[threads] = {}
             for c, a, t in results[threads]:
                 v = row_values(c, a, t, p)
+                values[threads][c.name] = v
                 print_row(c, v, a, t)
                 if v["check"] != "PASS":
                     bad += 1
@@ -1034,6 +1039,9 @@ def main(argv):
             sys.stderr.write("kept %s\n" % workdir)
         else:
             shutil.rmtree(workdir, ignore_errors=True)
+    print("")
+    for line in targets.report(values):
+        print(line)
     print("")
     for s in summary:
         print(s)
