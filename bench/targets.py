@@ -54,7 +54,7 @@ def report(values):
         if v is None:
             continue
         if figure == "speedup":
-            lines.append(_line("%s >= %.2gx PyTorch" % (name, at_least), v["speedup"], "x", at_least))
+            lines.append(_line("%s >= %gx PyTorch" % (name, at_least), v["speedup"], "x", at_least))
         else:
             lines.append(_line("%s >= %.0f %% of peak" % (name, at_least), v["peak_pct"], "%",
                                at_least))
@@ -67,7 +67,7 @@ def report(values):
     base, multi = one.get(SCALING_CASE), values.get(SCALING_THREADS, {}).get(SCALING_CASE)
     if base and multi:
         ratio = base["attncc_ms"] / multi["attncc_ms"] if base["attncc_ms"] and multi["attncc_ms"] else None
-        lines.append(_line("%s, %d threads >= %.2gx 1 thread" % (SCALING_CASE, SCALING_THREADS,
+        lines.append(_line("%s, %d threads >= %gx 1 thread" % (SCALING_CASE, SCALING_THREADS,
                                                                   SCALING_AT_LEAST),
                            ratio, "x", SCALING_AT_LEAST))
     if lines:
