@@ -1,0 +1,367 @@
+/* emit_attention.c: the C of a fused attention node (fuse_attention.c): per batch item
+ * K and V packed block by block, then per block of queries the flash-style loop: S = Q K^T
+ * on the GEMM's register tile, the score chain and an online softmax over S's rows, and
+ * O = O * corr + P V, never materializing the score matrix; constant masks skip the key
+ * blocks they hide (attn_skip.c), views are read in place (attn_layout.c). */
+#include "emit_internal.h"
+
+#include <math.h>
+#include <string.h>
+
+/* keys per block of the online softmax: 256, or 128 when a constant mask lets the kernel skip
+ * key blocks (finer blocks skip more); the score tile's rows hold a block */
+static int64_t attn_key_block(const Node *n) { return attention_has_constant_mask(n) ? 128 : 256; }
+/* row stride of the score tile and of the staged queries: the avx512/avx2 GEMMs' packed
+ * A strip stride (KC + 16), so both products read them in place instead of packing */
+#define ATTN_LD 272
+#define ATTN_QUERIES 96 /* queries per block (a multiple of the GEMM's row tile) */
+
+/* offset of source `src` of attention node n at flat score row r (code), for step st */
+static const char *attn_row_offset(const Node *n, const AttnStep *st, int src, int64_t *last) {
+  const Node *x = n->src[src];
+  int64_t stride[MAX_DIMS];
+  emit_broadcast_strides(&x->shape, &st->shape, stride);
+  const Shape *s = &st->shape;
+  StrBuf sb = {0};
+  sb_puts(&sb, "0");
+  int64_t below = 1; /* rows per index step of dim d */
+  for (int d = s->ndim - 2; d >= 0; d--) {
+    if (stride[d] && s->dim[d] > 1)
+      sb_printf(&sb, " + ((r / %lld) %% %lld) * %lld", (long long)below, (long long)s->dim[d],
+                (long long)stride[d]);
+    below *= s->dim[d];
+  }
+  *last = stride[s->ndim - 1];
+  const char *r = xstrdup(sb.buf);
+  sb_free(&sb);
+  return r;
+}
+
+/* the value of a step's other operand at key jj */
+static const char *attn_value(const Node *n, const AttnStep *st, int src, StrBuf *rows, int id) {
+  if (src < 0) {
+    StrBuf sb = {0};
+    emit_float_literal(&sb, st->literal);
+    const char *r = xstrdup(sb.buf);
+    sb_free(&sb);
+    return r;
+  }
+  int64_t last;
+  const char *off = attn_row_offset(n, st, src, &last);
+  sb_printf(rows, "      const int64_t o%d = %s;\n", id, off);
+  const char *at = last ? xformat("s%d[o%d + jj]", src, id) : xformat("s%d[o%d]", src, id);
+  return n->src[src]->dtype == DT_F32 ? at : xformat("(float)%s", at);
+}
+
+/* Trailing steps that scale by a positive literal (* c, / c) leave the softmax's argmax
+ * alone: softmax(c x) = e^(c (x - max x)) / sum, so the kernel applies c inside its exp
+ * instead of in a pass over the scores. Returns the steps left; *c the product. */
+static int attn_trailing_scale(const Node *n, float *c) {
+  int t = n->nsteps;
+  double scale = 1.0;
+  while (t > 0 && attn_step_scale(&n->steps[t - 1], &scale))
+    t--;
+  *c = (float)scale;
+  return t;
+}
+
+/* the score chain's first nsteps steps: one statement per step, reading sv */
+static void attn_steps(const Node *n, int nsteps, StrBuf *code, StrBuf *rows) {
+  static const char *const sym[] = {[OP_ADD] = "+", [OP_SUB] = "-", [OP_MUL] = "*", [OP_DIV] = "/"};
+  int id = 0;
+  for (int t = 0; t < nsteps; t++) {
+    const AttnStep *st = &n->steps[t];
+    const char *v = attn_value(n, st, st->operand, rows, id++);
+    if (st->op == OP_WHERE) {
+      int64_t last;
+      const char *off = attn_row_offset(n, st, st->cond, &last);
+      sb_printf(rows, "      const int64_t o%d = %s;\n", id, off);
+      const char *c = last ? xformat("s%d[o%d + jj]", st->cond, id) : xformat("s%d[o%d]", st->cond, id);
+      id++;
+      sb_printf(code, "          sv = %s ? %s : %s;\n", c, st->score_first ? "sv" : v,
+                st->score_first ? v : "sv");
+    } else if (st->score_first) {
+      sb_printf(code, "          sv = sv %s %s;\n", sym[st->op], v);
+    } else {
+      sb_printf(code, "          sv = %s %s sv;\n", v, sym[st->op]);
+    }
+  }
+}
+
+/* Scratch of an attention node, in floats: packed K and V blocks of one batch item,
+ * the score tile, and the running max and sum of each query row. */
+static void attention_scratch(const Node *n, int nr, int64_t *kp, int64_t *vp, int64_t *tile,
+                              int64_t *total) {
+  const int64_t kb = attn_key_block(n), blocks = (n->lk + kb - 1) / kb;
+  *kp = pack_floats(n->dh, kb, nr); /* one key block: d x kb */
+  *vp = pack_floats(kb, n->dv, nr); /* one value block: kb x dv */
+  *tile = ATTN_QUERIES * ATTN_LD;
+  /* the tile, the staged queries (when a query row fits one K block), each row's running
+   * max, block max and sum (16 partial sums), and the output block when the result is
+   * written through a view (attn_layout.c) */
+  *total = blocks * (*kp + *vp) + *tile + (n->dh <= ATTN_LD - 16 ? *tile : 0) + 18 * ATTN_QUERIES +
+           (n->views && n->views[3].is_view ? ATTN_QUERIES * n->dv : 0);
+}
+
+/* the threads an attention runs on: batch items are split between them when there are
+ * enough items and enough work (QK^T and PV) */
+static int attention_threads(const Node *n, int threads) {
+  int64_t batch = shape_numel(&n->shape) / (n->lq * n->dv);
+  int64_t flops = 2 * batch * n->lq * n->lk * (n->dh + n->dv);
+  if (threads <= 1 || batch <= 1 || flops < MIN_PARALLEL_FLOPS)
+    return 1;
+  return threads < batch ? threads : (int)batch;
+}
+
+int64_t emit_attention_scratch(const Node *n, int nr, int threads) {
+  int64_t kp, vp, tile, total;
+  attention_scratch(n, nr, &kp, &vp, &tile, &total);
+  return total * (int64_t)sizeof(float) * attention_threads(n, threads);
+}
+
+/* one score of the chain loop: srow[at] through the steps, into lane[ln]'s running max */
+static void attn_chain_body(StrBuf *sb, const char *steps, const char *at, const char *ln) {
+  sb_printf(sb, "          float sv = srow[%s];\n", at);
+  if (strstr(steps, "jj"))
+    sb_printf(sb, "          const int64_t jj = j0 + %s;\n", at);
+  sb_puts(sb, steps);
+  sb_printf(sb, "          srow[%s] = sv;\n", at);
+  sb_printf(sb, "          lane[%s] = (sv > lane[%s] || sv != sv) ? sv : lane[%s];\n", ln, ln, ln);
+}
+
+/* How attention n reads operand i (0 Q, 1 K, 2 V) or writes its result (3): batch item
+ * b at an offset (code in b, from the view's leading dims), then a matrix of the given
+ * rows x cols with row and column strides (attn_layout.c; dense without a view). */
+typedef struct {
+  const char *at;
+  int64_t rs, cs;
+} AttnMatrix;
+
+static AttnMatrix attn_matrix(const Node *n, int i, int64_t rows, int64_t cols) {
+  SrcView v = {0};
+  if (n->views && n->views[i].is_view) {
+    v = n->views[i];
+  } else {
+    v.shape = (Shape){3, {shape_numel(&n->shape) / (n->lq * n->dv), rows, cols}};
+    shape_dense_strides(&v.shape, v.stride);
+  }
+  int d = v.shape.ndim;
+  AttnMatrix m = {"0", v.stride[d - 2], v.stride[d - 1]};
+  Shape batch = v.shape;
+  batch.ndim = d - 2;
+  Operand op = {"", NULL, DT_F32, 0, {0}};
+  memcpy(op.stride, v.stride, sizeof(int64_t) * (size_t)batch.ndim);
+  emit_collapse(&batch, &op, 1);
+  StrBuf sb = {0};
+  for (int k = 0; k < batch.ndim; k++) { /* index k of b: (b / below) % dim */
+    int64_t below = 1;
+    for (int j = k + 1; j < batch.ndim; j++)
+      below *= batch.dim[j];
+    const char *ix = below > 1 ? xformat("b / %lld", (long long)below) : "b";
+    if (k > 0)
+      ix = xformat("%s %% %lld", ix, (long long)batch.dim[k]);
+    if (k > 0 || below > 1)
+      ix = xformat("(%s)", ix);
+    sb_printf(&sb, "%s%s", k ? " + " : "", ix);
+    if (op.stride[k] != 1)
+      sb_printf(&sb, " * %lld", (long long)op.stride[k]);
+  }
+  if (sb.len)
+    m.at = xstrdup(sb.buf);
+  sb_free(&sb);
+  return m;
+}
+
+/* static const int32_t NAME[n] = {...}; */
+static void put_int_table(StrBuf *sb, const char *name, const int32_t *v, long long n) {
+  sb_printf(sb, "  static const int32_t %s[%lld] = {", name, n);
+  for (long long i = 0; i < n; i++)
+    sb_printf(sb, "%s%d", i ? (i % 16 ? ", " : ",\n    ") : "", v[i]);
+  sb_puts(sb, "};\n");
+}
+
+/* Flash-style: per batch item, K and V are packed block by block; then for each
+ * block of queries, S = Q K_blk^T (GEMM), the score chain and an online softmax over
+ * S's rows, and O = O * corr + P V_blk (GEMM with O as its own residual). */
+void emit_attention(StrBuf *sb, const EmitOptions *o, const Node *n) {
+  long long lq = n->lq, lk = n->lk, dh = n->dh, dv = n->dv;
+  long long batch = shape_numel(&n->shape) / (lq * dv);
+  AttnMatrix mq = attn_matrix(n, 0, lq, dh), mv = attn_matrix(n, 2, lk, dv);
+  AttnMatrix mk = n->k_rows ? attn_matrix(n, 1, lk, dh) : attn_matrix(n, 1, dh, lk);
+  AttnMatrix mo = attn_matrix(n, 3, lq, dv);
+  ATTN_ASSERT(mq.cs == 1 && mo.cs == 1); /* rows are copied with memcpy, stored by the GEMM */
+  /* K as B(c, j) = K[j][c] (K [Lk, d]) or KT[c][j] (K^T [d, Lk]): strides along c and j */
+  long long kc = n->k_rows ? mk.cs : mk.rs, kj = n->k_rows ? mk.rs : mk.cs;
+  long long ldq = mq.rs, ldo = mo.rs;
+  int64_t kp, vp, tile, total;
+  attention_scratch(n, o->target->gemm_nr, &kp, &vp, &tile, &total);
+  const long long kblock = attn_key_block(n), blocks = (lk + kblock - 1) / kblock;
+  const char *P = o->prefix;
+  StrBuf steps = {0}, rows = {0};
+  float c = 1.0f;
+  int nsteps = attn_trailing_scale(n, &c);
+  attn_steps(n, nsteps, &steps, &rows);
+  StrBuf lit = {0};
+  emit_float_literal(&lit, c);
+  const char *scale = xstrdup(lit.buf);
+  sb_free(&lit);
+  sb_printf(sb, "  /* softmax(chain(Q K^T)) V: %lld batch items, %lld queries x %lld keys, "
+                "head dims %lld/%lld */\n", batch, lq, lk, dh, dv);
+  long long nqb = (lq + ATTN_QUERIES - 1) / ATTN_QUERIES;
+  /* per query block the key blocks it visits; per query (the tile's MR may be known only
+   * when the code is built: the generic kernel's depends on the machine) the end of its
+   * unmasked keys and its first masked key */
+  AttnSkip sk = {xalloc(sizeof(int32_t) * (size_t)nqb), xalloc(sizeof(int32_t) * (size_t)nqb),
+                 xalloc(sizeof(int32_t) * (size_t)lq), xalloc(sizeof(int32_t) * (size_t)lq)};
+  const bool skip = attention_key_blocks(n, ATTN_QUERIES, kblock, &sk);
+  /* a chain of constant-mask fills only is the identity on a strip without masked keys */
+  const bool clean = skip && attention_mask_only(n, nsteps);
+  if (skip) {
+    long long visited = 0;
+    for (long long qb = 0; qb < nqb; qb++)
+      visited += sk.hi[qb] - sk.lo[qb];
+    sb_printf(sb, "  /* a constant mask: each block of %d queries visits only the key blocks\n"
+                  "     [kb_lo, kb_hi) holding unmasked keys, %lld of %lld (query, key) block pairs;\n"
+                  "     a full strip of queries stops after the last key one of them keeps (ke)%s */\n",
+              ATTN_QUERIES, visited, nqb * blocks,
+              clean ? ",\n     and skips the chain where none of them masks a key (km, the first masked)" : "");
+    put_int_table(sb, "kb_lo", sk.lo, nqb);
+    put_int_table(sb, "kb_hi", sk.hi, nqb);
+    put_int_table(sb, "ke", sk.key_end, lq);
+    if (clean)
+      put_int_table(sb, "km", sk.mask_start, lq);
+  }
+  int t = attention_threads(n, o->threads);
+  if (t > 1)
+    emit_parallel_for(sb, t);
+  sb_printf(sb, "  for (int t = 0; t < %d; t++) { /* each thread: its batch items, its scratch */\n", t);
+  sb_printf(sb, "  float *kp = scratch + t * %lld, *vp = kp + %lld, *st = vp + %lld;\n",
+            (long long)total, blocks * (long long)kp, blocks * (long long)vp);
+  bool stage = dh <= ATTN_LD - 16;
+  sb_printf(sb, "  float *rmax = st + %lld, *bmax = rmax + %d, *rsum = bmax + %d;\n",
+            (long long)tile, ATTN_QUERIES, ATTN_QUERIES);
+  if (stage)
+    sb_printf(sb, "  float *qs = rsum + %d;\n", 16 * ATTN_QUERIES);
+  /* a result written through a view is accumulated in a dense block, stored at the end:
+   * rows a power of two apart would crowd a few L1 sets while key blocks stream by */
+  bool otile = n->views && n->views[3].is_view;
+  if (otile)
+    sb_printf(sb, "  float *ot = rsum + %lld;\n", 16 * ATTN_QUERIES + (stage ? (long long)tile : 0));
+  sb_printf(sb, "  for (int64_t b = t * %lld / %d; b < (t + 1) * %lld / %d; b++) {\n", batch, t,
+            batch, t);
+  sb_printf(sb, "    const float *qb = s0 + %s;\n    const float *kb = s1 + %s;\n"
+                "    const float *vb = s2 + %s;\n    float *yb = y + %s;\n", mq.at, mk.at, mv.at,
+            mo.at);
+  sb_printf(sb, "    for (int64_t jb = 0; jb < %lld; jb++) {\n", blocks);
+  sb_printf(sb, "      const int64_t j0 = jb * %lld, jn = %lld - j0 < %lld ? %lld - j0 : %lld;\n",
+            kblock, lk, kblock, lk, kblock);
+  sb_printf(sb, "      %s_pack_b(%lld, jn, kb + j0 * %lld, %lld, %lld, kp + jb * %lld);\n", P, dh,
+            kj, kc, kj, (long long)kp);
+  sb_printf(sb, "      %s_pack_b(jn, %lld, vb + j0 * %lld, %lld, %lld, vp + jb * %lld);\n", P, dv,
+            (long long)mv.rs, (long long)mv.rs, (long long)mv.cs, (long long)vp);
+  sb_puts(sb, "    }\n");
+  sb_printf(sb, "    for (int64_t i0 = 0; i0 < %lld; i0 += %d) {\n", lq, ATTN_QUERIES);
+  sb_printf(sb, "      const int64_t in = %lld - i0 < %d ? %lld - i0 : %d;\n", lq, ATTN_QUERIES, lq,
+            ATTN_QUERIES);
+  sb_printf(sb, "      const float *q = qb + i0 * %lld;\n", ldq);
+  if (stage) /* the block's queries at the packed-strip stride, once for all key blocks */
+    sb_printf(sb, "      for (int64_t i = 0; i < in; i++)\n"
+                  "        memcpy(qs + i * %d, q + i * %lld, %lld * sizeof(float));\n",
+              ATTN_LD, ldq, dh);
+  if (otile)
+    sb_printf(sb, "      float *out = ot, *yo = yb + i0 * %lld;\n", ldo);
+  else
+    sb_printf(sb, "      float *out = yb + i0 * %lld;\n", ldo);
+  sb_printf(sb, "      for (int64_t e = 0; e < in * %lld; e++)\n        out[e] = 0.0f;\n", dv);
+  sb_puts(sb, "      for (int64_t i = 0; i < in; i++)\n        rmax[i] = -INFINITY;\n"
+              "      for (int64_t i = 0; i < 16 * in; i++)\n        rsum[i] = 0.0f;\n");
+  if (skip)
+    sb_printf(sb, "      for (int64_t jb = kb_lo[i0 / %d]; jb < kb_hi[i0 / %d]; jb++) {\n",
+              ATTN_QUERIES, ATTN_QUERIES);
+  else
+    sb_printf(sb, "      for (int64_t jb = 0; jb < %lld; jb++) {\n", blocks);
+  sb_printf(sb, "        const int64_t j0 = jb * %lld, jn = %lld - j0 < %lld ? %lld - j0 : %lld;\n",
+            kblock, lk, kblock, lk, kblock);
+  /* strips of the GEMM's MR rows: S = Q K^T, the chain, the softmax and O += P V while
+   * the strip's scores are in L1; a full strip calls the register tile itself (Q staged
+   * and P at the packed-strip stride are read in place), a partial one the GEMM */
+  const bool direct = stage && o->target->driver;
+  sb_printf(sb, "        for (int64_t i1 = 0; i1 < in; i1 += %s_GEMM_MR) {\n", P);
+  sb_printf(sb, "          const int64_t mr = in - i1 < %s_GEMM_MR ? in - i1 : %s_GEMM_MR;\n", P, P);
+  sb_printf(sb, "          float *ss = st + i1 * %d, *os = out + i1 * %lld;\n", ATTN_LD, dv);
+  /* js: the keys of the block this strip computes (the columns of S and the depth of P V) */
+  if (skip)
+    sb_printf(sb, "          int64_t je = jn%s;\n"
+                  "          if (mr == %s_GEMM_MR) {\n"
+                  "            je = 0%s;\n"
+                  "            for (int64_t i = i0 + i1; i < i0 + i1 + mr; i++) {\n"
+                  "              je = ke[i] - j0 > je ? ke[i] - j0 : je;\n%s"
+                  "            }\n"
+                  "          }\n"
+                  "          const int64_t js = je < jn ? je : jn;\n"
+                  "          if (js <= 0)\n            continue; /* every key masked for the strip */\n",
+              clean ? ", jm = 0" : "", P, clean ? ", jm = jn" : "",
+              clean ? "              jm = km[i] - j0 < jm ? km[i] - j0 : jm;\n" : "");
+  else
+    sb_puts(sb, "          const int64_t js = jn;\n");
+  if (direct) {
+    sb_printf(sb, "          if (mr == %s_GEMM_MR)\n"
+                  "            for (int64_t j = 0; j < js; j += %s_GEMM_NR)\n"
+                  "              %s_gemm_tile(mr, %lld, qs + i1 * %d, kp + jb * %lld + j * %lld,\n"
+                  "                           js - j < %s_GEMM_NR ? js - j : %s_GEMM_NR, NULL, 0, ss + j, %d,\n"
+                  "                           NULL, NULL, NULL, 0, 0);\n          else\n  ",
+              P, P, P, dh, ATTN_LD, (long long)kp, dh, P, P, ATTN_LD);
+  }
+  /* a partial strip computes the whole block (js == jn): the packed V's panels are jn deep */
+  sb_printf(sb, "          %s_gemm(mr, js, %lld, %s + i1 * %lld, %lld, kp + jb * %lld, ss, %d, NULL, NULL, 0, 0);\n",
+            P, dh, stage ? "qs" : "q", stage ? (long long)ATTN_LD : ldq,
+            stage ? (long long)ATTN_LD : ldq, (long long)kp, ATTN_LD);
+  if (steps.len) { /* the chain and each row's block max in one pass, 16 lanes at a time */
+    if (clean) /* jm >= js: no row of the strip masks one of its keys here */
+      sb_puts(sb, "          const int chain = jm < js;\n"
+                  "          for (int64_t i = i1; chain && i < i1 + mr; i++) {\n");
+    else
+      sb_puts(sb, "          for (int64_t i = i1; i < i1 + mr; i++) {\n");
+    sb_printf(sb, "          float *srow = st + i * %d;\n", ATTN_LD);
+    if (rows.len) {
+      if (strstr(rows.buf, "(r /"))
+        sb_printf(sb, "          const int64_t r = b * %lld + i0 + i;\n", lq);
+      sb_puts(sb, rows.buf);
+    }
+    sb_puts(sb, "          float lane[16];\n          for (int l = 0; l < 16; l++)\n"
+                "            lane[l] = -INFINITY;\n          const int64_t full = js - js % 16;\n"
+                "          int64_t j = 0;\n          for (; j < full; j += 16)\n"
+                "            for (int l = 0; l < 16; l++) {\n");
+    attn_chain_body(sb, steps.buf, "j + l", "l");
+    sb_puts(sb, "            }\n          for (j = full; j < js; j++) {\n");
+    attn_chain_body(sb, steps.buf, "j", "0");
+    sb_puts(sb, "          }\n");
+    sb_printf(sb, "          bmax[i] = %s_lanes_max(lane);\n          }\n", P);
+  }
+  /* the rows' running max and sum take the block in; its scores become exponentials and
+   * the output rows are corrected for the new max */
+  sb_printf(sb, "          %s_softmax_block(ss, %d, mr, js, %s, rmax + i1, rsum + 16 * i1, %s, os, %lld, %lld);\n",
+            P, ATTN_LD, clean ? "chain ? bmax + i1 : NULL" : steps.len ? "bmax + i1" : "NULL", scale,
+            dv, dv);
+  if (direct) {
+    sb_printf(sb, "          if (mr == %s_GEMM_MR)\n"
+                  "            for (int64_t j = 0; j < %lld; j += %s_GEMM_NR)\n"
+                  "              %s_gemm_tile(mr, js, ss, vp + jb * %lld + j * jn, %lld - j < %s_GEMM_NR ? %lld - j : %s_GEMM_NR,\n"
+                  "                           os + j, %lld, os + j, %lld, NULL, NULL, NULL, 0, 0);\n          else\n  ",
+              P, dv, P, P, (long long)vp, dv, P, dv, P, dv, dv);
+  }
+  sb_printf(sb, "          %s_gemm(mr, %lld, js, ss, %d, vp + jb * %lld, os, %lld, NULL, os, %lld, 0);\n",
+            P, dv, ATTN_LD, (long long)vp, dv, dv);
+  sb_puts(sb, "        }\n");
+  sb_puts(sb, "      }\n      for (int64_t i = 0; i < in; i++) {\n");
+  sb_printf(sb, "        const float inv = 1.0f / %s_lanes_sum(rsum + 16 * i);\n", P);
+  if (otile)
+    sb_printf(sb, "        for (int64_t c = 0; c < %lld; c++)\n"
+                  "          yo[i * %lld + c] = out[i * %lld + c] * inv;\n", dv, ldo, dv);
+  else
+    sb_printf(sb, "        for (int64_t c = 0; c < %lld; c++)\n          out[i * %lld + c] *= inv;\n",
+              dv, dv);
+  sb_puts(sb, "      }\n    }\n  }\n  }\n");
+  sb_free(&steps);
+  sb_free(&rows);
+}
