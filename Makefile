@@ -66,9 +66,13 @@ test-unit: $(UNIT_TESTS)
 	@for t in $(UNIT_TESTS); do echo "== $$t"; ./$$t || exit 1; done
 
 # the GEMM kernels of every target this machine runs, against a double reference
-KERNEL_TESTS := build/test_gemm_generic build/test_gemm_avx2 build/test_gemm_avx512
+KERNEL_TESTS := build/test_gemm_generic build/test_gemm_generic_fma build/test_gemm_avx2 build/test_gemm_avx512
 build/test_gemm_generic: tests/kernels/test_gemm.c templates/kernels_generic.c templates/gemm_driver.c compiler/target.c
 	$(CC) -std=c11 -O1 -g -Wall -Wextra -Werror $(SAN) -DKERNELS='"../../templates/kernels_generic.c"' \
+	  -DTARGET_NAME='"generic"' $< -lm -o $@
+# the portable kernels where the compiler has FMA (gcc: the tile's fmaf path) at -O3
+build/test_gemm_generic_fma: tests/kernels/test_gemm.c templates/kernels_generic.c templates/gemm_driver.c compiler/target.c
+	$(CC) -std=c11 -O3 -mavx2 -mfma -Wall -Wextra -Werror -DKERNELS='"../../templates/kernels_generic.c"' \
 	  -DTARGET_NAME='"generic"' $< -lm -o $@
 build/test_gemm_avx2: tests/kernels/test_gemm.c templates/kernels_avx2.c templates/gemm_driver.c compiler/target.c
 	$(CC) -std=c11 -O2 -mavx2 -mfma -Wall -Wextra -Werror -DKERNELS='"../../templates/kernels_avx2.c"' \
@@ -105,7 +109,7 @@ test-kernels: $(KERNEL_TESTS) build/test_rowops build/test_rowops_avx512 build/b
 	./build/test_rowops
 	@if grep -q avx512f /proc/cpuinfo; then ./build/test_rowops_avx512; fi
 	./build/test_gemm_generic
-	@if grep -q avx2 /proc/cpuinfo; then ./build/test_gemm_avx2; fi
+	@if grep -q avx2 /proc/cpuinfo; then ./build/test_gemm_generic_fma && ./build/test_gemm_avx2; fi
 	@if grep -q avx512f /proc/cpuinfo; then ./build/test_gemm_avx512; fi
 	@if $(have_neon); then $(MAKE) --no-print-directory build/test_gemm_neon build/test_rowops_neon && \
 	  $(NEON_RUN) ./build/test_rowops_neon && $(NEON_RUN) ./build/test_gemm_neon --quick; \
