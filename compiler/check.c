@@ -105,9 +105,14 @@ int check_build_and_run(const CheckOptions *co, const GeneratedFile *files,
    * once: it is built at -O0 into objects, only the generated code at -O2 (at -O2 it
    * was a third of the build time of a small model) */
   /* the compiler's words (split at spaces, as make splits $(CC): "ccache clang",
-   * "clang --target=aarch64-linux-gnu"), then the common flags; opt: the -O flag's slot */
-  char *cc_argv[64];
-  int n = add_words(cc_argv, 0, 8, co->cc);
+   * "clang --target=aarch64-linux-gnu -O3"): its leading words (the programs), then the
+   * common flags, then its own flags, so they win over the common ones (-O3 over -O2),
+   * then the target's flags; opt: the common -O flag's slot */
+  char *words[8], *cc_argv[64];
+  const int n_words = add_words(words, 0, 8, co->cc);
+  int n = 0, w = 0;
+  while (w < n_words && (w == 0 || words[w][0] != '-'))
+    cc_argv[n++] = words[w++];
   if (n == 0)
     cc_argv[n++] = (char *)co->cc;
   const int opt = n + 1;
@@ -116,6 +121,8 @@ int check_build_and_run(const CheckOptions *co, const GeneratedFile *files,
   cc_argv[n++] = "-Wall";
   cc_argv[n++] = "-Wextra";
   cc_argv[n++] = "-Werror";
+  while (w < n_words)
+    cc_argv[n++] = words[w++];
   n = add_words(cc_argv, n, 28, co->cflags);
   const char *exe = xformat("%s/check", dir);
   cc_argv[n++] = xformat("-I%s", dir);

@@ -199,6 +199,14 @@ ws() { "$ATTNCC" "$ROOT/examples/transformer_block.lua" -D B=1 -D QLEN=$1 -D KLE
 w1=$(ws 1024) w8=$(ws 8192)
 [ "$w8" -le $((8 * w1 + 65536)) ] && ok || bad "workspace grows faster than the sequence: $w1 -> $w8"
 
+# check's compiler words: the leading ones are the programs, the flags among them come after
+# check's own (-O3 over -O2); a compiler that logs its arguments and fails shows the order
+printf '#!/bin/sh\necho "$@" >> "%s/cc.log"\nexit 1\n' "$TMP" > "$TMP/logcc" && chmod +x "$TMP/logcc"
+"$ATTNCC" check "$TMP/lin.lua" --ref none.safetensors --runtime-weights --weights none.safetensors \
+  --cc "env $TMP/logcc -O3 -DFROM_CC=1" --target generic --keep "$TMP/cc" > /dev/null 2>&1
+if grep -q -- "^-std=c11 -O0 -Wall -Wextra -Werror -O3 -DFROM_CC=1 -I$TMP/cc -c " "$TMP/cc.log"; then ok
+else bad "check --cc: the compiler's flags are not after check's own: $(head -1 "$TMP/cc.log" 2>/dev/null)"; fi
+
 # installed binary, used from another directory with nothing beside it
 make -s -C "$ROOT" install PREFIX="$TMP/inst" > /dev/null 2>&1 || bad "make install"
 (cd / && "$TMP/inst/bin/attncc" "$TMP/lin.lua" -o "$TMP/inst.c") && ok || bad "installed attncc"
