@@ -112,6 +112,9 @@ def machine_targets():
     return targets
 
 
+GCC_O3_FMA = "gcc -O3 -mavx2 -mfma"  # the --cc of the gcc-O3/generic mode
+
+
 def make_modes(targets):
     """Embedded weights on every target; run-time weights on the best one; and the best one
     split over 2 threads (OpenMP), so the threaded GEMM and attention paths are compared too
@@ -122,6 +125,10 @@ def make_modes(targets):
     modes = [("embedded/%s" % t, target_args(t)) for t in targets]
     modes.append(("runtime/%s" % best, ["--runtime-weights"] + target_args(best)))
     modes.append(("threads2/%s" % best, target_args(best) + ["--threads", "2"]))
+    if "generic" in targets and "avx2" in targets and shutil.which("gcc"):
+        # the portable kernels as gcc -O3 builds them with FMA: the tile's fmaf path and its
+        # -O2 vectorizer cost model (kernels_generic.c)
+        modes.append(("gcc-O3/generic", ["--target", "generic", "--cc", GCC_O3_FMA]))
     if "neon" in targets and best != "neon" and "--emulator" in target_args("neon"):
         modes.append(("threads2/neon", target_args("neon") + ["--threads", "2"]))
         if shutil.which("clang"):  # the other compiler, named with its flag (--cc's words)
@@ -192,8 +199,11 @@ def case_modes(index):
     """The modes case number `index` runs: all, except that the emulated ones (qemu, about 5x
     the CPU time of a native run, its build included) run for every EMULATED_EVERY-th case,
     which still covers each example (test-kernels runs the emulated GEMM over every tail),
-    and the emulated 2-thread and clang-built ones for every third of those."""
+    and the emulated 2-thread and clang-built ones for every third of those; the generic
+    code built by gcc -O3 with FMA for every EMULATED_EVERY-th case too, other ones."""
     def runs(extra):
+        if GCC_O3_FMA in extra:
+            return index % EMULATED_EVERY == 1
         if "--emulator" not in extra:
             return True
         if "--threads" in extra:
