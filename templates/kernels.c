@@ -109,11 +109,6 @@ static inline void PREFIX_pack_panels(int64_t K, int64_t N, const float *B, int6
   }
 
 //@ exp
-/* e^x for float, branch-free so loops of it vectorize: range reduction by ln 2 and a
- * degree-6 polynomial (relative error about 2e-7); 0 below -87.3, +inf above 88.37, NaN
- * stays NaN (it passes through every step). n = round(x log2(e)) comes from adding
- * 1.5 * 2^23, which leaves n in the sum's low mantissa bits: no float -> int conversion,
- * and 2^n is those bits + 127 shifted into the exponent field. */
 /* a * b + c, c + a * b, c - a * b: clang fuses each into one FMA where the target has one,
  * gcc in ISO C mode (-std=c11) never does; where the target has a hardware FMA
  * (FP_FAST_FMAF) gcc gets fmaf, so both compute e^x the same way (clang sees the same
@@ -128,6 +123,12 @@ static inline void PREFIX_pack_panels(int64_t K, int64_t N, const float *B, int6
 #define PREFIX_EXP_ADDMUL(c, a, b) ((c) + (a) * (b))
 #define PREFIX_EXP_SUBMUL(c, a, b) ((c) - (a) * (b))
 #endif
+
+/* e^x for float, branch-free so loops of it vectorize: range reduction by ln 2 and a
+ * degree-6 polynomial (relative error about 2e-7); 0 below -87.3, +inf above 88.37, NaN
+ * stays NaN (it passes through every step). n = round(x log2(e)) comes from adding
+ * 1.5 * 2^23, which leaves n in the sum's low mantissa bits: no float -> int conversion,
+ * and 2^n is those bits + 127 shifted into the exponent field. */
 static inline float PREFIX_exp(float x) {
   const float hi = 88.37f, lo = -87.3f, shifter = 0x1.8p23f;
   float xc = x > hi ? hi : (x < lo ? lo : x);
