@@ -109,19 +109,20 @@ static inline void PREFIX_pack_panels(int64_t K, int64_t N, const float *B, int6
   }
 
 //@ exp
-/* a * b + c, c + a * b, c - a * b: clang fuses each into one FMA where the target has one,
- * gcc in ISO C mode (-std=c11) never does; where the target has a hardware FMA
- * (FP_FAST_FMAF) gcc gets fmaf, so both compute e^x the same way (clang sees the same
- * expressions as before). With gcc -O2: the portable d=256 block at 128 tokens (-mavx2 -mfma)
- * and the LSTM at batch 1 (-march=native, its gates' sigmoid and tanh) 2-4 % faster. */
+/* a * b + c, c + a * b, c - a * b (e^x below, the portable GEMM tile of kernels_generic.c):
+ * clang fuses each into one FMA where the target has one, gcc in ISO C mode (-std=c11) never
+ * does; where the target has a hardware FMA (FP_FAST_FMAF) gcc gets fmaf, so both compute
+ * the same way (clang sees the same expressions as before). With gcc -O2: e^x makes the
+ * portable d=256 block at 128 tokens (-mavx2 -mfma) and the LSTM at batch 1 (-march=native,
+ * its gates' sigmoid and tanh) 2-4 % faster. */
 #if defined(FP_FAST_FMAF) && !defined(__clang__)
-#define PREFIX_EXP_MULADD(a, b, c) fmaf((a), (b), (c))
-#define PREFIX_EXP_ADDMUL(c, a, b) fmaf((a), (b), (c))
-#define PREFIX_EXP_SUBMUL(c, a, b) fmaf(-(a), (b), (c))
+#define PREFIX_MULADD(a, b, c) fmaf((a), (b), (c))
+#define PREFIX_ADDMUL(c, a, b) fmaf((a), (b), (c))
+#define PREFIX_SUBMUL(c, a, b) fmaf(-(a), (b), (c))
 #else
-#define PREFIX_EXP_MULADD(a, b, c) ((a) * (b) + (c))
-#define PREFIX_EXP_ADDMUL(c, a, b) ((c) + (a) * (b))
-#define PREFIX_EXP_SUBMUL(c, a, b) ((c) - (a) * (b))
+#define PREFIX_MULADD(a, b, c) ((a) * (b) + (c))
+#define PREFIX_ADDMUL(c, a, b) ((c) + (a) * (b))
+#define PREFIX_SUBMUL(c, a, b) ((c) - (a) * (b))
 #endif
 
 /* e^x for float, branch-free so loops of it vectorize: range reduction by ln 2 and a
@@ -132,17 +133,17 @@ static inline void PREFIX_pack_panels(int64_t K, int64_t N, const float *B, int6
 static inline float PREFIX_exp(float x) {
   const float hi = 88.37f, lo = -87.3f, shifter = 0x1.8p23f;
   float xc = x > hi ? hi : (x < lo ? lo : x);
-  float t = PREFIX_EXP_MULADD(xc, 1.44269504088896341f, shifter);
+  float t = PREFIX_MULADD(xc, 1.44269504088896341f, shifter);
   float n = t - shifter;
-  float r = PREFIX_EXP_SUBMUL(xc, n, 0.693359375f);
-  r = PREFIX_EXP_ADDMUL(r, n, 2.12194440e-4f);
+  float r = PREFIX_SUBMUL(xc, n, 0.693359375f);
+  r = PREFIX_ADDMUL(r, n, 2.12194440e-4f);
   float p = 1.9875691500e-4f;
-  p = PREFIX_EXP_MULADD(p, r, 1.3981999507e-3f);
-  p = PREFIX_EXP_MULADD(p, r, 8.3334519073e-3f);
-  p = PREFIX_EXP_MULADD(p, r, 4.1665795894e-2f);
-  p = PREFIX_EXP_MULADD(p, r, 1.6666665459e-1f);
-  p = PREFIX_EXP_MULADD(p, r, 5.0000001201e-1f);
-  p = PREFIX_EXP_MULADD(p * r, r, r) + 1.0f;
+  p = PREFIX_MULADD(p, r, 1.3981999507e-3f);
+  p = PREFIX_MULADD(p, r, 8.3334519073e-3f);
+  p = PREFIX_MULADD(p, r, 4.1665795894e-2f);
+  p = PREFIX_MULADD(p, r, 1.6666665459e-1f);
+  p = PREFIX_MULADD(p, r, 5.0000001201e-1f);
+  p = PREFIX_MULADD(p * r, r, r) + 1.0f;
   uint32_t bits;
   memcpy(&bits, &t, sizeof bits);
   bits = (bits + 127u) << 23; /* (n + 127) << 23, n in [-126, 127] */

@@ -2,7 +2,8 @@
  * fixed-size loops that clang -O2 vectorizes for whatever vector ISA the target has.
  * Same section format as kernels.c (a section starts at its "//@" marker line, the emitter
  * copies only the sections a model uses and replaces PREFIX_ by the symbol prefix).
- * gemm_common is always copied together with gemm; pack_b calls kernels.c's pack_panels.
+ * gemm_common is always copied together with gemm, and kernels.c's exp section (its gelu epilogue, and
+ * PREFIX_ADDMUL for the tile); pack_b calls kernels.c's pack_panels.
  *
  * Layout of a packed B (K x N): panels of NR = 16 columns, panel p holds all K rows:
  *   Bp[(p * K + k) * NR + j] = B(k, p * NR + j), zero for columns >= N.
@@ -67,17 +68,6 @@ static inline void PREFIX_pack_b(int64_t K, int64_t N, const float *B, int64_t l
 
 //@ gemm_ukr
 //@ gemm
-/* c + a * b as one fused multiply-add where the target has it in hardware (FP_FAST_FMAF):
- * gcc in ISO C mode (-std=c11) does not contract a * b + c by itself, so without fmaf its
- * tile is a multiply and an add (the d=256 block at 128 tokens, x86-64 with -mavx2 -mfma,
- * gcc -O2: 11.6-13.0 -> 2.5-2.9 ms); clang contracts it already (and does not define
- * FP_FAST_FMAF on x86), so it keeps the plain expression */
-#if defined(FP_FAST_FMAF) && !defined(__clang__)
-#define PREFIX_GEMM_MADD(a, b, c) fmaf((a), (b), (c))
-#else
-#define PREFIX_GEMM_MADD(a, b, c) ((c) + (a) * (b))
-#endif
-
 /* gcc -O3's vectorizer cost model ("dynamic") turns the tile's k loop into shuffles: the
  * d=256 block at 128 tokens, gcc -O3, 24-27 ms against 6.6-7.0 at -O2 (x86-64 baseline),
  * 25-27 against 2.5-2.9 with -mavx2 -mfma. The tile keeps -O2's model ("very-cheap")
@@ -143,7 +133,9 @@ static inline void PREFIX_gemm_tile_full(int64_t kc, const float *restrict a,
 #if PREFIX_GEMM_MR == 4
       const float a2 = ak[2 * KCP + k], a3 = ak[3 * KCP + k];
 #endif
-      /* gcc (12) vectorizes this loop but keeps c0.. in memory: a load and a store per
+      /* c + a * b is an FMA with gcc too (kernels.c, section exp: gcc -std=c11 does not fuse
+       * it by itself; the d=256 block at 128 tokens, -mavx2 -mfma, gcc -O2: 11.6-13.0 -> 2.5-2.9
+       * ms). gcc (12) vectorizes this loop but keeps c0.. in memory: a load and a store per
        * vector per k step. Unrolled, the accumulators become registers (the d=256 block at
        * 128 tokens on x86-64, gcc -O2: 13.9 -> 8.1 ms); clang needs it not (4.9 ms), and
        * unrolled ran slower (11.3 ms) */
@@ -151,11 +143,11 @@ static inline void PREFIX_gemm_tile_full(int64_t kc, const float *restrict a,
 #pragma GCC unroll 16
 #endif
       for (int j = 0; j < NR; j++) {
-        c0[j] = PREFIX_GEMM_MADD(a0, bk[j], c0[j]);
-        c1[j] = PREFIX_GEMM_MADD(a1, bk[j], c1[j]);
+        c0[j] = PREFIX_ADDMUL(c0[j], a0, bk[j]);
+        c1[j] = PREFIX_ADDMUL(c1[j], a1, bk[j]);
 #if PREFIX_GEMM_MR == 4
-        c2[j] = PREFIX_GEMM_MADD(a2, bk[j], c2[j]);
-        c3[j] = PREFIX_GEMM_MADD(a3, bk[j], c3[j]);
+        c2[j] = PREFIX_ADDMUL(c2[j], a2, bk[j]);
+        c3[j] = PREFIX_ADDMUL(c3[j], a3, bk[j]);
 #endif
       }
     }
