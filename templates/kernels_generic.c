@@ -1,5 +1,5 @@
 /* kernels_generic.c: FP32 GEMM in portable C11 (no intrinsics, no extensions), written as
- * fixed-size loops that clang -O2 vectorizes for whatever vector ISA the target has.
+ * fixed-size loops that clang and gcc (-O2 or -O3) vectorize for whatever vector ISA the target has.
  * Same section format as kernels.c (a section starts at its "//@" marker line, the emitter
  * copies only the sections a model uses and replaces PREFIX_ by the symbol prefix).
  * gemm_common is always copied together with gemm, and kernels.c's exp section (its gelu epilogue, and
@@ -124,34 +124,59 @@ static inline void PREFIX_gemm_tile_full(int64_t kc, const float *restrict a,
 #endif
     }
   enum { KC = PREFIX_GEMM_KC, KCP = PREFIX_GEMM_KCP };
+  /* c + a * b is an FMA with gcc too (kernels.c, section exp: gcc -std=c11 does not fuse it
+   * by itself; the d=256 block at 128 tokens, -mavx2 -mfma, gcc -O2: 11.6-13.0 -> 2.5-2.9 ms).
+   * gcc (12) vectorizes the j loop but keeps c0.. in memory: a load and a store per vector
+   * per k step. Unrolled, the accumulators become registers (the d=256 block at 128 tokens
+   * on x86-64, gcc -O2: 13.9 -> 8.1 ms); clang needs it not (4.9 ms), and unrolled ran
+   * slower (11.3 ms). With clang the j loop does two k steps: with one, its body was small
+   * enough for clang -O3's full unroll (threshold 300, -O2's 150) to unroll it before the
+   * loop vectorizer, and the vectors rebuilt from the scalars took 24 register moves per k
+   * step (2.6x the time of -O2); with two, the vectorizer sees the loop at both levels
+   * (gcc, given two, ran 1.3-5x slower). */
+/* each row i of the tile += A's value a##i (x0.. or y0..) times row bk + off of B's panel */
+#if PREFIX_GEMM_MR == 4
+#define PREFIX_GEMM_ROWS_ADD(a, off)                                                              \
+  c0[j] = PREFIX_ADDMUL(c0[j], a##0, bk[off + j]);                                                \
+  c1[j] = PREFIX_ADDMUL(c1[j], a##1, bk[off + j]);                                                \
+  c2[j] = PREFIX_ADDMUL(c2[j], a##2, bk[off + j]);                                                \
+  c3[j] = PREFIX_ADDMUL(c3[j], a##3, bk[off + j]);
+#define PREFIX_GEMM_COLUMN(a, kk)                                                                 \
+  const float a##0 = ak[kk], a##1 = ak[KCP + kk], a##2 = ak[2 * KCP + kk], a##3 = ak[3 * KCP + kk];
+#else
+#define PREFIX_GEMM_ROWS_ADD(a, off)                                                              \
+  c0[j] = PREFIX_ADDMUL(c0[j], a##0, bk[off + j]);                                                \
+  c1[j] = PREFIX_ADDMUL(c1[j], a##1, bk[off + j]);
+#define PREFIX_GEMM_COLUMN(a, kk) const float a##0 = ak[kk], a##1 = ak[KCP + kk];
+#endif
   for (int64_t k0 = 0; k0 < kc; k0 += KC) {
     const float *restrict ak = a + k0 / KC * (PREFIX_GEMM_MR * KCP);
     const int64_t ke = kc - k0 < KC ? kc - k0 : KC;
-    for (int64_t k = 0; k < ke; k++) {
+    int64_t k = 0;
+#if defined(__clang__)
+    for (; k + 2 <= ke; k += 2) { /* A's columns k (x0..) and k + 1 (y0..) */
       const float *restrict bk = b + (k0 + k) * NR;
-      const float a0 = ak[k], a1 = ak[KCP + k];
-#if PREFIX_GEMM_MR == 4
-      const float a2 = ak[2 * KCP + k], a3 = ak[3 * KCP + k];
+      PREFIX_GEMM_COLUMN(x, k)
+      PREFIX_GEMM_COLUMN(y, k + 1)
+      for (int j = 0; j < NR; j++) {
+        PREFIX_GEMM_ROWS_ADD(x, 0)
+        PREFIX_GEMM_ROWS_ADD(y, NR)
+      }
+    }
 #endif
-      /* c + a * b is an FMA with gcc too (kernels.c, section exp: gcc -std=c11 does not fuse
-       * it by itself; the d=256 block at 128 tokens, -mavx2 -mfma, gcc -O2: 11.6-13.0 -> 2.5-2.9
-       * ms). gcc (12) vectorizes this loop but keeps c0.. in memory: a load and a store per
-       * vector per k step. Unrolled, the accumulators become registers (the d=256 block at
-       * 128 tokens on x86-64, gcc -O2: 13.9 -> 8.1 ms); clang needs it not (4.9 ms), and
-       * unrolled ran slower (11.3 ms) */
+    for (; k < ke; k++) {
+      const float *restrict bk = b + (k0 + k) * NR;
+      PREFIX_GEMM_COLUMN(x, k)
 #if defined(__GNUC__) && !defined(__clang__)
 #pragma GCC unroll 16
 #endif
       for (int j = 0; j < NR; j++) {
-        c0[j] = PREFIX_ADDMUL(c0[j], a0, bk[j]);
-        c1[j] = PREFIX_ADDMUL(c1[j], a1, bk[j]);
-#if PREFIX_GEMM_MR == 4
-        c2[j] = PREFIX_ADDMUL(c2[j], a2, bk[j]);
-        c3[j] = PREFIX_ADDMUL(c3[j], a3, bk[j]);
-#endif
+        PREFIX_GEMM_ROWS_ADD(x, 0)
       }
     }
   }
+#undef PREFIX_GEMM_ROWS_ADD
+#undef PREFIX_GEMM_COLUMN
   if (act)
     for (int j = 0; j < NR; j++) {
       c0[j] = PREFIX_gemm_act(c0[j], act);
