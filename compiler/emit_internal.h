@@ -1,5 +1,6 @@
-/* emit_internal.h: what the emitter's files (emit.c, emit_attention.c) share: how a
- * kernel reads a tensor in a strided loop nest, and the helpers that build those loops.
+/* emit_internal.h: what the emitter's files (emit.c, emit_loops.c, emit_attention.c) share:
+ * how a kernel reads a tensor in a strided loop nest, the helpers that build those loops,
+ * and the kernels each file emits for the others.
  * Internal to the emitter; the compiler's interface is attncc.h. */
 #ifndef ATTNCC_EMIT_INTERNAL_H
 #define ATTNCC_EMIT_INTERNAL_H
@@ -18,12 +19,23 @@ typedef struct {
  * of the team costs 1-2 us here, a 2 MFLOP product 5-10 us on one core */
 #define MIN_PARALLEL_FLOPS 2000000
 
+/* emit_loops.c: */
 /* strides of a contiguous tensor of shape s viewed in an iteration space of iter's dims */
 void emit_broadcast_strides(const Shape *s, const Shape *iter, int64_t *stride);
+/* the name of operand x inside the kernel of node n: y for the result, s<i> for src i */
+const char *emit_kname(const Node *n, const Node *x);
+/* op's element index in a loop nest of ndim dims: offset + i0 * stride0 + ... */
+const char *emit_index_expr(const Operand *op, int ndim);
 /* merges adjacent iteration dims that every operand walks contiguously (in place) */
 void emit_collapse(Shape *iter, Operand *ops, int nops);
 /* "#pragma omp parallel for" for a loop over threads, when OpenMP is on */
 void emit_parallel_for(StrBuf *sb, int threads);
+/* the kernels that are one strided loop nest (several, for a concatenation) */
+void emit_elementwise(StrBuf *sb, const Node *n, int threads);
+void emit_fused(StrBuf *sb, const Node *n, int threads);
+void emit_permute(StrBuf *sb, const Node *n, int threads);
+void emit_slice(StrBuf *sb, const Node *n, int threads);
+void emit_cat(StrBuf *sb, const Node *n, int threads);
 
 /* emit_attention.c: the body of a fused attention kernel */
 void emit_attention(StrBuf *sb, const EmitOptions *o, const Node *n);
