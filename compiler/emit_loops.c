@@ -147,8 +147,9 @@ static void emit_loops(StrBuf *sb, const Node *n, Shape iter, Operand *ops, int 
   put_loop_nest(sb, &iter, threads);
   const char *v[8];
   for (int k = 1; k < nops; k++) {
-    const char *load = ops[k].lit ? ops[k].lit
-                                  : xformat("%s[%s]", ops[k].ptr, emit_index_expr(&ops[k], iter.ndim));
+    const char *load =
+        ops[k].lit ? ops[k].lit
+                   : xformat("%s[%s]", ops[k].ptr, emit_index_expr(&ops[k], iter.ndim));
     v[k - 1] = compute_type_expr(load, ops[k].dtype, ct);
   }
   const char *value = fn(n, v, ct);
@@ -263,8 +264,9 @@ void emit_fused(StrBuf *sb, const Node *n, int threads) {
   sb_printf(sb, "%*s{\n", ind, "");
   for (int i = 0; i < n->nsrc; i++) /* each leaf loaded once */
     sb_printf(sb, "%*s  const %s l%d = %s;\n", ind, "", dtype_ctype(n->src[i]->dtype), i,
-              ops[i + 1].lit ? ops[i + 1].lit
-                             : xformat("%s[%s]", ops[i + 1].ptr, emit_index_expr(&ops[i + 1], iter.ndim)));
+              ops[i + 1].lit
+                  ? ops[i + 1].lit
+                  : xformat("%s[%s]", ops[i + 1].ptr, emit_index_expr(&ops[i + 1], iter.ndim)));
   const char **val = xalloc(sizeof(char *) * (size_t)n->nfused);
   DType *ct = xalloc(sizeof(DType) * (size_t)n->nfused);
   for (int k = 0; k < n->nfused; k++) {
@@ -285,8 +287,8 @@ void emit_fused(StrBuf *sb, const Node *n, int threads) {
               compute_type_expr(e, ct[k], (DType)st->dtype));
     val[k] = xformat("v%d", k);
   }
-  sb_printf(sb, "%*s  %s[%s] = v%d;\n%*s}\n", ind, "", ops[0].ptr, emit_index_expr(&ops[0], iter.ndim),
-            n->nfused - 1, ind, "");
+  sb_printf(sb, "%*s  %s[%s] = v%d;\n%*s}\n", ind, "", ops[0].ptr,
+            emit_index_expr(&ops[0], iter.ndim), n->nfused - 1, ind, "");
 }
 
 static const char *expr_copy(const Node *n, const char **v, DType ct) {

@@ -1,5 +1,6 @@
 /* kernels_generic.c: FP32 GEMM in portable C11 (no intrinsics, no extensions), written as
- * fixed-size loops that clang and gcc (-O2 or -O3) vectorize for whatever vector ISA the target has.
+ * fixed-size loops that clang and gcc (-O2 or -O3) vectorize for whatever vector ISA the
+ * target has.
  * Same section format as kernels.c (a section starts at its "//@" marker line, the emitter
  * copies only the sections a model uses and replaces PREFIX_ by the symbol prefix).
  * gemm_common is always copied together with gemm, and kernels.c's exp section (its gelu epilogue, and
