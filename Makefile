@@ -70,7 +70,8 @@ KERNEL_TESTS := build/test_gemm_generic build/test_gemm_generic_fma build/test_g
 build/test_gemm_generic: tests/kernels/test_gemm.c templates/kernels_generic.c templates/gemm_driver.c compiler/target.c
 	$(CC) -std=c11 -O1 -g -Wall -Wextra -Werror $(SAN) -DKERNELS='"../../templates/kernels_generic.c"' \
 	  -DTARGET_NAME='"generic"' $< -lm -o $@
-# the portable kernels where the compiler has FMA (gcc: the tile's fmaf path) at -O3
+# the portable kernels at -O3 where the compiler has FMA (clang: the tile's two-k-step loop; gcc:
+# its fmaf path)
 build/test_gemm_generic_fma: tests/kernels/test_gemm.c templates/kernels_generic.c templates/gemm_driver.c compiler/target.c
 	$(CC) -std=c11 -O3 -mavx2 -mfma -Wall -Wextra -Werror -DKERNELS='"../../templates/kernels_generic.c"' \
 	  -DTARGET_NAME='"generic"' $< -lm -o $@
