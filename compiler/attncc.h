@@ -30,6 +30,7 @@ void arena_free_all(void);
 void sb_printf(StrBuf *sb, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void sb_puts(StrBuf *sb, const char *s);
 void sb_free(StrBuf *sb);
+const char *c_string_literal(const char *s); /* "s" with \" \\ and octal escapes */
 _Noreturn void internal_error(const char *file, int line, const char *msg);
 #define ATTN_ASSERT(x) ((x) ? (void)0 : internal_error(__FILE__, __LINE__, #x))
 
@@ -302,6 +303,7 @@ typedef struct {
   WeightBlob *blob;                        /* non-NULL: float data may go to OUT.weights.bin */
   const char *blob_name, *blob_asm_name;   /* their file names (no directory) */
   bool debug;                              /* --debug: run calls a hook with every tensor */
+  bool profile;                            /* check --profile: run times each kernel call */
   const char *fault;                       /* tests only (ATTNCC_FAULT): perturb this tensor */
 } EmitOptions;
 

@@ -21,7 +21,8 @@ static void emit_reference_driver(const Graph *g, const EmitOptions *o, FILE *ou
   static const char *const names[] = {"check_inputs", "check_outputs", "check_workspace_size",
                                       "check_param_info", "check_num_params",
                                       "check_params_size", "check_buffer_names", "check_call",
-                                      NULL};
+                                      "check_num_timed", "check_kernel_ms", "check_kernel_what",
+                                      "check_kernel_flops", NULL};
   fputs("/* the reference build's driver: the check driver with its symbols renamed */\n", out);
   for (int i = 0; names[i]; i++)
     fprintf(out, "#define %s ref_%s\n", names[i], names[i]);

@@ -111,24 +111,6 @@ static const char *covered_ops(const Graph *g, const Node *n) {
   return r;
 }
 
-/* a C string literal of s */
-static const char *c_string(const char *s) {
-  StrBuf sb = {0};
-  sb_puts(&sb, "\"");
-  for (; *s; s++) {
-    if (*s == '"' || *s == '\\')
-      sb_printf(&sb, "\\%c", *s);
-    else if (isprint((unsigned char)*s))
-      sb_printf(&sb, "%c", *s);
-    else
-      sb_printf(&sb, "\\%03o", (unsigned char)*s);
-  }
-  sb_puts(&sb, "\"");
-  const char *r = xstrdup(sb.buf);
-  sb_free(&sb);
-  return r;
-}
-
 /* the tapped node the planted fault (tests only) goes into: the first whose name,
  * op or kernel is o->fault */
 static bool fault_here(const Graph *g, const EmitOptions *o, const Node *n) {
@@ -185,10 +167,10 @@ void debug_emit_table(StrBuf *sb, const Graph *g, const EmitOptions *o) {
     if (!debug_tapped(g, n))
       continue;
     const DebugValue *v = debug_value(g, n);
-    sb_printf(sb, "  {%s, \"%s\", %s, %s, %s, %d, %s, %d, %d, {", c_string(v->name),
-              op_names[v->op], c_string(kernel_name(n)), c_string(covered_ops(g, n)),
-              c_string(v->loc.file ? v->loc.file : ""), v->loc.line, c_string(v->path),
-              (int)n->dtype, n->shape.ndim);
+    sb_printf(sb, "  {%s, \"%s\", %s, %s, %s, %d, %s, %d, %d, {", c_string_literal(v->name),
+              op_names[v->op], c_string_literal(kernel_name(n)),
+              c_string_literal(covered_ops(g, n)), c_string_literal(v->loc.file ? v->loc.file : ""),
+              v->loc.line, c_string_literal(v->path), (int)n->dtype, n->shape.ndim);
     for (int d = 0; d < n->shape.ndim; d++)
       sb_printf(sb, "%s%lld", d ? ", " : "", (long long)n->shape.dim[d]);
     sb_printf(sb, "}, %lld},\n", (long long)shape_numel(&n->shape));

@@ -410,10 +410,36 @@ bool emit_uses_word(const char *text, const char *word) {
   return false;
 }
 
+/* --profile: the FLOPs of node n's matrix products (2 per multiply-add; an attention's
+ * QK^T and PV over all its keys, masked or not), 0 for other ops */
+static double product_flops(const Node *n) {
+  double out = (double)shape_numel(&n->shape);
+  if (n->op == OP_MATMUL)
+    return 2.0 * out * (double)n->src[0]->shape.dim[n->src[0]->shape.ndim - 1];
+  if (n->op == OP_ATTENTION) /* out = items x lq x dv */
+    return 2.0 * out / (double)n->dv * (double)n->lk * (double)(n->dh + n->dv);
+  return 0.0;
+}
+
+/* does node n have a kernel call in the run function (it is computed there)? */
+static bool has_kernel(const Node *n) {
+  return n->live && (n->storage == ST_WORK || n->storage == ST_OUTPUT);
+}
+
+int emit_kernel_calls(const Graph *g) {
+  int calls = 0;
+  for (int i = 0; i < g->nnodes; i++)
+    calls += has_kernel(g->nodes[i]);
+  return calls;
+}
+
 /* Kernels: one static function per distinct body, so repeated layers share code. */
 typedef struct {
   StrBuf defs;                             /* the kernel functions */
   StrBuf calls;                            /* the run function's body */
+  StrBuf what;                             /* --profile: each call's label, a C string */
+  StrBuf flops;                            /* --profile: each call's products' FLOPs */
+  int ncalls;
   const char **keys;                       /* signature + body of each kernel */
   int n, cap;
 } Kernels;
@@ -477,13 +503,22 @@ static void emit_node(Kernels *k, const Graph *g, const EmitOptions *o, const No
     sb_printf(&k->defs, "static %s_NOINLINE void %s_k%d%s\n", o->prefix, o->prefix, id, key);
   char shape[128];
   shape_format(&n->shape, shape, sizeof shape);
-  sb_printf(&k->calls, "  %s_k%d(%s); /* %%%d %s %s%s", o->prefix, id, args.buf, n->id,
-            op_names[n->op], dtype_name(n->dtype), shape);
+  StrBuf what = {0}; /* the value, op, type, model.lua line and module */
+  sb_printf(&what, "%%%d %s %s%s", n->id, op_names[n->op], dtype_name(n->dtype), shape);
   if (n->loc.line)
-    sb_printf(&k->calls, " at %s:%d", n->loc.file, n->loc.line);
+    sb_printf(&what, " at %s:%d", n->loc.file, n->loc.line);
   if (n->path[0])
-    sb_printf(&k->calls, " in %s", n->path);
-  sb_puts(&k->calls, " */\n");
+    sb_printf(&what, " in %s", n->path);
+  if (o->profile) {
+    sb_printf(&k->calls, "  %s_TIMED(%d, %s_k%d(%s)); /* %s */\n", o->prefix, k->ncalls, o->prefix,
+              id, args.buf, what.buf);
+    sb_printf(&k->what, "  %s,\n", c_string_literal(what.buf));
+    sb_printf(&k->flops, "  %.17g,\n", product_flops(n));
+  } else {
+    sb_printf(&k->calls, "  %s_k%d(%s); /* %s */\n", o->prefix, id, args.buf, what.buf);
+  }
+  k->ncalls++;
+  sb_free(&what);
   if (o->debug)
     debug_emit_tap(&k->calls, g, o, n, ref(g, o, n));
   sb_free(&body);
@@ -624,11 +659,10 @@ void emit_source(const Graph *g, const EmitOptions *o, FILE *out) {
             o->header_name);
   put_kernels(&sb, g, o);
   Kernels k = {0};
-  for (int i = 0; i < g->nnodes; i++) {
-    const Node *n = g->nodes[i];
-    if (n->live && (n->storage == ST_WORK || n->storage == ST_OUTPUT))
-      emit_node(&k, g, o, n);
-  }
+  for (int i = 0; i < g->nnodes; i++)
+    if (has_kernel(g->nodes[i]))
+      emit_node(&k, g, o, g->nodes[i]);
+  ATTN_ASSERT(k.ncalls == emit_kernel_calls(g));
   StrBuf used = {0}; /* every pointer the run function passes or copies from */
   sb_puts(&used, k.calls.buf ? k.calls.buf : "");
   for (int i = 0; i < g->noutputs; i++)
@@ -659,6 +693,9 @@ void emit_source(const Graph *g, const EmitOptions *o, FILE *out) {
     sb_puts(&sb, k.defs.buf);
   if (o->debug)
     debug_emit_table(&sb, g, o);
+  if (o->profile)
+    profile_emit_section(&sb, o, k.ncalls, k.what.buf ? k.what.buf : "",
+                         k.flops.buf ? k.flops.buf : "");
   sb_puts(&sb, "\n/* ---- forward ---- */\n");
   put_signature(&sb, g, o);
   sb_puts(&sb, " {\n  unsigned char *ws = (unsigned char *)workspace;\n  int status = 0;\n");
@@ -672,6 +709,8 @@ void emit_source(const Graph *g, const EmitOptions *o, FILE *out) {
     sb_puts(&sb, k.calls.buf);
   sb_free(&k.defs);
   sb_free(&k.calls);
+  sb_free(&k.what);
+  sb_free(&k.flops);
   sb_free(&used);
   for (int k = 0; k < g->noutputs; k++) {
     const Node *n = g->outputs[k].node;
@@ -741,6 +780,8 @@ void emit_header(const Graph *g, const EmitOptions *o, FILE *out) {
   }
   if (o->debug)
     debug_emit_header(&sb, g, o);
+  if (o->profile)
+    profile_emit_header(&sb, o, up, emit_kernel_calls(g));
   sb_puts(&sb, "\n/* Runs the model. Returns 0, or 1 when an integer index input was out of\n"
                " * range (those rows read row 0). Inputs are not modified. */\n");
   put_signature(&sb, g, o);
@@ -788,6 +829,7 @@ void emit_check_driver(const Graph *g, const EmitOptions *o, FILE *out) {
     sb_printf(&sb, "const size_t check_params_size = sizeof(%s_params);\n", o->prefix);
   }
   sb_printf(&sb, "const char *const *check_buffer_names = %s_buffer_names;\n", o->prefix);
+  profile_emit_driver(&sb, o, emit_kernel_calls(g));
   sb_puts(&sb, "\nint check_call(void *const *in, void *const *out, const void *params, void *ws) {\n");
   sb_puts(&sb, "  (void)params;\n");
   sb_printf(&sb, "  return %s_run(", o->prefix);

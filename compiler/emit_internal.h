@@ -1,4 +1,5 @@
-/* emit_internal.h: what the emitter's files (emit.c, emit_loops.c, emit_attention.c) share:
+/* emit_internal.h: what the emitter's files (emit.c, emit_loops.c, emit_attention.c,
+ * emit_profile.c) share:
  * how a kernel reads a tensor in a strided loop nest, the helpers that build those loops,
  * and the kernels each file emits for the others.
  * Internal to the emitter; the compiler's interface is attncc.h. */
@@ -36,6 +37,18 @@ void emit_fused(StrBuf *sb, const Node *n, int threads);
 void emit_permute(StrBuf *sb, const Node *n, int threads);
 void emit_slice(StrBuf *sb, const Node *n, int threads);
 void emit_cat(StrBuf *sb, const Node *n, int threads);
+
+/* emit.c: how many kernel calls the run function makes */
+int emit_kernel_calls(const Graph *g);
+
+/* emit_profile.c (check --profile): the timing definitions before the run function (labels
+ * and flops: one C string literal and one number per call, each followed by ",\n"), the
+ * header's declarations of them, and the check driver's view of them (also without
+ * --profile: none) */
+void profile_emit_section(StrBuf *sb, const EmitOptions *o, int calls, const char *labels,
+                          const char *flops);
+void profile_emit_header(StrBuf *sb, const EmitOptions *o, const char *upper_prefix, int calls);
+void profile_emit_driver(StrBuf *sb, const EmitOptions *o, int calls);
 
 /* emit_attention.c: the body of a fused attention kernel */
 void emit_attention(StrBuf *sb, const EmitOptions *o, const Node *n);

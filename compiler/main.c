@@ -67,6 +67,9 @@ static const char usage[] =
     "                      --cc aarch64-linux-gnu-gcc --emulator qemu-aarch64\n"
     "  --keep DIR          keep the generated and built files in DIR\n"
     "  --repeat N          also time N runs and print the median\n"
+    "  --profile           also time each kernel call of the run function over those runs\n"
+    "                      (20 without --repeat) and print each one's median, with the\n"
+    "                      model.lua op, line and module it computes\n"
     "\n"
     "debug (the check options apply): compares every intermediate tensor of the compiled\n"
     "model with the same model compiled unfused for the generic target, run on REF's\n"
@@ -80,6 +83,7 @@ typedef struct {
   int ndefines;
   bool check, runtime_weights, dump, dump_dot, verbose, report;
   bool debug, debug_cmd;                   /* --debug; the `debug` command (implies check) */
+  bool profile;                            /* check --profile */
   const char *dump_after;                  /* --dump-after: pass names, "all"; NULL: memplan */
   int weights_blob;                        /* 1 --weights-blob, 0 --no-weights-blob, -1 auto */
   double tol;
@@ -240,6 +244,8 @@ static int parse_args(int argc, char **argv, Args *a) {
       a->md = true;
     } else if (!strcmp(argv[i], "--weights-blob") || !strcmp(argv[i], "--no-weights-blob")) {
       a->weights_blob = argv[i][2] != 'n';
+    } else if (!strcmp(argv[i], "--profile")) {
+      a->profile = true;
     } else if (!strcmp(argv[i], "--debug")) {
       a->debug = true;
     } else if (!strcmp(argv[i], "--report")) {
@@ -285,6 +291,10 @@ static int parse_args(int argc, char **argv, Args *a) {
     return arg_error("%s needs --ref REF.safetensors", a->debug_cmd ? "debug" : "check");
   if (a->check && a->runtime_weights && !a->weights)
     return arg_error("%s", "--runtime-weights needs --weights FILE");
+  if (a->profile && (!a->check || a->debug_cmd))
+    return arg_error("%s", "--profile is an option of attncc check");
+  if (a->profile && a->repeat <= 0)
+    a->repeat = 20;
   if (!a->check && !a->out)
     return arg_error("%s", "no output file given (-o OUT.c)");
   return 0;
@@ -514,6 +524,7 @@ static int compile(const Args *a) {
   WeightBlob blob = {.mode = a->weights_blob};
   eo.blob = &blob;
   eo.debug = a->debug;
+  eo.profile = a->profile;
   eo.fault = a->debug ? getenv("ATTNCC_FAULT") : NULL;
   if (a->check) {
     eo.prefix = a->prefix ? a->prefix : "model";

@@ -3,6 +3,7 @@
  * internal-error exit used by ATTN_ASSERT (a compiler bug, never a user error). */
 #include "attncc.h"
 
+#include <ctype.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -96,4 +97,22 @@ void sb_free(StrBuf *sb) {
 _Noreturn void internal_error(const char *file, int line, const char *msg) {
   fprintf(stderr, "attncc: internal error at %s:%d: %s\n", file, line, msg);
   exit(2);
+}
+
+/* a C string literal of s */
+const char *c_string_literal(const char *s) {
+  StrBuf sb = {0};
+  sb_puts(&sb, "\"");
+  for (; *s; s++) {
+    if (*s == '"' || *s == '\\')
+      sb_printf(&sb, "\\%c", *s);
+    else if (isprint((unsigned char)*s))
+      sb_printf(&sb, "%c", *s);
+    else
+      sb_printf(&sb, "\\%03o", (unsigned char)*s);
+  }
+  sb_puts(&sb, "\"");
+  const char *r = xstrdup(sb.buf);
+  sb_free(&sb);
+  return r;
 }

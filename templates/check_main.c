@@ -39,6 +39,28 @@ static int cmp_double(const void *a, const void *b) {
   return (x > y) - (x < y);
 }
 
+/* --profile: each kernel call's median over the runs (call_ms[call][run], sorted here),
+ * its share of the median run, the GFLOP/s of its matrix products, and what it computes */
+static void print_profile(double *call_ms, size_t calls, int repeat, double run_ms) {
+  double sum = 0;
+  for (size_t c = 0; c < calls; c++) {
+    double *t = call_ms + c * (size_t)repeat;
+    qsort(t, (size_t)repeat, sizeof *t, cmp_double);
+    sum += t[repeat / 2];
+  }
+  if (calls)
+    printf("check: profile: %zu kernel calls, medians over %d runs (sum %.4f ms)\n", calls, repeat,
+           sum);
+  for (size_t c = 0; c < calls; c++) {
+    const double m = call_ms[c * (size_t)repeat + (size_t)(repeat / 2)];
+    char rate[32] = "";
+    if (check_kernel_flops[c] > 0 && m > 0)
+      snprintf(rate, sizeof rate, "%7.1f GFLOP/s", check_kernel_flops[c] / m * 1e-6);
+    printf("check: call %3zu %10.4f ms %5.1f %% %15s  %s\n", c, m,
+           run_ms > 0 ? 100.0 * m / run_ms : 0.0, rate, check_kernel_what[c]);
+  }
+}
+
 int main(int argc, char **argv) {
   if (argc < 3) {
     fprintf(stderr, "usage: %s REF.safetensors TOL [--weights W.safetensors] [--repeat N]\n", argv[0]);
@@ -104,17 +126,23 @@ int main(int argc, char **argv) {
   for (int k = 0; k < nout; k++)
     all_ok &= compare(&check_outputs[k], out[k], expect[k], tol);
   if (repeat > 0) {
+    const size_t calls = (size_t)check_num_timed;
     double *ms = malloc(sizeof(double) * (size_t)repeat);
-    for (int r = 0; ms && r < repeat; r++) {
+    double *call_ms = malloc(sizeof(double) * (size_t)repeat * (calls + 1)); /* [call][run] */
+    for (int r = 0; ms && call_ms && r < repeat; r++) {
       double t0 = now_ms();
       check_call(in, out, params, ws);
       ms[r] = now_ms() - t0;
+      for (size_t c = 0; c < calls; c++)
+        call_ms[c * (size_t)repeat + (size_t)r] = check_kernel_ms[c];
     }
-    if (ms) {
+    if (ms && call_ms) {
       qsort(ms, (size_t)repeat, sizeof *ms, cmp_double);
       printf("check: time median_ms %.4f min_ms %.4f runs %d\n", ms[repeat / 2], ms[0], repeat);
-      free(ms);
+      print_profile(call_ms, calls, repeat, ms[repeat / 2]);
     }
+    free(ms);
+    free(call_ms);
   }
   status = all_ok ? 0 : 1;
 done:

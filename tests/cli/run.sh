@@ -207,6 +207,28 @@ printf '#!/bin/sh\necho "$@" >> "%s/cc.log"\nexit 1\n' "$TMP" > "$TMP/logcc" && 
 if grep -q -- "^-std=c11 -O0 -Wall -Wextra -Werror -O3 -DFROM_CC=1 -I$TMP/cc -c " "$TMP/cc.log"; then ok
 else bad "check --cc: the compiler's flags are not after check's own: $(head -1 "$TMP/cc.log" 2>/dev/null)"; fi
 
+# check --profile: one timed line per kernel call, named by its model.lua line and module
+# (lin.lua's fc: every weight and bias 0.5, so x = 1 gives y = 2)
+"$PY" - "$TMP/lin_ref.safetensors" <<'PYEOF' || bad "writing lin_ref.safetensors"
+import json, struct, sys
+def f32(n, v): return struct.pack("<%df" % n, *([v] * n))
+h = json.dumps({"x": {"dtype": "F32", "shape": [2, 3], "data_offsets": [0, 24]},
+                "y": {"dtype": "F32", "shape": [2, 4], "data_offsets": [24, 56]}}).encode()
+h += b" " * (-len(h) % 8)
+open(sys.argv[1], "wb").write(struct.pack("<Q", len(h)) + h + f32(6, 1.0) + f32(8, 2.0))
+PYEOF
+for th in 1 2; do
+  "$ATTNCC" check "$TMP/lin.lua" --weights "$TMP/good.safetensors" --ref "$TMP/lin_ref.safetensors" \
+    --threads $th --profile --repeat 5 > "$TMP/prof.out" 2>&1
+  if grep -q "^check: PASS" "$TMP/prof.out" &&
+     grep -q "^check: profile: 1 kernel calls, medians over 5 runs" "$TMP/prof.out" &&
+     grep -Eq "^check: call +0 +[0-9.]+ ms +[0-9.]+ % +([0-9.]+ GFLOP/s)?  %[0-9]+ matmul float32\[2,4\] at .*lin.lua:[0-9]+ in fc$" "$TMP/prof.out"
+  then ok; else bad "check --profile --threads $th: $(cat "$TMP/prof.out")"; fi
+done
+# without --profile the generated code has no timing in it
+"$ATTNCC" "$TMP/lin.lua" -o "$TMP/noprof.c" && ! grep -q "_TIMED\|timespec_get" "$TMP/noprof.c" &&
+  ok || bad "timing code in a build without --profile"
+
 # installed binary, used from another directory with nothing beside it
 make -s -C "$ROOT" install PREFIX="$TMP/inst" > /dev/null 2>&1 || bad "make install"
 (cd / && "$TMP/inst/bin/attncc" "$TMP/lin.lua" -o "$TMP/inst.c") && ok || bad "installed attncc"
