@@ -3,7 +3,8 @@
  * the last run's milliseconds per call; PREFIX_kernel_what names each call as the
  * comment beside it does (value, op, dtype, shape, model.lua line, module) and
  * PREFIX_kernel_flops counts its matrix products. The check driver hands them to
- * templates/check_main.c, which prints each call's median over the timed runs. Builds without --profile have none of it. */
+ * templates/check_main.c, which prints each call's median over the timed runs. Builds
+ * without --profile have none of it. */
 #include "attncc.h"
 #include "emit_internal.h"
 
