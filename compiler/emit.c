@@ -410,17 +410,6 @@ bool emit_uses_word(const char *text, const char *word) {
   return false;
 }
 
-/* --profile: the FLOPs of node n's matrix products (2 per multiply-add; an attention's
- * QK^T and PV over all its keys, masked or not), 0 for other ops */
-static double product_flops(const Node *n) {
-  double out = (double)shape_numel(&n->shape);
-  if (n->op == OP_MATMUL)
-    return 2.0 * out * (double)n->src[0]->shape.dim[n->src[0]->shape.ndim - 1];
-  if (n->op == OP_ATTENTION) /* out = items x lq x dv */
-    return 2.0 * out / (double)n->dv * (double)n->lk * (double)(n->dh + n->dv);
-  return 0.0;
-}
-
 /* does node n have a kernel call in the run function (it is computed there)? */
 static bool has_kernel(const Node *n) {
   return n->live && (n->storage == ST_WORK || n->storage == ST_OUTPUT);
@@ -509,14 +498,13 @@ static void emit_node(Kernels *k, const Graph *g, const EmitOptions *o, const No
     sb_printf(&what, " at %s:%d", n->loc.file, n->loc.line);
   if (n->path[0])
     sb_printf(&what, " in %s", n->path);
+  const char *call = xformat("%s_k%d(%s)", o->prefix, id, args.buf);
   if (o->profile) {
-    sb_printf(&k->calls, "  %s_TIMED(%d, %s_k%d(%s)); /* %s */\n", o->prefix, k->ncalls, o->prefix,
-              id, args.buf, what.buf);
+    call = xformat("%s_TIMED(%d, %s)", o->prefix, k->ncalls, call);
     sb_printf(&k->what, "  %s,\n", c_string_literal(what.buf));
-    sb_printf(&k->flops, "  %.17g,\n", product_flops(n));
-  } else {
-    sb_printf(&k->calls, "  %s_k%d(%s); /* %s */\n", o->prefix, id, args.buf, what.buf);
+    sb_printf(&k->flops, "  %.17g,\n", profile_flops(n));
   }
+  sb_printf(&k->calls, "  %s; /* %s */\n", call, what.buf);
   k->ncalls++;
   sb_free(&what);
   if (o->debug)

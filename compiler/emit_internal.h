@@ -47,6 +47,7 @@ int emit_kernel_calls(const Graph *g);
  * --profile: none) */
 void profile_emit_section(StrBuf *sb, const EmitOptions *o, int calls, const char *labels,
                           const char *flops);
+double profile_flops(const Node *n); /* of n's matrix products, 0 for other ops */
 void profile_emit_header(StrBuf *sb, const EmitOptions *o, const char *upper_prefix, int calls);
 void profile_emit_driver(StrBuf *sb, const EmitOptions *o, int calls);
 

@@ -50,14 +50,11 @@ static inline void PREFIX_gemm_prefetch_a(const float *a, int64_t lda, int64_t m
   }
 }
 
-/* prefetches part `part` of `parts` of the cache lines of [a, a + n floats), a span the
- * strided tile reads next (its rows are at most a few lines apart), spread over this strip's
- * tiles: a straight run of lines, no per-row bookkeeping, which costs the strided tile's few
- * k steps too much (the row walk above made 8192x32x32 16 % slower with A in cache) */
-static inline void PREFIX_gemm_prefetch_span(const float *a, int64_t n, int64_t part,
-                                             int64_t parts) {
-  const int64_t lines = (n + 15) / 16, per = (lines + parts - 1) / parts;
-  const int64_t l0 = part * per, l1 = l0 + per < lines ? l0 + per : lines;
+/* prefetches cache lines [l0, l1) of a: the strided tile's next strip is one straight run
+ * of lines (its rows are at most a few lines apart), a share of it per tile, with no
+ * per-row bookkeeping, which costs the strided tile's few k steps too much (the row walk
+ * above made 8192x32x32 16 % slower with A in cache) */
+static inline void PREFIX_gemm_prefetch_lines(const float *a, int64_t l0, int64_t l1) {
   for (int64_t l = l0; l < l1; l++)
     PREFIX_GEMM_PREFETCH(a + l * 16);
 }
@@ -183,6 +180,9 @@ static inline void PREFIX_gemm_ws(int64_t M, int64_t N, int64_t K, const float *
           else if (!once || jc == 0)
             PREFIX_gemm_pack_a(mr, kc, A + ic * lda + pc, lda, sp);
           const int64_t next = M - ic - MR < MR ? M - ic - MR : MR, parts = (je - jc + NR - 1) / NR;
+          /* the strided tile's next strip: its lines, and each tile's share of them */
+          const int64_t span_lines = next > 0 ? ((next - 1) * lda + kc + 15) / 16 : 0,
+                        span_per = (span_lines + parts - 1) / parts;
           for (int64_t j = jc; j < je; j += NR) {
             float *c = C + ic * ldc + j;
             /* the next strip's A lines, before its packing (a strip packed already is
@@ -192,9 +192,11 @@ static inline void PREFIX_gemm_ws(int64_t M, int64_t N, int64_t K, const float *
              * a model's inputs, d=768 at 512 tokens) the whole block runs 1-2 % faster */
             if (!in_place && !strided && next > 0 && !(once && jc > 0))
               PREFIX_gemm_prefetch_a(A + (ic + MR) * lda + pc, lda, next, kc, (j - jc) / NR, parts);
-            else if (strided && next > 0)
-              PREFIX_gemm_prefetch_span(A + (ic + MR) * lda, (next - 1) * lda + kc, (j - jc) / NR,
-                                        parts);
+            else if (strided && next > 0) {
+              const int64_t l0 = (j - jc) / NR * span_per;
+              PREFIX_gemm_prefetch_lines(A + (ic + MR) * lda, l0,
+                                         l0 + span_per < span_lines ? l0 + span_per : span_lines);
+            }
             const float *r = r_now ? R + ic * ldr + j : NULL;
             if (j + NR < je) /* the next tile's C (and R) lines, early */
               PREFIX_gemm_prefetch(mr, je - j - NR < NR ? je - j - NR : NR, c + NR, ldc,
