@@ -16,19 +16,6 @@ static const char *const debug_files[] = {"attncc_safetensors.c", "attncc_safete
                                           "tensor_io.c", "tensor_io.h",
                                           "check_main.h", "debug_main.c", "debug_main.h", NULL};
 
-/* the check driver of the reference build, its symbols renamed ref_check_* */
-static void emit_reference_driver(const Graph *g, const EmitOptions *o, FILE *out) {
-  static const char *const names[] = {"check_inputs", "check_outputs", "check_workspace_size",
-                                      "check_param_info", "check_num_params",
-                                      "check_params_size", "check_buffer_names", "check_call",
-                                      "check_num_timed", "check_kernel_ms", "check_kernel_what",
-                                      "check_kernel_flops", NULL};
-  fputs("/* the reference build's driver: the check driver with its symbols renamed */\n", out);
-  for (int i = 0; names[i]; i++)
-    fprintf(out, "#define %s ref_%s\n", names[i], names[i]);
-  emit_check_driver(g, o, out);
-}
-
 /* the kernels of the reference build: templates/kernels_reference.c, the simplest code */
 static const Target reference_target = {.name = "reference", .kernels = "kernels_reference.c",
                                         .gemm_nr = 16, .gemm_mr = 1, .cflags = ""};
@@ -65,12 +52,13 @@ int debug_run(const Graph *g, const EmitOptions *eo, const CheckOptions *co,
   ro.threads = 1;
   ro.embed_weights = r->nparams == 0;
   ro.blob = NULL;
+  ro.check_table = "reference_under_check"; /* debug_main.h */
   const GeneratedFile files[] = {{"model.c", emit_source, g, &mo, false},
                                  {"model.h", emit_header, g, &mo, false},
                                  {"driver.c", emit_check_driver, g, &mo, false},
                                  {"ref.c", emit_source, r, &ro, false},
                                  {"ref.h", emit_header, r, &ro, false},
-                                 {"ref_driver.c", emit_reference_driver, r, &ro, false},
+                                 {"ref_driver.c", emit_check_driver, r, &ro, false},
                                  {NULL, NULL, NULL, NULL, false}};
   char *args[8] = {(char *)co->ref_path, (char *)xformat("%g", co->tol), NULL};
   if (co->weights_path && (r->nparams > 0)) {

@@ -778,56 +778,55 @@ void emit_header(const Graph *g, const EmitOptions *o, FILE *out) {
   sb_free(&sb);
 }
 
-/* the driver of `attncc check`: tables describing the model for templates/check_main.c */
+/* one check_tensor table of the check driver: rows for nodes[0..n) named names[i] (or the
+ * node's name), then a NULL row */
+static void put_check_tensors(StrBuf *sb, const char *table, int n, const Node *const *nodes,
+                              const char *const *names) {
+  sb_printf(sb, "static const check_tensor %s[] = {\n", table);
+  for (int i = 0; i < n; i++) {
+    const Node *t = nodes[i];
+    sb_printf(sb, "  {\"%s\", %d, %d, {", names ? names[i] : t->name, (int)t->dtype, t->shape.ndim);
+    for (int d = 0; d < t->shape.ndim; d++)
+      sb_printf(sb, "%s%lld", d ? ", " : "", (long long)t->shape.dim[d]);
+    sb_printf(sb, "}, %lld},\n", (long long)shape_numel(&t->shape));
+  }
+  sb_puts(sb, "  {NULL, 0, 0, {0}, 0},\n};\n");
+}
+
+/* the driver of `attncc check`: the check_model table (templates/check_main.h) describing
+ * the model for templates/check_main.c, named o->check_table or model_under_check */
 void emit_check_driver(const Graph *g, const EmitOptions *o, FILE *out) {
   StrBuf sb = {0};
+  const char *p = o->prefix, *up = upper(o->prefix);
   put_head_comment(&sb, o, "check driver");
   sb_printf(&sb, "#include \"%s\"\n#include \"check_main.h\"\n\n", o->header_name);
-  sb_printf(&sb, "const check_tensor check_inputs[] = {\n");
-  for (int i = 0; i < g->ninputs + 1; i++) {
-    if (i == g->ninputs) {
-      sb_puts(&sb, "  {NULL, 0, 0, {0}, 0},\n");
-      break;
-    }
-    const Node *n = g->inputs[i];
-    sb_printf(&sb, "  {\"%s\", %d, %d, {", n->name, (int)n->dtype, n->shape.ndim);
-    for (int d = 0; d < n->shape.ndim; d++)
-      sb_printf(&sb, "%s%lld", d ? ", " : "", (long long)n->shape.dim[d]);
-    sb_printf(&sb, "}, %lld},\n", (long long)shape_numel(&n->shape));
+  const Node **outs = xalloc(sizeof *outs * (size_t)(g->noutputs + 1));
+  const char **names = xalloc(sizeof *names * (size_t)(g->noutputs + 1));
+  for (int k = 0; k < g->noutputs; k++) {
+    outs[k] = g->outputs[k].node;
+    names[k] = g->outputs[k].name;
   }
-  sb_puts(&sb, "};\nconst check_tensor check_outputs[] = {\n");
-  for (int k = 0; k < g->noutputs + 1; k++) {
-    if (k == g->noutputs) {
-      sb_puts(&sb, "  {NULL, 0, 0, {0}, 0},\n");
-      break;
-    }
-    const Node *n = g->outputs[k].node;
-    sb_printf(&sb, "  {\"%s\", %d, %d, {", g->outputs[k].name, (int)n->dtype, n->shape.ndim);
-    for (int d = 0; d < n->shape.ndim; d++)
-      sb_printf(&sb, "%s%lld", d ? ", " : "", (long long)n->shape.dim[d]);
-    sb_printf(&sb, "}, %lld},\n", (long long)shape_numel(&n->shape));
-  }
-  sb_printf(&sb, "};\nconst size_t check_workspace_size = %s_WORKSPACE_SIZE;\n", upper(o->prefix));
-  if (o->embed_weights) {
-    sb_puts(&sb, "const attncc_param_info *check_param_info = NULL;\nconst int check_num_params = 0;\n");
-    sb_puts(&sb, "const size_t check_params_size = 0;\n");
-  } else {
-    sb_printf(&sb, "const attncc_param_info *check_param_info = %s_param_info;\n", o->prefix);
-    sb_printf(&sb, "const int check_num_params = %s_NUM_PARAMS;\n", upper(o->prefix));
-    sb_printf(&sb, "const size_t check_params_size = sizeof(%s_params);\n", o->prefix);
-  }
-  sb_printf(&sb, "const char *const *check_buffer_names = %s_buffer_names;\n", o->prefix);
-  profile_emit_driver(&sb, o, emit_kernel_calls(g));
-  sb_puts(&sb, "\nint check_call(void *const *in, void *const *out, const void *params, void *ws) {\n");
+  put_check_tensors(&sb, "inputs", g->ninputs, (const Node *const *)g->inputs, NULL);
+  put_check_tensors(&sb, "outputs", g->noutputs, outs, names);
+  sb_puts(&sb, "\nstatic int call(void *const *in, void *const *out, const void *params, void *ws) {\n");
   sb_puts(&sb, "  (void)params;\n");
-  sb_printf(&sb, "  return %s_run(", o->prefix);
+  sb_printf(&sb, "  return %s_run(", p);
   for (int i = 0; i < g->ninputs; i++)
     sb_printf(&sb, "(const %s *)in[%d], ", dtype_ctype(g->inputs[i]->dtype), i);
   for (int k = 0; k < g->noutputs; k++)
     sb_printf(&sb, "(%s *)out[%d], ", dtype_ctype(g->outputs[k].node->dtype), k);
   if (!o->embed_weights)
-    sb_printf(&sb, "(const %s_params *)params, ", o->prefix);
-  sb_puts(&sb, "ws);\n}\n");
+    sb_printf(&sb, "(const %s_params *)params, ", p);
+  sb_puts(&sb, "ws);\n}\n\n");
+  sb_printf(&sb, "const check_model %s = {\n  inputs,\n  outputs,\n  %s_WORKSPACE_SIZE,\n",
+            o->check_table ? o->check_table : "model_under_check", up);
+  if (o->embed_weights)
+    sb_puts(&sb, "  NULL, 0, 0, /* the weights are in the C file */\n");
+  else
+    sb_printf(&sb, "  %s_param_info,\n  %s_NUM_PARAMS,\n  sizeof(%s_params),\n", p, up, p);
+  sb_printf(&sb, "  %s_buffer_names,\n", p);
+  profile_emit_driver(&sb, o, emit_kernel_calls(g));
+  sb_puts(&sb, "  call,\n};\n");
   fwrite(sb.buf, 1, sb.len, out);
   sb_free(&sb);
 }

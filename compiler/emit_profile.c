@@ -48,15 +48,12 @@ void profile_emit_header(StrBuf *sb, const EmitOptions *o, const char *upper_pre
             upper_prefix, calls, o->prefix, o->prefix, o->prefix);
 }
 
-/* the check driver's view of them (none without --profile) */
+/* the check driver's view of them, the profile fields of its check_model (none without
+ * --profile) */
 void profile_emit_driver(StrBuf *sb, const EmitOptions *o, int calls) {
   if (o->profile)
-    sb_printf(sb, "const int check_num_timed = %d;\nconst double *const check_kernel_ms = "
-                  "%s_kernel_ms;\nconst char *const *const check_kernel_what = %s_kernel_what;\n"
-                  "const double *const check_kernel_flops = %s_kernel_flops;\n",
-              calls, o->prefix, o->prefix, o->prefix);
+    sb_printf(sb, "  %d,\n  %s_kernel_ms,\n  %s_kernel_what,\n  %s_kernel_flops,\n", calls,
+              o->prefix, o->prefix, o->prefix);
   else
-    sb_puts(sb, "const int check_num_timed = 0;\nconst double *const check_kernel_ms = NULL;\n"
-                "const char *const *const check_kernel_what = NULL;\n"
-                "const double *const check_kernel_flops = NULL;\n");
+    sb_puts(sb, "  0, NULL, NULL, NULL, /* no --profile */\n");
 }

@@ -41,7 +41,8 @@ static int cmp_double(const void *a, const void *b) {
 
 /* --profile: each kernel call's median over the runs (call_ms[call][run], sorted here),
  * its share of the median run, the GFLOP/s of its matrix products, and what it computes */
-static void print_profile(double *call_ms, size_t calls, int repeat, double run_ms) {
+static void print_profile(const check_model *m, double *call_ms, size_t calls, int repeat,
+                          double run_ms) {
   double sum = 0;
   for (size_t c = 0; c < calls; c++) {
     double *t = call_ms + c * (size_t)repeat;
@@ -52,12 +53,12 @@ static void print_profile(double *call_ms, size_t calls, int repeat, double run_
     printf("check: profile: %zu kernel calls, medians over %d runs (sum %.4f ms)\n", calls, repeat,
            sum);
   for (size_t c = 0; c < calls; c++) {
-    const double m = call_ms[c * (size_t)repeat + (size_t)(repeat / 2)];
+    const double ms = call_ms[c * (size_t)repeat + (size_t)(repeat / 2)];
     char rate[32] = "";
-    if (check_kernel_flops[c] > 0 && m > 0)
-      snprintf(rate, sizeof rate, "%7.1f GFLOP/s", check_kernel_flops[c] / m * 1e-6);
-    printf("check: call %3zu %10.4f ms %5.1f %% %15s  %s\n", c, m,
-           run_ms > 0 ? 100.0 * m / run_ms : 0.0, rate, check_kernel_what[c]);
+    if (m->kernel_flops[c] > 0 && ms > 0)
+      snprintf(rate, sizeof rate, "%7.1f GFLOP/s", m->kernel_flops[c] / ms * 1e-6);
+    printf("check: call %3zu %10.4f ms %5.1f %% %15s  %s\n", c, ms,
+           run_ms > 0 ? 100.0 * ms / run_ms : 0.0, rate, m->kernel_what[c]);
   }
 }
 
@@ -81,65 +82,66 @@ int main(int argc, char **argv) {
     fprintf(stderr, "check: error: %s\n", err);
     return 1;
   }
+  const check_model *m = &model_under_check;
   int nin = 0, nout = 0, status = 1; /* until the outputs are compared: a bad reference */
-  while (check_inputs[nin].name)
+  while (m->inputs[nin].name)
     nin++;
-  while (check_outputs[nout].name)
+  while (m->outputs[nout].name)
     nout++;
   void **in = calloc((size_t)nin + 1, sizeof *in), **out = calloc((size_t)nout + 1, sizeof *out);
   float **expect = calloc((size_t)nout + 1, sizeof *expect);
-  void *params = calloc(1, check_params_size + 1);
+  void *params = calloc(1, m->params_size + 1);
   float *storage = NULL;
-  size_t ws_bytes = (check_workspace_size + 63) / 64 * 64 + 64;
+  size_t ws_bytes = (m->workspace_size + 63) / 64 * 64 + 64;
   void *ws = aligned_alloc(64, ws_bytes);
   if (!in || !out || !expect || !params || !ws)
     goto done;
   for (int i = 0; i < nin; i++) {
-    const attncc_st_tensor *t = find_checked(&ref, &check_inputs[i], "input");
-    if (!t || !(in[i] = load_input(t, &check_inputs[i])))
+    const attncc_st_tensor *t = find_checked(&ref, &m->inputs[i], "input");
+    if (!t || !(in[i] = load_input(t, &m->inputs[i])))
       goto done;
   }
   for (int k = 0; k < nout; k++) {
-    const attncc_st_tensor *t = find_checked(&ref, &check_outputs[k], "output");
+    const attncc_st_tensor *t = find_checked(&ref, &m->outputs[k], "output");
     if (!t)
       goto done;
-    out[k] = calloc((size_t)check_outputs[k].numel, 4);
-    expect[k] = malloc((size_t)check_outputs[k].numel * 4);
+    out[k] = calloc((size_t)m->outputs[k].numel, 4);
+    expect[k] = malloc((size_t)m->outputs[k].numel * 4);
     if (!out[k] || !expect[k] || attncc_st_to_f32(t, expect[k]) != 0)
       goto done;
   }
-  if (check_param_info) {
+  if (m->param_info) {
     if (!weights) {
       fprintf(stderr, "check: error: this model loads its weights at run time: pass --weights\n");
       goto done;
     }
-    if (attncc_load_params(weights, check_param_info, check_num_params, check_buffer_names,
+    if (attncc_load_params(weights, m->param_info, m->num_params, m->buffer_names,
                            params, &storage, err, sizeof err) != 0) {
       fprintf(stderr, "check: error: %s\n", err);
       goto done;
     }
   }
-  int rc = check_call(in, out, params, ws);
+  int rc = m->call(in, out, params, ws);
   if (rc != 0)
     printf("check: the model returned %d (an index input out of range)\n", rc);
   int all_ok = 1;
   for (int k = 0; k < nout; k++)
-    all_ok &= compare(&check_outputs[k], out[k], expect[k], tol);
+    all_ok &= compare(&m->outputs[k], out[k], expect[k], tol);
   if (repeat > 0) {
-    const size_t calls = (size_t)check_num_timed;
+    const size_t calls = (size_t)m->num_timed;
     double *ms = malloc(sizeof(double) * (size_t)repeat);
     double *call_ms = malloc(sizeof(double) * (size_t)repeat * (calls + 1)); /* [call][run] */
     for (int r = 0; ms && call_ms && r < repeat; r++) {
       double t0 = now_ms();
-      check_call(in, out, params, ws);
+      m->call(in, out, params, ws);
       ms[r] = now_ms() - t0;
       for (size_t c = 0; c < calls; c++)
-        call_ms[c * (size_t)repeat + (size_t)r] = check_kernel_ms[c];
+        call_ms[c * (size_t)repeat + (size_t)r] = m->kernel_ms[c];
     }
     if (ms && call_ms) {
       qsort(ms, (size_t)repeat, sizeof *ms, cmp_double);
       printf("check: time median_ms %.4f min_ms %.4f runs %d\n", ms[repeat / 2], ms[0], repeat);
-      print_profile(call_ms, calls, repeat, ms[repeat / 2]);
+      print_profile(m, call_ms, calls, repeat, ms[repeat / 2]);
     }
     free(ms);
     free(call_ms);

@@ -1,6 +1,7 @@
-/* check_main.h: what the generated check driver tells templates/check_main.c about
- * one model: its inputs and outputs, workspace size, parameters, a call shim and, with
- * --profile, its per-call times. */
+/* check_main.h: what the generated check driver (compiler/emit.c, emit_check_driver)
+ * tells templates/check_main.c about one model: its inputs and outputs, workspace size,
+ * parameters, a call shim and, with --profile, its per-call times. One table per model,
+ * so `attncc debug` can link two (debug_main.h) without renaming anything. */
 #ifndef CHECK_MAIN_H
 #define CHECK_MAIN_H
 
@@ -9,19 +10,24 @@
 
 #include <stddef.h>
 
-extern const check_tensor check_inputs[];  /* terminated by a NULL name */
-extern const check_tensor check_outputs[];
-extern const size_t check_workspace_size;
-extern const attncc_param_info *check_param_info; /* NULL with embedded weights */
-extern const int check_num_params;
-extern const size_t check_params_size;
-extern const char *const *check_buffer_names;
-/* attncc check --profile: the last run's milliseconds per kernel call and what each computes
- * (0 and NULL without it) */
-extern const int check_num_timed;
-extern const double *const check_kernel_ms;
-extern const char *const *const check_kernel_what;
-extern const double *const check_kernel_flops; /* of the call's matrix products, or 0 */
-int check_call(void *const *in, void *const *out, const void *params, void *ws);
+typedef struct {
+  const check_tensor *inputs;          /* terminated by a NULL name */
+  const check_tensor *outputs;         /* likewise */
+  size_t workspace_size;
+  const attncc_param_info *param_info; /* NULL with embedded weights */
+  int num_params;
+  size_t params_size;
+  const char *const *buffer_names;
+  /* attncc check --profile: the last run's milliseconds per kernel call, what each
+   * computes and the FLOPs of its matrix products, or 0 (0 and NULL without it) */
+  int num_timed;
+  const double *kernel_ms;
+  const char *const *kernel_what;
+  const double *kernel_flops;
+  int (*call)(void *const *in, void *const *out, const void *params, void *ws);
+} check_model;
+
+/* the model `attncc check` builds (in `attncc debug`: the compiled build) */
+extern const check_model model_under_check;
 
 #endif

@@ -20,14 +20,10 @@
 
 /* one of the two builds and what a run of it needs */
 typedef struct {
+  const check_model *m; /* its check driver's table */
   const attncc_debug_tensor *tensors;
   int ntensors;
   void (*set_hook)(attncc_debug_hook, void *);
-  int (*call)(void *const *in, void *const *out, const void *params, void *ws);
-  size_t ws_size, params_size;
-  const attncc_param_info *param_info;
-  int num_params;
-  const char *const *buffer_names;
   void **out, *params, *ws;
   float *storage;
 } build;
@@ -92,21 +88,21 @@ static int prepare(build *b, int nout, const char *weights) {
   char err[1024];
   b->ntensors = count_tensors(b->tensors);
   b->out = calloc((size_t)nout + 1, sizeof *b->out);
-  b->params = calloc(1, b->params_size + 1);
-  b->ws = aligned_alloc(64, (b->ws_size + 63) / 64 * 64 + 64);
+  b->params = calloc(1, b->m->params_size + 1);
+  b->ws = aligned_alloc(64, (b->m->workspace_size + 63) / 64 * 64 + 64);
   if (!b->out || !b->params || !b->ws)
     return 1;
   for (int k = 0; k < nout; k++)
-    if (!(b->out[k] = calloc((size_t)check_outputs[k].numel + 1, 4)))
+    if (!(b->out[k] = calloc((size_t)b->m->outputs[k].numel + 1, 4)))
       return 1;
-  if (!b->param_info)
+  if (!b->m->param_info)
     return 0;
   if (!weights) {
     fprintf(stderr, "debug: error: this model loads its weights at run time: pass --weights\n");
     return 1;
   }
-  if (attncc_load_params(weights, b->param_info, b->num_params, b->buffer_names, b->params,
-                         &b->storage, err, sizeof err) != 0) {
+  if (attncc_load_params(weights, b->m->param_info, b->m->num_params, b->m->buffer_names,
+                         b->params, &b->storage, err, sizeof err) != 0) {
     fprintf(stderr, "debug: error: %s\n", err);
     return 1;
   }
@@ -189,7 +185,7 @@ static void print_divergence(const session *s, int i) {
 static int compare_outputs(const session *s, const attncc_st_file *ref, int nout) {
   int ok = 1;
   for (int k = 0; k < nout; k++) {
-    const check_tensor *c = &check_outputs[k];
+    const check_tensor *c = &s->model->m->outputs[k];
     if (!attncc_st_find(ref, c->name))
       continue;
     const attncc_st_tensor *t = find_checked(ref, c, "output");
@@ -224,24 +220,22 @@ int main(int argc, char **argv) {
     fprintf(stderr, "check: error: %s\n", err);
     return 1;
   }
-  build model = {model_debug_tensors, 0, model_set_debug_hook, check_call,
-                 check_workspace_size, check_params_size, check_param_info, check_num_params,
-                 check_buffer_names, NULL, NULL, NULL, NULL};
-  build unfused = {ref_debug_tensors, 0, ref_set_debug_hook, ref_check_call,
-                   ref_check_workspace_size, ref_check_params_size, ref_check_param_info,
-                   ref_check_num_params, ref_check_buffer_names, NULL, NULL, NULL, NULL};
+  build model = {&model_under_check, model_debug_tensors, 0, model_set_debug_hook, NULL, NULL,
+                 NULL, NULL};
+  build unfused = {&reference_under_check, ref_debug_tensors, 0, ref_set_debug_hook, NULL, NULL,
+                   NULL, NULL};
   session s = {&unfused, &model, NULL, NULL, atof(argv[2])};
   int nin = 0, nout = 0, status = 1;
-  while (check_inputs[nin].name)
+  while (model_under_check.inputs[nin].name)
     nin++;
-  while (check_outputs[nout].name)
+  while (model_under_check.outputs[nout].name)
     nout++;
   void **in = calloc((size_t)nin + 1, sizeof *in);
   if (!in || prepare(&model, nout, weights) || prepare(&unfused, nout, weights))
     goto done;
   for (int i = 0; i < nin; i++) {
-    const attncc_st_tensor *t = find_checked(&ref, &check_inputs[i], "input");
-    if (!t || !(in[i] = load_input(t, &check_inputs[i])))
+    const attncc_st_tensor *t = find_checked(&ref, &model_under_check.inputs[i], "input");
+    if (!t || !(in[i] = load_input(t, &model_under_check.inputs[i])))
       goto done;
   }
   s.saved = calloc((size_t)unfused.ntensors + 1, sizeof *s.saved);
@@ -255,9 +249,9 @@ int main(int argc, char **argv) {
         s.results[i].ref_index = j;
   }
   unfused.set_hook(keep_reference, &s);
-  int rc_ref = unfused.call(in, unfused.out, unfused.params, unfused.ws);
+  int rc_ref = unfused.m->call(in, unfused.out, unfused.params, unfused.ws);
   model.set_hook(compare_with_reference, &s);
-  int rc = model.call(in, model.out, model.params, model.ws);
+  int rc = model.m->call(in, model.out, model.params, model.ws);
   if (rc != 0 || rc_ref != 0)
     printf("debug: the model returned %d (unfused: %d): an index input out of range\n", rc, rc_ref);
   int first = -1;

@@ -42,32 +42,32 @@ static void fill_input(void *buf, const check_tensor *t, uint32_t *state) {
 void data_init(ModelData *d) {
   uint32_t state = 12345;
   memset(d, 0, sizeof *d);
-  while (check_inputs[d->nin].name)
+  while (model_under_check.inputs[d->nin].name)
     d->nin++;
-  while (check_outputs[d->nout].name)
+  while (model_under_check.outputs[d->nout].name)
     d->nout++;
   d->in = xcalloc((size_t)d->nin, sizeof *d->in);
   for (int i = 0; i < d->nin; i++) {
-    d->in[i] = xcalloc((size_t)check_inputs[i].numel, 4);
-    fill_input(d->in[i], &check_inputs[i], &state);
+    d->in[i] = xcalloc((size_t)model_under_check.inputs[i].numel, 4);
+    fill_input(d->in[i], &model_under_check.inputs[i], &state);
   }
-  d->params = xcalloc(1, check_params_size);
+  d->params = xcalloc(1, model_under_check.params_size);
   size_t total = 0;
-  for (int p = 0; p < check_num_params; p++) {
+  for (int p = 0; p < model_under_check.num_params; p++) {
     long long n = 1;
-    for (int k = 0; k < check_param_info[p].ndim; k++)
-      n *= check_param_info[p].shape[k];
+    for (int k = 0; k < model_under_check.param_info[p].ndim; k++)
+      n *= model_under_check.param_info[p].shape[k];
     total += (size_t)n;
   }
   d->param_storage = xcalloc(total, sizeof(float));
   float *next = d->param_storage;
-  for (int p = 0; p < check_num_params; p++) {
+  for (int p = 0; p < model_under_check.num_params; p++) {
     long long n = 1;
-    for (int k = 0; k < check_param_info[p].ndim; k++)
-      n *= check_param_info[p].shape[k];
+    for (int k = 0; k < model_under_check.param_info[p].ndim; k++)
+      n *= model_under_check.param_info[p].shape[k];
     for (long long i = 0; i < n; i++)
       next[i] = random_float(&state, 0.25f);
-    memcpy((char *)d->params + check_param_info[p].offset, &next, sizeof next);
+    memcpy((char *)d->params + model_under_check.param_info[p].offset, &next, sizeof next);
     next += n;
   }
 }
@@ -80,7 +80,7 @@ void data_free(ModelData *d) {
   free(d->param_storage);
 }
 
-size_t output_bytes(int k) { return (size_t)check_outputs[k].numel * 4; }
+size_t output_bytes(int k) { return (size_t)model_under_check.outputs[k].numel * 4; }
 
 void **outputs_new(const ModelData *d) {
   void **out = xcalloc((size_t)d->nout, sizeof *out);
@@ -95,11 +95,12 @@ void outputs_free(const ModelData *d, void **out) {
   free(out);
 }
 
-size_t workspace_bytes(void) { return check_workspace_size; }
+size_t workspace_bytes(void) { return model_under_check.workspace_size; }
 
 void *workspace_new(void) {
   void *ws = NULL;
-  if (check_workspace_size && posix_memalign(&ws, 64, check_workspace_size) != 0) {
+  const size_t bytes = model_under_check.workspace_size;
+  if (bytes && posix_memalign(&ws, 64, bytes) != 0) {
     fprintf(stderr, "model_data: out of memory for the workspace\n");
     exit(2);
   }
@@ -107,7 +108,7 @@ void *workspace_new(void) {
 }
 
 int run_model(const ModelData *d, void **out, void *ws) {
-  int rc = check_call(d->in, out, d->params, ws);
+  int rc = model_under_check.call(d->in, out, d->params, ws);
   if (rc != 0)
     fprintf(stderr, "model_data: the model returned %d\n", rc);
   return rc;

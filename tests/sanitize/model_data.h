@@ -1,6 +1,6 @@
 /* model_data.h: deterministic inputs, run-time parameters, outputs and a workspace for
  * any generated model, through the check driver attncc writes (check_main.h's
- * check_inputs, check_outputs, check_param_info, check_call). Used by the sanitizer run
+ * model_under_check: its inputs, outputs, parameters and call). Used by the sanitizer run
  * and the thread determinism test. */
 #ifndef MODEL_DATA_H
 #define MODEL_DATA_H
