@@ -305,7 +305,7 @@ typedef struct {
   bool debug;                              /* --debug: run calls a hook with every tensor */
   bool profile;                            /* check --profile: run times each kernel call */
   const char *fault;                       /* tests only (ATTNCC_FAULT): perturb this tensor */
-  const char *check_table;                 /* name of the check driver's table (NULL: model_under_check) */
+  const char *check_table;                 /* its check driver's table; NULL: model_under_check */
 } EmitOptions;
 
 void emit_source(const Graph *g, const EmitOptions *o, FILE *out);
