@@ -102,8 +102,9 @@ int check_build_and_run(const CheckOptions *co, const GeneratedFile *files,
   }
   int status = -1;
   /* the support code (safetensors reader, comparison driver) reads the files and compares
-   * once: it is built at -O0 into objects, only the generated code at -O2 (at -O2 it
-   * was a third of the build time of a small model) */
+   * once: it is built at -O0, only the generated code at -O2 (at -O2 it was a third of the
+   * build time of a small model), and as one translation unit that includes its sources
+   * (support.c): 0.1 s instead of 0.5 s for four, a fifth of a small model's check */
   /* the compiler's words (split at spaces, as make splits $(CC): "ccache clang",
    * "clang --target=aarch64-linux-gnu -O3"): its leading words (the programs), then the
    * common flags, then its own flags, so they win over the common ones (-O3 over -O2),
@@ -127,9 +128,9 @@ int check_build_and_run(const CheckOptions *co, const GeneratedFile *files,
   const char *exe = xformat("%s/check", dir);
   cc_argv[n++] = xformat("-I%s", dir);
   const int n_common = n;
-  /* the generated sources (-O2, linked) and the support sources (-O0, objects) */
-  const char *gen[8], *objects[16];
-  int n_gen = 0, n_objects = 0;
+  /* the generated sources (-O2, linked) and the support sources (-O0, in support.c) */
+  const char *gen[8];
+  int n_gen = 0;
   for (int i = 0; files[i].fn; i++) {
     const WeightBlob *blob = files[i].o->blob;
     if (files[i].blob_part && !(blob && blob->used))
@@ -141,35 +142,41 @@ int check_build_and_run(const CheckOptions *co, const GeneratedFile *files,
     if (is_source(files[i].name))
       gen[n_gen++] = path;
   }
+  /* the sources define no clashing static names; check_main.c and debug_main.c define
+   * _POSIX_C_SOURCE as this does, before any header */
+  StrBuf support = {0};
+  sb_puts(&support, "/* support.c: attncc check's support sources, one translation unit */\n"
+                    "#define _POSIX_C_SOURCE 200809L\n");
   for (int i = 0; embedded[i]; i++) {
     const EmbeddedFile *f = embedded_find(embedded[i]);
-    ATTN_ASSERT(f && n_objects < 16);
+    ATTN_ASSERT(f);
     const char *path = xformat("%s/%s", dir, f->name);
-    if (!write_text(path, f->text, f->len))
+    if (!write_text(path, f->text, f->len)) {
+      sb_free(&support);
       goto out;
+    }
     if (is_source(f->name))
-      objects[n_objects++] = path; /* compiled into path.o below */
+      sb_printf(&support, "#include \"%s\"\n", f->name);
   }
-  bool built = true;
-  cc_argv[opt] = "-O0";
-  for (int i = 0; i < n_objects && built; i++) {
-    const char *obj = xformat("%s.o", objects[i]);
-    int m = n_common;
-    cc_argv[m++] = "-c";
-    cc_argv[m++] = (char *)objects[i];
-    cc_argv[m++] = "-o";
-    cc_argv[m++] = (char *)obj;
-    cc_argv[m] = NULL;
-    built = run(cc_argv) == 0;
-    objects[i] = obj;
-  }
-  cc_argv[opt] = "-O2";
+  const char *support_c = xformat("%s/support.c", dir), *support_o = xformat("%s/support.o", dir);
+  bool built = write_text(support_c, support.buf, support.len);
+  sb_free(&support);
+  if (!built)
+    goto out;
+  char *support_argv[64];
+  memcpy(support_argv, cc_argv, sizeof(char *) * (size_t)n_common);
+  support_argv[opt] = "-O0";
+  support_argv[n_common] = "-c";
+  support_argv[n_common + 1] = (char *)support_c;
+  support_argv[n_common + 2] = "-o";
+  support_argv[n_common + 3] = (char *)support_o;
+  support_argv[n_common + 4] = NULL;
+  built = run(support_argv) == 0;
   cc_argv[n++] = "-o";
   cc_argv[n++] = (char *)exe;
   for (int i = 0; i < n_gen; i++)
     cc_argv[n++] = (char *)gen[i];
-  for (int i = 0; i < n_objects; i++)
-    cc_argv[n++] = (char *)objects[i];
+  cc_argv[n++] = (char *)support_o;
   ATTN_ASSERT(n < 60);
   cc_argv[n++] = "-lcjson";
   cc_argv[n++] = "-lm";

@@ -55,7 +55,7 @@ static void keep_reference(int index, const void *data, void *user) {
     memcpy(s->saved[index], data, bytes);
 }
 
-static int same_shape(const attncc_debug_tensor *a, const attncc_debug_tensor *b) {
+static int same_debug_shape(const attncc_debug_tensor *a, const attncc_debug_tensor *b) {
   if (a->ndim != b->ndim || a->dtype != b->dtype)
     return 0;
   for (int d = 0; d < a->ndim; d++)
@@ -70,7 +70,7 @@ static void compare_with_reference(int index, const void *data, void *user) {
   const attncc_debug_tensor *t = &s->model->tensors[index];
   r->seen = 1;
   if (r->ref_index < 0 || !s->saved[r->ref_index] ||
-      !same_shape(t, &s->ref->tensors[r->ref_index]))
+      !same_debug_shape(t, &s->ref->tensors[r->ref_index]))
     return;
   r->err = compare_tensor(data, t->dtype, s->saved[r->ref_index], t->dtype, t->numel, s->tol);
   r->got = value_at(data, t->dtype, r->err.worst);
