@@ -101,10 +101,6 @@ int check_build_and_run(const CheckOptions *co, const GeneratedFile *files,
     }
   }
   int status = -1;
-  /* the support code (safetensors reader, comparison driver) reads the files and compares
-   * once: it is built at -O0, only the generated code at -O2 (at -O2 it was a third of the
-   * build time of a small model), and as one translation unit that includes its sources
-   * (support.c): 0.1 s instead of 0.5 s for four, a fifth of a small model's check */
   /* the compiler's words (split at spaces, as make splits $(CC): "ccache clang",
    * "clang --target=aarch64-linux-gnu -O3"): its leading words (the programs), then the
    * common flags, then its own flags, so they win over the common ones (-O3 over -O2),
@@ -142,8 +138,12 @@ int check_build_and_run(const CheckOptions *co, const GeneratedFile *files,
     if (is_source(files[i].name))
       gen[n_gen++] = path;
   }
-  /* the sources define no clashing static names; check_main.c and debug_main.c define
-   * _POSIX_C_SOURCE as this does, before any header */
+  /* the support code (safetensors reader, comparison driver) reads the files and compares
+   * once: it is built at -O0, only the generated code at -O2 (at -O2 it was a third of the
+   * build time of a small model), and as one translation unit that includes its sources
+   * (support.c): 0.1 s instead of 0.5 s for four, a third of a small model's check. The
+   * sources define no clashing static names; check_main.c and debug_main.c define
+   * _POSIX_C_SOURCE as support.c does. */
   StrBuf support = {0};
   sb_puts(&support, "/* support.c: attncc check's support sources, one translation unit */\n"
                     "#define _POSIX_C_SOURCE 200809L\n");
