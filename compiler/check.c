@@ -141,7 +141,7 @@ int check_build_and_run(const CheckOptions *co, const GeneratedFile *files,
   /* the support code (safetensors reader, comparison driver) reads the files and compares
    * once: it is built at -O0, only the generated code at -O2 (at -O2 it was a third of the
    * build time of a small model), and as one translation unit that includes its sources
-   * (support.c): 0.1 s instead of 0.5 s for four, a third of a small model's check. The
+   * (support.c): 0.1 s instead of 0.5 s for four, a quarter of a small model's check. The
    * sources define no clashing static names; check_main.c and debug_main.c define
    * _POSIX_C_SOURCE as support.c does. */
   StrBuf support = {0};
