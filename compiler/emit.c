@@ -778,19 +778,12 @@ void emit_header(const Graph *g, const EmitOptions *o, FILE *out) {
   sb_free(&sb);
 }
 
-/* one check_tensor table of the check driver: rows for nodes[0..n) named names[i] (or the
- * node's name), then a NULL row */
-static void put_check_tensors(StrBuf *sb, const char *table, int n, const Node *const *nodes,
-                              const char *const *names) {
-  sb_printf(sb, "static const check_tensor %s[] = {\n", table);
-  for (int i = 0; i < n; i++) {
-    const Node *t = nodes[i];
-    sb_printf(sb, "  {\"%s\", %d, %d, {", names ? names[i] : t->name, (int)t->dtype, t->shape.ndim);
-    for (int d = 0; d < t->shape.ndim; d++)
-      sb_printf(sb, "%s%lld", d ? ", " : "", (long long)t->shape.dim[d]);
-    sb_printf(sb, "}, %lld},\n", (long long)shape_numel(&t->shape));
-  }
-  sb_puts(sb, "  {NULL, 0, 0, {0}, 0},\n};\n");
+/* one row of a check_tensor table of the check driver */
+static void put_check_tensor(StrBuf *sb, const char *name, const Node *t) {
+  sb_printf(sb, "  {\"%s\", %d, %d, {", name, (int)t->dtype, t->shape.ndim);
+  for (int d = 0; d < t->shape.ndim; d++)
+    sb_printf(sb, "%s%lld", d ? ", " : "", (long long)t->shape.dim[d]);
+  sb_printf(sb, "}, %lld},\n", (long long)shape_numel(&t->shape));
 }
 
 /* the driver of `attncc check`: the check_model table (templates/check_main.h) describing
@@ -800,14 +793,14 @@ void emit_check_driver(const Graph *g, const EmitOptions *o, FILE *out) {
   const char *p = o->prefix, *up = upper(o->prefix);
   put_head_comment(&sb, o, "check driver");
   sb_printf(&sb, "#include \"%s\"\n#include \"check_main.h\"\n\n", o->header_name);
-  const Node **outs = xalloc(sizeof *outs * (size_t)(g->noutputs + 1));
-  const char **names = xalloc(sizeof *names * (size_t)(g->noutputs + 1));
-  for (int k = 0; k < g->noutputs; k++) {
-    outs[k] = g->outputs[k].node;
-    names[k] = g->outputs[k].name;
-  }
-  put_check_tensors(&sb, "inputs", g->ninputs, (const Node *const *)g->inputs, NULL);
-  put_check_tensors(&sb, "outputs", g->noutputs, outs, names);
+  const char *const end = "  {NULL, 0, 0, {0}, 0},\n};\n"; /* a table's last row */
+  sb_puts(&sb, "static const check_tensor inputs[] = {\n");
+  for (int i = 0; i < g->ninputs; i++)
+    put_check_tensor(&sb, g->inputs[i]->name, g->inputs[i]);
+  sb_printf(&sb, "%sstatic const check_tensor outputs[] = {\n", end);
+  for (int k = 0; k < g->noutputs; k++)
+    put_check_tensor(&sb, g->outputs[k].name, g->outputs[k].node);
+  sb_puts(&sb, end);
   sb_puts(&sb, "\nstatic int call(void *const *in, void *const *out, const void *params, void *ws) {\n");
   sb_puts(&sb, "  (void)params;\n");
   sb_printf(&sb, "  return %s_run(", p);

@@ -220,10 +220,10 @@ int main(int argc, char **argv) {
     fprintf(stderr, "check: error: %s\n", err);
     return 1;
   }
-  build model = {&model_under_check, model_debug_tensors, 0, model_set_debug_hook, NULL, NULL,
-                 NULL, NULL};
-  build unfused = {&reference_under_check, ref_debug_tensors, 0, ref_set_debug_hook, NULL, NULL,
-                   NULL, NULL};
+  build model = {.m = &model_under_check, .tensors = model_debug_tensors,
+                 .set_hook = model_set_debug_hook};
+  build unfused = {.m = &reference_under_check, .tensors = ref_debug_tensors,
+                   .set_hook = ref_set_debug_hook};
   session s = {&unfused, &model, NULL, NULL, atof(argv[2])};
   int nin = 0, nout = 0, status = 1;
   while (model_under_check.inputs[nin].name)
