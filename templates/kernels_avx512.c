@@ -27,23 +27,29 @@
  * error of at most about 1e-7 |t| in the result, 1.4e-6 seen at e^-16), n = round(t),
  * f = t - n in [-1/2, 1/2] (exact), 2^f by a degree-5 polynomial (relative error 1.1e-7
  * before float rounding) and 2^n applied by vscalefps: 11 vector operations per 16
- * values, 6 of them multiplies or FMAs, no integer tricks, no selects. (Splitting
- * c log2(e) in two parts to make f exact cost two FMAs more, ~2 % of the d=256 block.)
- * The constants of e^((v - m) c) for one row of scores: m, the clamp of v - m, c log2(e). */
+ * values, 6 of them multiplies or FMAs (10 and 5 in base 2, below), no integer tricks, no
+ * selects. (Splitting c log2(e) in two parts to make f exact cost two FMAs more, ~2 % of
+ * the d=256 block.)
+ * The constants of e^((v - m) c) for one row of scores: m, the clamp of v - m, c log2(e),
+ * and whether c log2(e) is 1 (c = ln 2: the fused attention scaled the queries by the
+ * scale times log2(e), so the scores are exponents of 2 already), which saves the multiply,
+ * one of the FMA pipes' operations the exponentials are bound by. */
 typedef struct {
   __m512 m, lo, cl;
+  int base2;
 } PREFIX_ExpRow;
 
 static inline PREFIX_ExpRow PREFIX_exp_row(float m, float c) {
   const float cl = (float)((double)c * 1.4426950408889634074);
-  PREFIX_ExpRow r = {_mm512_set1_ps(m), _mm512_set1_ps(-160.0f / cl), _mm512_set1_ps(cl)};
+  PREFIX_ExpRow r = {_mm512_set1_ps(m), _mm512_set1_ps(-160.0f / cl), _mm512_set1_ps(cl),
+                     cl == 1.0f};
   return r;
 }
 
 /* e^(x c) for 16 lanes, x <= 0 or NaN (NaN stays NaN); e->m is not used */
 static inline __m512 PREFIX_exp16_of(__m512 x, const PREFIX_ExpRow *e) {
   x = _mm512_max_ps(e->lo, x); /* NaN: the second operand */
-  const __m512 t = _mm512_mul_ps(x, e->cl);
+  const __m512 t = e->base2 ? x : _mm512_mul_ps(x, e->cl);
   const __m512 n = _mm512_roundscale_ps(t, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
   const __m512 f = _mm512_sub_ps(t, n);
   __m512 p = _mm512_set1_ps(1.326472731307149e-3f);
