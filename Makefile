@@ -75,12 +75,17 @@ build/test_gemm_generic: tests/kernels/test_gemm.c templates/kernels_generic.c t
 build/test_gemm_generic_fma: tests/kernels/test_gemm.c templates/kernels_generic.c templates/gemm_driver.c compiler/target.c
 	$(CC) -std=c11 -O3 -mavx2 -mfma -Wall -Wextra -Werror -DKERNELS='"../../templates/kernels_generic.c"' \
 	  -DTARGET_NAME='"generic"' $< -lm -o $@
-build/test_gemm_avx2: tests/kernels/test_gemm.c templates/kernels_avx2.c templates/gemm_driver.c compiler/target.c
+build/test_gemm_avx2: tests/kernels/test_gemm.c templates/kernels.c templates/kernels_avx2.c templates/gemm_driver.c compiler/target.c
 	$(CC) -std=c11 -O2 -mavx2 -mfma -Wall -Wextra -Werror -DKERNELS='"../../templates/kernels_avx2.c"' \
 	  -DTARGET_NAME='"avx2"' $< -lm -o $@
-build/test_gemm_avx512: tests/kernels/test_gemm.c templates/kernels_avx512.c templates/gemm_driver.c compiler/target.c
+build/test_gemm_avx512: tests/kernels/test_gemm.c templates/kernels.c templates/kernels_avx512.c templates/gemm_driver.c compiler/target.c
 	$(CC) -std=c11 -O2 -mavx512f -mavx512vl -mavx512dq -mfma -Wall -Wextra -Werror -DKERNELS='"../../templates/kernels_avx512.c"' \
 	  -DTARGET_NAME='"avx512"' $< -lm -o $@
+# the same with no partial strip height planned (PREFIX_GEMM_PARTIAL_ROWS 0): every strip of
+# fewer than MR rows goes a row at a time, the fallback a model's unplanned height would take
+build/test_gemm_avx512_rowwise: tests/kernels/test_gemm.c templates/kernels.c templates/kernels_avx512.c templates/gemm_driver.c compiler/target.c
+	$(CC) -std=c11 -O2 -mavx512f -mavx512vl -mavx512dq -mfma -Wall -Wextra -Werror -DKERNELS='"../../templates/kernels_avx512.c"' \
+	  -DTARGET_NAME='"avx512"' -DPREFIX_GEMM_PARTIAL_ROWS=0u $< -lm -o $@
 
 build/test_rowops: tests/kernels/test_rowops.c templates/kernels.c
 	$(CC) -std=c11 -O1 -g -Wall -Wextra -Werror $(SAN) $< -lm -o $@
@@ -106,12 +111,12 @@ build/bench_gemm: tests/kernels/bench_gemm.c templates/kernels.c templates/kerne
 	$(CC) -std=c11 -O2 -mavx512f -mavx512vl -mavx512dq -mfma -Wall -Wextra -Werror \
 	  -DKERNELS='"../../templates/kernels_avx512.c"' $< -lm -o $@
 
-test-kernels: $(KERNEL_TESTS) build/test_rowops build/test_rowops_avx512 build/bench_gemm
+test-kernels: $(KERNEL_TESTS) build/test_gemm_avx512_rowwise build/test_rowops build/test_rowops_avx512 build/bench_gemm
 	./build/test_rowops
 	@if grep -q avx512f /proc/cpuinfo; then ./build/test_rowops_avx512; fi
 	./build/test_gemm_generic
 	@if grep -q avx2 /proc/cpuinfo; then ./build/test_gemm_generic_fma && ./build/test_gemm_avx2; fi
-	@if grep -q avx512f /proc/cpuinfo; then ./build/test_gemm_avx512; fi
+	@if grep -q avx512f /proc/cpuinfo; then ./build/test_gemm_avx512 && ./build/test_gemm_avx512_rowwise; fi
 	@if $(have_neon); then $(MAKE) --no-print-directory build/test_gemm_neon build/test_rowops_neon && \
 	  $(NEON_RUN) ./build/test_rowops_neon && $(NEON_RUN) ./build/test_gemm_neon --quick; \
 	else echo "test-kernels: neon skipped ($(NEON_CC) or $(NEON_RUN) not found)"; fi

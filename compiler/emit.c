@@ -159,6 +159,41 @@ int64_t emit_weight_gemm_scratch(const Node *n, const Target *t, int threads) {
   return weight_gemm_ws_floats(t, &s, rows, N, K) * s.parts * (int64_t)sizeof(float);
 }
 
+static bool has_kernel(const Node *n);
+
+/* bit r (0 < r < mr) when an M-row product has a last strip of r rows (tile height mr) */
+static uint32_t strip_rows_bit(int64_t m, int mr) {
+  return m % mr ? 1u << (m % mr) : 0u;
+}
+
+/* The strip heights below the tile's that the model's products run (M of every call
+ * emit_weight_gemm, emit_matmul and emit_attention write), for PREFIX_GEMM_PARTIAL_ROWS
+ * (templates/kernels.c): the tiles of other heights are then not compiled. */
+static uint32_t gemm_partial_rows(const Graph *g, const EmitOptions *o) {
+  const int mr = o->target->gemm_mr;
+  uint32_t bits = 0;
+  for (int i = 0; i < g->nnodes; i++) {
+    const Node *n = g->nodes[i];
+    if (!has_kernel(n))
+      continue;
+    if (op_kinds[n->op] == OK_ATTENTION) {
+      bits |= attention_strip_rows(n, mr);
+    } else if (op_kinds[n->op] == OK_MATMUL && n->src[1]->op == OP_PACK) {
+      int64_t rows, N, K;
+      weight_gemm_dims(n, &rows, &N, &K);
+      GemmSplit s = weight_gemm_split(o->target->gemm_nr, o->threads, rows, N, K);
+      if (s.parts == 1 || !s.by_rows)
+        bits |= strip_rows_bit(rows, mr);
+      else
+        for (int64_t m0 = 0; m0 < rows; m0 += s.chunk) /* each thread's rows */
+          bits |= strip_rows_bit(rows - m0 < s.chunk ? rows - m0 : s.chunk, mr);
+    } else if (op_kinds[n->op] == OK_MATMUL) {
+      bits |= strip_rows_bit(n->shape.dim[n->shape.ndim - 2], mr);
+    }
+  }
+  return bits;
+}
+
 /* C = A * W (+ epilogue) for a packed weight W; with threads, rows or column panels
  * are split between them (each thread's part is a smaller GEMM of the same kind). Each
  * call packs A once into its part of the scratch when the target's GEMM wants that. */
@@ -629,6 +664,8 @@ static void put_kernels(StrBuf *sb, const Graph *g, const EmitOptions *o) {
   /* a section's helpers need not all be used by every model */
   sb_puts(sb, "#if defined(__GNUC__)\n#pragma GCC diagnostic push\n"
               "#pragma GCC diagnostic ignored \"-Wunused-function\"\n#endif\n");
+  if (needs_section(g, "gemm_ukr", 8)) /* the tile heights the model's strips need */
+    sb_printf(sb, "#define %s_GEMM_PARTIAL_ROWS 0x%xu\n", o->prefix, gemm_partial_rows(g, o));
   put_sections(sb, g, o, common, target); /* math first: the GEMM epilogue uses it */
   if (target)
     put_sections(sb, g, o, target, NULL);

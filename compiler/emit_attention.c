@@ -180,6 +180,15 @@ static void put_int_table(StrBuf *sb, const char *name, const int32_t *v, long l
   sb_puts(sb, "};\n");
 }
 
+uint32_t attention_strip_rows(const Node *n, int mr) {
+  uint32_t bits = 0;
+  for (int64_t i0 = 0; i0 < n->lq; i0 += ATTN_QUERIES) { /* each block of queries' last strip */
+    const int64_t in = n->lq - i0 < ATTN_QUERIES ? n->lq - i0 : ATTN_QUERIES;
+    bits |= in % mr ? 1u << (in % mr) : 0u;
+  }
+  return bits;
+}
+
 /* Flash-style: per batch item, K and V are packed block by block; then for each
  * block of queries, S = Q K_blk^T (GEMM), the score chain and an online softmax over
  * S's rows, and O = O * corr + P V_blk (GEMM with O as its own residual). */

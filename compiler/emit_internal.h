@@ -53,5 +53,7 @@ void profile_emit_driver(StrBuf *sb, const EmitOptions *o, int calls);
 
 /* emit_attention.c: the body of a fused attention kernel */
 void emit_attention(StrBuf *sb, const EmitOptions *o, const Node *n);
+/* bit r (0 < r < mr): the kernel runs a strip of r query rows (tile height mr) */
+uint32_t attention_strip_rows(const Node *n, int mr);
 
 #endif

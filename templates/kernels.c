@@ -108,6 +108,54 @@ static inline void PREFIX_pack_panels(int64_t K, int64_t N, const float *B, int6
     PREFIX_GEMM_ROWS(PREFIX_GEMM_STORE)                                                           \
   }
 
+/* The tile heights a model's GEMMs use: bit r of PREFIX_GEMM_PARTIAL_ROWS is set when a
+ * strip of r < MR rows occurs (the last strip of an M that is not a multiple of MR); the
+ * emitter defines it from the model's shapes (compiler/emit.c), every height by default.
+ * kernels_avx512.c and kernels_avx2.c dispatch their tiles by PREFIX_GEMM_TILE_CASE: a
+ * height without its bit goes a row at a time (PREFIX_gemm_tile_rows: right, but slow; a
+ * build with ATTNCC_TRAP_UNPLANNED_ROWS defined stops there instead, as the
+ * compile-and-compare tests build it), so its tiles are never referenced and the C
+ * compiler skips them: about a quarter of the generated file's build time at -O2. */
+#ifndef PREFIX_GEMM_PARTIAL_ROWS
+#define PREFIX_GEMM_PARTIAL_ROWS 0xFFFFFFFFu
+#endif
+#ifdef ATTNCC_TRAP_UNPLANNED_ROWS
+#define PREFIX_GEMM_UNPLANNED_ROWS __builtin_trap();
+#else
+#define PREFIX_GEMM_UNPLANNED_ROWS
+#endif
+/* one case of the target's tile switch (PREFIX_gemm_tile's parameters): MRV rows, one or
+ * two vectors per row as n needs */
+#define PREFIX_GEMM_TILE_CASE(MRV)                                                                \
+  case MRV:                                                                                       \
+    if (MRV > 1 && MRV < PREFIX_GEMM_MR && !((PREFIX_GEMM_PARTIAL_ROWS >> MRV) & 1u))             \
+      PREFIX_gemm_tile_rows(mr, kc, a, b, n, cin, ldcin, c, ldc, bias, rin, rout, ldr, act);      \
+    else if (n > PREFIX_GEMM_NR / 2)                                                              \
+      PREFIX_gemm_ukr_##MRV##_2(kc, a, PREFIX_GEMM_KCP, b, n, cin, ldcin, c, ldc, bias, rin,      \
+                                rout, ldr, act);                                                  \
+    else                                                                                          \
+      PREFIX_gemm_ukr_##MRV##_1(kc, a, PREFIX_GEMM_KCP, b, n, cin, ldcin, c, ldc, bias, rin,      \
+                                rout, ldr, act);                                                  \
+    break;
+/* the strip a row at a time on the one-row tiles (PREFIX_gemm_ukr_1_1 and _1_2) */
+#define PREFIX_GEMM_TILE_ROWS_DEFINE                                                              \
+  static inline void PREFIX_gemm_tile_rows(                                                       \
+      int64_t mr, int64_t kc, const float *a, const float *b, int64_t n, const float *cin,        \
+      int64_t ldcin, float *c, int64_t ldc, const float *bias, const float *rin,                  \
+      const float *rout, int64_t ldr, int act) {                                                  \
+    PREFIX_GEMM_UNPLANNED_ROWS                                                                    \
+    for (int64_t i = 0; i < mr; i++) {                                                            \
+      const float *ci = cin ? cin + i * ldcin : NULL, *ri = rin ? rin + i * ldr : NULL,           \
+                  *ro = rout ? rout + i * ldr : NULL;                                             \
+      if (n > PREFIX_GEMM_NR / 2)                                                                 \
+        PREFIX_gemm_ukr_1_2(kc, a + i * PREFIX_GEMM_KCP, PREFIX_GEMM_KCP, b, n, ci, ldcin,        \
+                            c + i * ldc, ldc, bias, ri, ro, ldr, act);                            \
+      else                                                                                        \
+        PREFIX_gemm_ukr_1_1(kc, a + i * PREFIX_GEMM_KCP, PREFIX_GEMM_KCP, b, n, ci, ldcin,        \
+                            c + i * ldc, ldc, bias, ri, ro, ldr, act);                            \
+    }                                                                                             \
+  }
+
 //@ exp
 /* a * b + c, c + a * b, c - a * b (e^x below, the portable GEMM tile of kernels_generic.c):
  * clang fuses each into one FMA where the target has one, gcc in ISO C mode (-std=c11) never

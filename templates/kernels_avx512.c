@@ -268,36 +268,27 @@ PREFIX_GEMM_UKR2(12)
 #define PREFIX_GEMM_STRIDED_TILE 1
 PREFIX_GEMM_UKR_DEFINE(PREFIX_gemm_ukr_strided, PREFIX_GEMM_MR, 2, ars_in)
 
+PREFIX_GEMM_TILE_ROWS_DEFINE
 /* the tile for mr (1..MR) rows and n (1..NR) columns */
 static inline void PREFIX_gemm_tile(int64_t mr, int64_t kc, const float *a, const float *b,
                                     int64_t n, const float *cin, int64_t ldcin, float *c,
                                     int64_t ldc, const float *bias, const float *rin,
                                     const float *rout, int64_t ldr, int act) {
-#define PREFIX_GEMM_CASE(MRV)                                                                     \
-  case MRV:                                                                                       \
-    if (n > 16)                                                                                   \
-      PREFIX_gemm_ukr_##MRV##_2(kc, a, PREFIX_GEMM_KCP, b, n, cin, ldcin, c, ldc, bias, rin,      \
-                                rout, ldr, act);                                                  \
-    else                                                                                          \
-      PREFIX_gemm_ukr_##MRV##_1(kc, a, PREFIX_GEMM_KCP, b, n, cin, ldcin, c, ldc, bias, rin,      \
-                                rout, ldr, act);                                                  \
-    break;
   switch (mr) {
-    PREFIX_GEMM_CASE(1)
-    PREFIX_GEMM_CASE(2)
-    PREFIX_GEMM_CASE(3)
-    PREFIX_GEMM_CASE(4)
-    PREFIX_GEMM_CASE(5)
-    PREFIX_GEMM_CASE(6)
-    PREFIX_GEMM_CASE(7)
-    PREFIX_GEMM_CASE(8)
-    PREFIX_GEMM_CASE(9)
-    PREFIX_GEMM_CASE(10)
-    PREFIX_GEMM_CASE(11)
+    PREFIX_GEMM_TILE_CASE(1)
+    PREFIX_GEMM_TILE_CASE(2)
+    PREFIX_GEMM_TILE_CASE(3)
+    PREFIX_GEMM_TILE_CASE(4)
+    PREFIX_GEMM_TILE_CASE(5)
+    PREFIX_GEMM_TILE_CASE(6)
+    PREFIX_GEMM_TILE_CASE(7)
+    PREFIX_GEMM_TILE_CASE(8)
+    PREFIX_GEMM_TILE_CASE(9)
+    PREFIX_GEMM_TILE_CASE(10)
+    PREFIX_GEMM_TILE_CASE(11)
   default:
-    PREFIX_GEMM_CASE(12)
+    PREFIX_GEMM_TILE_CASE(12)
   }
-#undef PREFIX_GEMM_CASE
 }
 
 //@ softmax_rows

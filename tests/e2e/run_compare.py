@@ -39,6 +39,9 @@ environment:
                  machine can run: generic, avx2, avx512, and neon under qemu-aarch64 when
                  an AArch64 cross compiler is installed: every third case)
   ATTNCC_NEON_CC the cross compiler for neon (default aarch64-linux-gnu-gcc)
+  CC             the C compiler attncc check builds with (default clang), given
+                 -DATTNCC_TRAP_UNPLANNED_ROWS here: a GEMM strip height the emitter did not
+                 plan for (templates/kernels.c) stops the program
   ATTNCC_TIMEOUT seconds per attncc run (default 60; the whole suite took 3.9 minutes
                  on the 2 cores of the development machine, 2026-12-06)
 """
@@ -230,12 +233,15 @@ def run_case(case, keep=False):
             return [dict(case=case.name, mode=m, ok=False, err=None, detail=msg, cmd="")
                     for m, _ in case_modes(index)]
         timeout = float(os.environ.get("ATTNCC_TIMEOUT", "60"))
+        # a strip height the emitter did not plan for stops the program (templates/kernels.c,
+        # PREFIX_GEMM_PARTIAL_ROWS) instead of going a row at a time unnoticed
+        env = dict(os.environ, CC=os.environ.get("CC", "clang") + " -DATTNCC_TRAP_UNPLANNED_ROWS")
         for mode, extra in case_modes(index):
             cmd = check_command(case, wpath, rpath, extra)
             t0 = time.time()
             try:
                 p = subprocess.run(cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                   universal_newlines=True, timeout=timeout)
+                                   universal_newlines=True, timeout=timeout, env=env)
                 rc, out, err = p.returncode, p.stdout, p.stderr
             except FileNotFoundError as e:
                 rc, out, err = 127, "", "cannot run %s: %s" % (cmd[0], e)
