@@ -9,6 +9,9 @@
 # Exits 1 when anything fails. Environment: ATTNCC (default ./attncc), PYTHON.
 OK_ECHO=1
 source "$(dirname "$0")/../lib.sh"
+# the project builds as a user's would: not with the flags of a make that runs this test
+# (make -s would silence the recipe lines the rerun checks look for)
+unset MAKEFLAGS MFLAGS MAKELEVEL
 
 # the doc shows the project's files verbatim
 for f in Makefile CMakeLists.txt model.lua blocks.lua main.c; do
