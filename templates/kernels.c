@@ -62,7 +62,9 @@ static inline void PREFIX_pack_panels(int64_t K, int64_t N, const float *B, int6
  *   PREFIX_GEMM_BIAS_SETUP           declares bv, the bias vectors
  *   PREFIX_GEMM_ONE_ROW              the k loop of a lone row (several FMA chains), run
  *                                    first when mrv == 1; it advances k, a and b
- *   PREFIX_GEMM_STEP                 one k step of every row */
+ *   PREFIX_GEMM_STEP                 one k step of every row
+ * and, to have its tiles stamped out by PREFIX_GEMM_TILES_DEFINE (below; avx512, avx2),
+ *   PREFIX_GEMM_HEIGHTS(X)           X(1) .. X(MR) */
 #define PREFIX_GEMM_UKR_DEFINE(NAME, MRV, NV, ARS)                                                \
   static inline void NAME(                                                                        \
       int64_t kc, const float *a, int64_t ars_in, const float *b, int64_t n, const float *cin,    \
@@ -111,8 +113,8 @@ static inline void PREFIX_pack_panels(int64_t K, int64_t N, const float *B, int6
 /* The tile heights a model's GEMMs use: bit r of PREFIX_GEMM_PARTIAL_ROWS is set when a
  * strip of r < MR rows occurs (the last strip of an M that is not a multiple of MR); the
  * emitter defines it from the model's shapes (compiler/emit.c), every height by default.
- * kernels_avx512.c and kernels_avx2.c dispatch their tiles by PREFIX_GEMM_TILE_CASE: a
- * height without its bit goes a row at a time (PREFIX_gemm_tile_rows: right, but slow; a
+ * The tile switch of PREFIX_GEMM_TILES_DEFINE (kernels_avx512.c, kernels_avx2.c) sends a
+ * height without its bit a row at a time (PREFIX_gemm_tile_rows: right, but slow; a
  * build with ATTNCC_TRAP_UNPLANNED_ROWS defined stops there instead, as the
  * compile-and-compare tests build it), so its tiles are never referenced and the C
  * compiler skips them: about a quarter of the generated file's build time at -O2. */
@@ -137,6 +139,23 @@ static inline void PREFIX_pack_panels(int64_t K, int64_t N, const float *B, int6
       PREFIX_gemm_ukr_##MRV##_1(kc, a, PREFIX_GEMM_KCP, b, n, cin, ldcin, c, ldc, bias, rin,      \
                                 rout, ldr, act);                                                  \
     break;
+/* A target's tiles from its list of heights, PREFIX_GEMM_HEIGHTS(X): X(1) .. X(MR):
+ * PREFIX_gemm_ukr_<h>_1 and _2 (h rows, one or two vectors each), PREFIX_gemm_tile_rows, and
+ * PREFIX_gemm_tile (mr (1..MR) rows, n (1..NR) columns), the one the driver calls */
+#define PREFIX_GEMM_UKR2(MRV)                                                                     \
+  PREFIX_GEMM_UKR_DEFINE(PREFIX_gemm_ukr_##MRV##_1, MRV, 1, PREFIX_GEMM_KCP)                      \
+  PREFIX_GEMM_UKR_DEFINE(PREFIX_gemm_ukr_##MRV##_2, MRV, 2, PREFIX_GEMM_KCP)
+#define PREFIX_GEMM_TILES_DEFINE                                                                  \
+  PREFIX_GEMM_HEIGHTS(PREFIX_GEMM_UKR2)                                                           \
+  PREFIX_GEMM_TILE_ROWS_DEFINE                                                                    \
+  static inline void PREFIX_gemm_tile(int64_t mr, int64_t kc, const float *a, const float *b,     \
+                                      int64_t n, const float *cin, int64_t ldcin, float *c,       \
+                                      int64_t ldc, const float *bias, const float *rin,           \
+                                      const float *rout, int64_t ldr, int act) {                  \
+    switch (mr < PREFIX_GEMM_MR ? mr : PREFIX_GEMM_MR) {                                          \
+      PREFIX_GEMM_HEIGHTS(PREFIX_GEMM_TILE_CASE)                                                  \
+    }                                                                                             \
+  }
 /* the strip a row at a time on the one-row tiles (PREFIX_gemm_ukr_1_1 and _1_2) */
 #define PREFIX_GEMM_TILE_ROWS_DEFINE                                                              \
   static inline void PREFIX_gemm_tile_rows(                                                       \

@@ -219,34 +219,11 @@ static inline void PREFIX_pack_tblock(const float *src, int64_t ldb_n, int64_t c
   }                                                                                               \
   c0_0 = _mm256_add_ps(_mm256_add_ps(c0_0, d0), _mm256_add_ps(e0, f0));                           \
   c0_1 = _mm256_add_ps(_mm256_add_ps(c0_1, d1), _mm256_add_ps(e1, f1));
-/* the mrv x (8 nv) tile, n (<= 8 nv) columns valid (kernels.c, section gemm_ukr) */
-#define PREFIX_GEMM_UKR(MRV, NV)                                                                  \
-  PREFIX_GEMM_UKR_DEFINE(PREFIX_gemm_ukr_##MRV##_##NV, MRV, NV, PREFIX_GEMM_KCP)
-#define PREFIX_GEMM_UKR2(MRV) PREFIX_GEMM_UKR(MRV, 1) PREFIX_GEMM_UKR(MRV, 2)
-PREFIX_GEMM_UKR2(1)
-PREFIX_GEMM_UKR2(2)
-PREFIX_GEMM_UKR2(3)
-PREFIX_GEMM_UKR2(4)
-PREFIX_GEMM_UKR2(5)
-PREFIX_GEMM_UKR2(6)
+/* the tile heights: an mrv x (8 nv) tile each, n (<= 8 nv) columns valid (kernels.c,
+ * section gemm_ukr, stamps them out with PREFIX_GEMM_TILES_DEFINE) */
+#define PREFIX_GEMM_HEIGHTS(X) X(1) X(2) X(3) X(4) X(5) X(6)
 /* the full MR-row tile, n (1..NR) columns, over A read in place at row stride ars_in
  * (kc <= KC, one chunk): gemm_driver.c calls it for a strip of an A that is not packed */
 #define PREFIX_GEMM_STRIDED_TILE 1
 PREFIX_GEMM_UKR_DEFINE(PREFIX_gemm_ukr_strided, PREFIX_GEMM_MR, 2, ars_in)
-
-PREFIX_GEMM_TILE_ROWS_DEFINE
-/* the tile for mr (1..MR) rows and n (1..NR) columns */
-static inline void PREFIX_gemm_tile(int64_t mr, int64_t kc, const float *a, const float *b,
-                                    int64_t n, const float *cin, int64_t ldcin, float *c,
-                                    int64_t ldc, const float *bias, const float *rin,
-                                    const float *rout, int64_t ldr, int act) {
-  switch (mr) {
-    PREFIX_GEMM_TILE_CASE(1)
-    PREFIX_GEMM_TILE_CASE(2)
-    PREFIX_GEMM_TILE_CASE(3)
-    PREFIX_GEMM_TILE_CASE(4)
-    PREFIX_GEMM_TILE_CASE(5)
-  default:
-    PREFIX_GEMM_TILE_CASE(6)
-  }
-}
+PREFIX_GEMM_TILES_DEFINE
