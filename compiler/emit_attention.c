@@ -37,11 +37,13 @@ static const char *attn_row_offset(const Node *n, const AttnStep *st, int src, i
   return r;
 }
 
-/* the value of a step's other operand at key jj */
-static const char *attn_value(const Node *n, const AttnStep *st, int src, StrBuf *rows, int id) {
+/* the value of a step's other operand at key jj; a literal that is added or filled in is
+ * scaled by k (the scores' own scale when the queries carry it: attn_prescalable) */
+static const char *attn_value(const Node *n, const AttnStep *st, int src, StrBuf *rows, int id,
+                              float k) {
   if (src < 0) {
     StrBuf sb = {0};
-    emit_float_literal(&sb, st->literal);
+    emit_float_literal(&sb, st->op == OP_MUL || st->op == OP_DIV ? st->literal : st->literal * k);
     const char *r = xstrdup(sb.buf);
     sb_free(&sb);
     return r;
@@ -65,13 +67,28 @@ static int attn_trailing_scale(const Node *n, float *c) {
   return t;
 }
 
-/* the score chain's first nsteps steps: one statement per step, reading sv */
-static void attn_steps(const Node *n, int nsteps, StrBuf *code, StrBuf *rows) {
+/* Whether the chain's first nsteps steps commute with scaling the scores by k > 0, the
+ * literals they add or fill in scaled too: every step multiplies, divides the score by
+ * something, or adds, subtracts or fills in a literal whose scaled value stays finite (a
+ * tensor added would need a multiply per score, which is what scaling the queries saves). */
+static bool attn_prescalable(const Node *n, int nsteps, float k) {
+  for (int t = 0; t < nsteps; t++) {
+    const AttnStep *st = &n->steps[t];
+    if (st->op == OP_MUL || (st->op == OP_DIV && st->score_first))
+      continue;
+    if (st->op == OP_DIV || st->operand >= 0 || (isfinite(st->literal) && !isfinite(st->literal * k)))
+      return false;
+  }
+  return true;
+}
+
+/* the score chain's first nsteps steps: one statement per step, reading sv (k: see attn_value) */
+static void attn_steps(const Node *n, int nsteps, float k, StrBuf *code, StrBuf *rows) {
   static const char *const sym[] = {[OP_ADD] = "+", [OP_SUB] = "-", [OP_MUL] = "*", [OP_DIV] = "/"};
   int id = 0;
   for (int t = 0; t < nsteps; t++) {
     const AttnStep *st = &n->steps[t];
-    const char *v = attn_value(n, st, st->operand, rows, id++);
+    const char *v = attn_value(n, st, st->operand, rows, id++, k);
     if (st->op == OP_WHERE) {
       int64_t last;
       const char *off = attn_row_offset(n, st, st->cond, &last);
@@ -209,17 +226,19 @@ void emit_attention(StrBuf *sb, const EmitOptions *o, const Node *n) {
   StrBuf steps = {0}, rows = {0};
   float c = 1.0f;
   int nsteps = attn_trailing_scale(n, &c);
-  attn_steps(n, nsteps, &steps, &rows);
-  /* Without a chain, staged queries are scaled by c log2(e) as they are copied, and the
-   * softmax takes the scores as exponents of 2 (its scale ln 2, so c log2(e) becomes 1):
-   * AVX-512's exponentials then skip a multiply (about 1.4 % of the attention with 32-dim
-   * heads, 0.7 % with 64); e^((s' - m') ln 2) is the same softmax on every target. */
-  bool stage = n->dh <= ATTN_LD - 16, prescale = stage && !steps.len;
+  /* Staged queries are scaled by k = c log2(e) as they are copied when the chain allows it
+   * (none, masks filled with literals, scales: attn_prescalable), and the softmax takes the
+   * scores as exponents of 2 (its scale ln 2, so c log2(e) becomes 1): AVX-512's
+   * exponentials then skip a multiply (about 1.4 % of the attention with 32-dim heads, 0.7 %
+   * with 64); e^((s' - m') ln 2) is the same softmax on every target. */
+  const float k = (float)((double)c * 1.4426950408889634074);
+  bool stage = n->dh <= ATTN_LD - 16, prescale = stage && attn_prescalable(n, nsteps, k);
+  attn_steps(n, nsteps, prescale ? k : 1.0f, &steps, &rows);
   StrBuf lit = {0};
   emit_float_literal(&lit, prescale ? (float)0.69314718055994530942 : c);
   const char *scale = xstrdup(lit.buf);
   sb_free(&lit);
-  emit_float_literal(&lit, (float)((double)c * 1.4426950408889634074));
+  emit_float_literal(&lit, k);
   const char *qscale = xstrdup(lit.buf);
   sb_free(&lit);
   sb_printf(sb, "  /* softmax(chain(Q K^T)) V: %lld batch items, %lld queries x %lld keys, "

@@ -70,6 +70,16 @@ done
 [ "$(fused torch_mha -D NEED_WEIGHTS=0 -D ATTN_MASK=1)" -ge 1 ] && ok || bad "torch_mha without weights: not fused"
 [ "$(fused torch_mha)" -eq 0 ] && ok || bad "torch_mha returning weights must keep them"
 [ "$(fused mha_mask_weights)" -eq 0 ] && ok || bad "mha_mask_weights returns its weights: must not fuse"
+# the staged queries carry the scale times log2(e) (the softmax then works in base 2) when
+# the score chain allows it: none, or a constant mask filled with a literal (scaled too:
+# transformer_block divides by sqrt(64), the causal fill is -1e20); a bias tensor added to
+# the scores (timesformer's relative position bias) keeps the plain copy
+"$ATTNCC" "$ROOT/examples/transformer_block.lua" -D MASK=3 -o "$TMP/p.c" &&
+  grep -q 'qs\[i \* 272 + c\] = q\[i \* 64 + c\] \* 0x1.715476p-3f;' "$TMP/p.c" &&
+  grep -q 'sv = s[0-9]*\[o[0-9]* + jj\] ? -0x1.f4891p+63f : sv;' "$TMP/p.c" &&
+  ok || bad "transformer_block, causal: queries not scaled in base 2, or the fill not scaled"
+"$ATTNCC" "$ROOT/examples/timesformer_attention.lua" -o "$TMP/p.c" && grep -q 'memcpy(qs' "$TMP/p.c" &&
+  ok || bad "timesformer_attention: a bias added to the scores, but the queries were scaled"
 # multi-head attention reads Q, K, V from the projections through the head split's
 # permutes and writes its result in the merged [B, L, H, d] layout: no permute copy is
 # left before or after it (torch_mha's Q is scaled, and read by that fused kernel)
