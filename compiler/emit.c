@@ -167,8 +167,9 @@ static uint32_t strip_rows_bit(int64_t m, int mr) {
 }
 
 /* The strip heights below the tile's that the model's products run (M of every call
- * emit_weight_gemm, emit_matmul and emit_attention write), for PREFIX_GEMM_PARTIAL_ROWS
- * (templates/kernels.c): the tiles of other heights are then not compiled. */
+ * emit_weight_gemm, emit_matmul and emit_attention write; new code that calls the GEMM
+ * adds its M here, or its odd strips run a row at a time: the e2e builds trap on that),
+ * for PREFIX_GEMM_PARTIAL_ROWS (templates/kernels.c): other heights' tiles are not compiled. */
 static uint32_t gemm_partial_rows(const Graph *g, const EmitOptions *o) {
   const int mr = o->target->gemm_mr;
   uint32_t bits = 0;
