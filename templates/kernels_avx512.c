@@ -167,7 +167,9 @@ static inline void PREFIX_pack_tblock(const float *src, int64_t ldb_n, int64_t c
 
 //@ gemm
 /* The microkernel is stamped out for every row count 1..MR (mrv) and 1 or 2 zmm per row
- * (nv), so tails do no wasted work; the X(i) row macros test the constants mrv, nv. */
+ * (nv), so tails do no wasted work (a generated file compiles only the row counts its
+ * strips use: kernels.c, PREFIX_GEMM_PARTIAL_ROWS); the X(i) row macros test the constants
+ * mrv, nv. */
 #define PREFIX_GEMM_ROWS(X) X(0) X(1) X(2) X(3) X(4) X(5) X(6) X(7) X(8) X(9) X(10) X(11)
 #define PREFIX_GEMM_DECL(i) __m512 c##i##_0 = _mm512_setzero_ps(), c##i##_1 = _mm512_setzero_ps();
 #define PREFIX_GEMM_LOAD(i)                                                                       \
