@@ -138,8 +138,8 @@ static inline void PREFIX_pack_tblock(const float *src, int64_t ldb_n, int64_t c
 /* The microkernel is stamped out for every row count 1..MR (mrv) and 1 or 2 ymm per row
  * (nv), so tails do no wasted work (a generated file compiles only the row counts its
  * strips use: kernels.c, PREFIX_GEMM_PARTIAL_ROWS); the X(i) row macros test the constants
- * mrv, nv. C, R
- * and bias use plain loads and stores for full tiles (n == 16), masked ones otherwise. */
+ * mrv, nv. C, R and bias use plain loads and stores for full tiles (n == 16), masked ones
+ * otherwise. */
 #define PREFIX_GEMM_ROWS(X) X(0) X(1) X(2) X(3) X(4) X(5)
 #define PREFIX_GEMM_LD(P, MK) (full ? _mm256_loadu_ps(P) : _mm256_maskload_ps((P), MK))
 #define PREFIX_GEMM_DECL(i) __m256 c##i##_0 = _mm256_setzero_ps(), c##i##_1 = _mm256_setzero_ps();
