@@ -161,8 +161,7 @@ int64_t emit_weight_gemm_scratch(const Node *n, const Target *t, int threads) {
 
 static bool has_kernel(const Node *n);
 
-/* bit r (0 < r < mr) when an M-row product has a last strip of r rows (tile height mr) */
-static uint32_t strip_rows_bit(int64_t m, int mr) {
+uint32_t emit_strip_rows_bit(int64_t m, int mr) {
   return m % mr ? 1u << (m % mr) : 0u;
 }
 
@@ -184,12 +183,12 @@ static uint32_t gemm_partial_rows(const Graph *g, const EmitOptions *o) {
       weight_gemm_dims(n, &rows, &N, &K);
       GemmSplit s = weight_gemm_split(o->target->gemm_nr, o->threads, rows, N, K);
       if (s.parts == 1 || !s.by_rows)
-        bits |= strip_rows_bit(rows, mr);
+        bits |= emit_strip_rows_bit(rows, mr);
       else
         for (int64_t m0 = 0; m0 < rows; m0 += s.chunk) /* each thread's rows */
-          bits |= strip_rows_bit(rows - m0 < s.chunk ? rows - m0 : s.chunk, mr);
+          bits |= emit_strip_rows_bit(rows - m0 < s.chunk ? rows - m0 : s.chunk, mr);
     } else if (op_kinds[n->op] == OK_MATMUL) {
-      bits |= strip_rows_bit(n->shape.dim[n->shape.ndim - 2], mr);
+      bits |= emit_strip_rows_bit(n->shape.dim[n->shape.ndim - 2], mr);
     }
   }
   return bits;

@@ -199,10 +199,8 @@ static void put_int_table(StrBuf *sb, const char *name, const int32_t *v, long l
 
 uint32_t attention_strip_rows(const Node *n, int mr) {
   uint32_t bits = 0;
-  for (int64_t i0 = 0; i0 < n->lq; i0 += ATTN_QUERIES) { /* each block of queries' last strip */
-    const int64_t in = n->lq - i0 < ATTN_QUERIES ? n->lq - i0 : ATTN_QUERIES;
-    bits |= in % mr ? 1u << (in % mr) : 0u;
-  }
+  for (int64_t i0 = 0; i0 < n->lq; i0 += ATTN_QUERIES) /* each block of queries' last strip */
+    bits |= emit_strip_rows_bit(n->lq - i0 < ATTN_QUERIES ? n->lq - i0 : ATTN_QUERIES, mr);
   return bits;
 }
 
@@ -237,9 +235,6 @@ void emit_attention(StrBuf *sb, const EmitOptions *o, const Node *n) {
   StrBuf lit = {0};
   emit_float_literal(&lit, prescale ? (float)0.69314718055994530942 : c);
   const char *scale = xstrdup(lit.buf);
-  sb_free(&lit);
-  emit_float_literal(&lit, k);
-  const char *qscale = xstrdup(lit.buf);
   sb_free(&lit);
   sb_printf(sb, "  /* softmax(chain(Q K^T)) V: %lld batch items, %lld queries x %lld keys, "
                 "head dims %lld/%lld */\n", batch, lq, lk, dh, dv);
@@ -299,12 +294,13 @@ void emit_attention(StrBuf *sb, const EmitOptions *o, const Node *n) {
   sb_printf(sb, "      const int64_t in = %lld - i0 < %d ? %lld - i0 : %d;\n", lq, ATTN_QUERIES, lq,
             ATTN_QUERIES);
   sb_printf(sb, "      const float *q = qb + i0 * %lld;\n", ldq);
-  if (prescale) /* the block's queries at the packed-strip stride, once for all key blocks */
+  if (prescale) { /* the block's queries at the packed-strip stride, once for all key blocks */
     sb_printf(sb, "      for (int64_t i = 0; i < in; i++)\n"
                   "        for (int64_t c = 0; c < %lld; c++)\n"
-                  "          qs[i * %d + c] = q[i * %lld + c] * %s;\n",
-              dh, ATTN_LD, ldq, qscale);
-  else if (stage)
+                  "          qs[i * %d + c] = q[i * %lld + c] * ", dh, ATTN_LD, ldq);
+    emit_float_literal(sb, k);
+    sb_puts(sb, ";\n");
+  } else if (stage)
     sb_printf(sb, "      for (int64_t i = 0; i < in; i++)\n"
                   "        memcpy(qs + i * %d, q + i * %lld, %lld * sizeof(float));\n",
               ATTN_LD, ldq, dh);

@@ -40,6 +40,8 @@ void emit_cat(StrBuf *sb, const Node *n, int threads);
 
 /* emit.c: how many kernel calls the run function makes */
 int emit_kernel_calls(const Graph *g);
+/* bit r (0 < r < mr) when an M-row product has a last strip of r rows (tile height mr) */
+uint32_t emit_strip_rows_bit(int64_t m, int mr);
 
 /* emit_profile.c (check --profile): the timing definitions before the run function (labels
  * and flops: one C string literal and one number per call, each followed by ",\n"), the

@@ -114,7 +114,7 @@ static inline void PREFIX_pack_panels(int64_t K, int64_t N, const float *B, int6
  * strip of r < MR rows occurs (the last strip of an M that is not a multiple of MR); the
  * emitter defines it from the model's shapes (compiler/emit.c), every height by default.
  * The tile switch of PREFIX_GEMM_TILES_DEFINE (kernels_avx512.c, kernels_avx2.c) sends a
- * height without its bit a row at a time (PREFIX_gemm_tile_rows: right, but slow; a
+ * height without its bit a row at a time (on the one-row tile: right, but slow; a
  * build with ATTNCC_TRAP_UNPLANNED_ROWS defined stops there instead, as the
  * compile-and-compare tests build it), so its tiles are never referenced and the C
  * compiler skips them: about a quarter of the generated file's build time at -O2. */
@@ -127,12 +127,17 @@ static inline void PREFIX_pack_panels(int64_t K, int64_t N, const float *B, int6
 #define PREFIX_GEMM_UNPLANNED_ROWS
 #endif
 /* one case of the target's tile switch (PREFIX_gemm_tile's parameters): MRV rows, one or
- * two vectors per row as n needs */
+ * two vectors per row as n needs; an unplanned height a row at a time, each row through the
+ * switch again */
 #define PREFIX_GEMM_TILE_CASE(MRV)                                                                \
   case MRV:                                                                                       \
-    if (MRV > 1 && MRV < PREFIX_GEMM_MR && !((PREFIX_GEMM_PARTIAL_ROWS >> MRV) & 1u))             \
-      PREFIX_gemm_tile_rows(mr, kc, a, b, n, cin, ldcin, c, ldc, bias, rin, rout, ldr, act);      \
-    else if (n > PREFIX_GEMM_NR / 2)                                                              \
+    if (MRV > 1 && MRV < PREFIX_GEMM_MR && !((PREFIX_GEMM_PARTIAL_ROWS >> MRV) & 1u)) {           \
+      PREFIX_GEMM_UNPLANNED_ROWS                                                                  \
+      for (int64_t i = 0; i < mr; i++)                                                            \
+        PREFIX_gemm_tile(1, kc, a + i * PREFIX_GEMM_KCP, b, n, cin ? cin + i * ldcin : NULL,      \
+                         ldcin, c + i * ldc, ldc, bias, rin ? rin + i * ldr : NULL,               \
+                         rout ? rout + i * ldr : NULL, ldr, act);                                 \
+    } else if (n > PREFIX_GEMM_NR / 2)                                                            \
       PREFIX_gemm_ukr_##MRV##_2(kc, a, PREFIX_GEMM_KCP, b, n, cin, ldcin, c, ldc, bias, rin,      \
                                 rout, ldr, act);                                                  \
     else                                                                                          \
@@ -140,38 +145,19 @@ static inline void PREFIX_pack_panels(int64_t K, int64_t N, const float *B, int6
                                 rout, ldr, act);                                                  \
     break;
 /* A target's tiles from its list of heights, PREFIX_GEMM_HEIGHTS(X): X(1) .. X(MR):
- * PREFIX_gemm_ukr_<h>_1 and _2 (h rows, one or two vectors each), PREFIX_gemm_tile_rows, and
- * PREFIX_gemm_tile (mr (1..MR) rows, n (1..NR) columns), the one the driver calls */
+ * PREFIX_gemm_ukr_<h>_1 and _2 (h rows, one or two vectors each), and PREFIX_gemm_tile
+ * (mr (1..MR) rows, n (1..NR) columns), the one the driver calls */
 #define PREFIX_GEMM_UKR2(MRV)                                                                     \
   PREFIX_GEMM_UKR_DEFINE(PREFIX_gemm_ukr_##MRV##_1, MRV, 1, PREFIX_GEMM_KCP)                      \
   PREFIX_GEMM_UKR_DEFINE(PREFIX_gemm_ukr_##MRV##_2, MRV, 2, PREFIX_GEMM_KCP)
 #define PREFIX_GEMM_TILES_DEFINE                                                                  \
   PREFIX_GEMM_HEIGHTS(PREFIX_GEMM_UKR2)                                                           \
-  PREFIX_GEMM_TILE_ROWS_DEFINE                                                                    \
   static inline void PREFIX_gemm_tile(int64_t mr, int64_t kc, const float *a, const float *b,     \
                                       int64_t n, const float *cin, int64_t ldcin, float *c,       \
                                       int64_t ldc, const float *bias, const float *rin,           \
                                       const float *rout, int64_t ldr, int act) {                  \
     switch (mr < PREFIX_GEMM_MR ? mr : PREFIX_GEMM_MR) {                                          \
       PREFIX_GEMM_HEIGHTS(PREFIX_GEMM_TILE_CASE)                                                  \
-    }                                                                                             \
-  }
-/* the strip a row at a time on the one-row tiles (PREFIX_gemm_ukr_1_1 and _1_2) */
-#define PREFIX_GEMM_TILE_ROWS_DEFINE                                                              \
-  static inline void PREFIX_gemm_tile_rows(                                                       \
-      int64_t mr, int64_t kc, const float *a, const float *b, int64_t n, const float *cin,        \
-      int64_t ldcin, float *c, int64_t ldc, const float *bias, const float *rin,                  \
-      const float *rout, int64_t ldr, int act) {                                                  \
-    PREFIX_GEMM_UNPLANNED_ROWS                                                                    \
-    for (int64_t i = 0; i < mr; i++) {                                                            \
-      const float *ci = cin ? cin + i * ldcin : NULL, *ri = rin ? rin + i * ldr : NULL,           \
-                  *ro = rout ? rout + i * ldr : NULL;                                             \
-      if (n > PREFIX_GEMM_NR / 2)                                                                 \
-        PREFIX_gemm_ukr_1_2(kc, a + i * PREFIX_GEMM_KCP, PREFIX_GEMM_KCP, b, n, ci, ldcin,        \
-                            c + i * ldc, ldc, bias, ri, ro, ldr, act);                            \
-      else                                                                                        \
-        PREFIX_gemm_ukr_1_1(kc, a + i * PREFIX_GEMM_KCP, PREFIX_GEMM_KCP, b, n, ci, ldcin,        \
-                            c + i * ldc, ldc, bias, ri, ro, ldr, act);                            \
     }                                                                                             \
   }
 
