@@ -72,18 +72,11 @@ import sys
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
-DEFAULT_PYTHON = "/usr/bin/python3"
+sys.path.insert(0, os.path.join(ROOT, "tools"))
+from torch_python import require_torch  # noqa: E402  (tools/torch_python.py)
 
-try:
-    import torch
-except ImportError:
-    _py = os.environ.get("PYTHON", DEFAULT_PYTHON)
-    if os.path.realpath(_py) != os.path.realpath(sys.executable) and not os.environ.get("_ATTNCC_BENCH_REEXEC"):
-        os.environ["_ATTNCC_BENCH_REEXEC"] = "1"
-        os.execv(_py, [_py, os.path.abspath(__file__)] + sys.argv[1:])
-    sys.stderr.write("run_bench.py: cannot import torch with %s; run it with /usr/bin/python3 "
-                     "or set PYTHON\n" % sys.executable)
-    sys.exit(2)
+require_torch(__file__)  # re-executes this script with $PYTHON when torch does not import
+import torch  # noqa: E402
 
 import ctypes  # noqa: E402
 import gc  # noqa: E402
@@ -100,7 +93,6 @@ from dataclasses import dataclass  # noqa: E402
 from typing import Callable, Dict, List, Optional  # noqa: E402
 
 sys.path.insert(0, os.path.join(ROOT, "tests", "e2e"))
-sys.path.insert(0, os.path.join(ROOT, "tools"))
 import attncc_ref  # noqa: E402
 import cases as E  # noqa: E402  (tests/e2e/cases.py: how each example is driven)
 import targets  # noqa: E402  (bench/targets.py: the performance issue's targets)

@@ -42,8 +42,8 @@ environment:
   CC             the C compiler attncc check builds with (default clang), given
                  -DATTNCC_TRAP_UNPLANNED_ROWS here: a GEMM strip height the emitter did not
                  plan for (templates/kernels.c) stops the program
-  ATTNCC_TIMEOUT seconds per attncc run (default 60; the whole suite took 3.9 minutes
-                 on the 2 cores of the development machine, 2026-12-06)
+  ATTNCC_TIMEOUT seconds per attncc run (default 60; the whole suite took 3.3 minutes
+                 on the 2 cores of the development machine, 2026-12-07)
 """
 
 import os
@@ -52,18 +52,11 @@ import sys
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
-DEFAULT_PYTHON = "/usr/bin/python3"
+sys.path.insert(0, os.path.join(ROOT, "tools"))
+from torch_python import require_torch  # noqa: E402  (tools/torch_python.py)
 
-try:
-    import torch  # noqa: F401
-except ImportError:
-    _py = os.environ.get("PYTHON", DEFAULT_PYTHON)
-    if os.path.realpath(_py) != os.path.realpath(sys.executable) and not os.environ.get("_ATTNCC_REEXEC"):
-        os.environ["_ATTNCC_REEXEC"] = "1"
-        os.execv(_py, [_py, os.path.abspath(__file__)] + sys.argv[1:])
-    sys.stderr.write("run_compare.py: cannot import torch with %s; run it with /usr/bin/python3 "
-                     "or set PYTHON\n" % sys.executable)
-    sys.exit(2)
+require_torch(__file__)  # re-executes this script with $PYTHON when torch does not import
+import torch  # noqa: E402
 
 import multiprocessing  # noqa: E402
 import re  # noqa: E402
@@ -73,7 +66,6 @@ import tempfile  # noqa: E402
 import time  # noqa: E402
 
 sys.path.insert(0, HERE)
-sys.path.insert(0, os.path.join(ROOT, "tools"))
 import attncc_ref  # noqa: E402
 import cases as cases_mod  # noqa: E402
 
