@@ -63,8 +63,9 @@ static inline void PREFIX_pack_panels(int64_t K, int64_t N, const float *B, int6
  *   PREFIX_GEMM_ONE_ROW              the k loop of a lone row (several FMA chains), run
  *                                    first when mrv == 1; it advances k, a and b
  *   PREFIX_GEMM_STEP                 one k step of every row
- * and, to have its tiles stamped out by PREFIX_GEMM_TILES_DEFINE (below; avx512, avx2),
- *   PREFIX_GEMM_HEIGHTS(X)           X(1) .. X(MR) */
+ * and, to have its tiles stamped out by PREFIX_GEMM_TILES_DEFINE (below),
+ *   PREFIX_GEMM_HEIGHTS(X)           X(1) .. X(MR)
+ *   PREFIX_GEMM_ONE_WIDTH            (optional) its NV, when it has one tile width */
 #define PREFIX_GEMM_UKR_DEFINE(NAME, MRV, NV, ARS)                                                \
   static inline void NAME(                                                                        \
       int64_t kc, const float *a, int64_t ars_in, const float *b, int64_t n, const float *cin,    \
@@ -113,7 +114,7 @@ static inline void PREFIX_pack_panels(int64_t K, int64_t N, const float *B, int6
 /* The tile heights a model's GEMMs use: bit r of PREFIX_GEMM_PARTIAL_ROWS is set when a
  * strip of r < MR rows occurs (the last strip of an M that is not a multiple of MR); the
  * emitter defines it from the model's shapes (compiler/emit.c), every height by default.
- * The tile switch of PREFIX_GEMM_TILES_DEFINE (kernels_avx512.c, kernels_avx2.c) sends a
+ * The tile switch of PREFIX_GEMM_TILES_DEFINE (every target with a register tile) sends a
  * height without its bit a row at a time (on the one-row tile: right, but slow; a
  * build with ATTNCC_TRAP_UNPLANNED_ROWS defined stops there instead, as the
  * compile-and-compare tests build it), so its tiles are never referenced and the C
@@ -126,9 +127,27 @@ static inline void PREFIX_pack_panels(int64_t K, int64_t N, const float *B, int6
 #else
 #define PREFIX_GEMM_UNPLANNED_ROWS
 #endif
-/* one case of the target's tile switch (PREFIX_gemm_tile's parameters): MRV rows, one or
- * two vectors per row as n needs; an unplanned height a row at a time, each row through the
- * switch again */
+/* A target's tile widths: two (x86: one or two vectors per row, the narrower for a tile of
+ * at most NR / 2 columns, PREFIX_gemm_ukr_<h>_1 and _2), or one when the target defines
+ * PREFIX_GEMM_ONE_WIDTH as its NV (neon: every tile computes all NR columns,
+ * PREFIX_gemm_ukr_<h>_1 only) */
+#define PREFIX_GEMM_UKR_ARGS kc, a, PREFIX_GEMM_KCP, b, n, cin, ldcin, c, ldc, bias, rin, rout, ldr, act
+#ifdef PREFIX_GEMM_ONE_WIDTH
+#define PREFIX_GEMM_UKR_WIDTHS(MRV)                                                               \
+  PREFIX_GEMM_UKR_DEFINE(PREFIX_gemm_ukr_##MRV##_1, MRV, PREFIX_GEMM_ONE_WIDTH, PREFIX_GEMM_KCP)
+#define PREFIX_GEMM_UKR_CALL(MRV) PREFIX_gemm_ukr_##MRV##_1(PREFIX_GEMM_UKR_ARGS);
+#else
+#define PREFIX_GEMM_UKR_WIDTHS(MRV)                                                               \
+  PREFIX_GEMM_UKR_DEFINE(PREFIX_gemm_ukr_##MRV##_1, MRV, 1, PREFIX_GEMM_KCP)                      \
+  PREFIX_GEMM_UKR_DEFINE(PREFIX_gemm_ukr_##MRV##_2, MRV, 2, PREFIX_GEMM_KCP)
+#define PREFIX_GEMM_UKR_CALL(MRV)                                                                 \
+  if (n > PREFIX_GEMM_NR / 2)                                                                     \
+    PREFIX_gemm_ukr_##MRV##_2(PREFIX_GEMM_UKR_ARGS);                                              \
+  else                                                                                            \
+    PREFIX_gemm_ukr_##MRV##_1(PREFIX_GEMM_UKR_ARGS);
+#endif
+/* one case of the target's tile switch (PREFIX_gemm_tile's parameters): MRV rows; an
+ * unplanned height a row at a time, each row through the switch again */
 #define PREFIX_GEMM_TILE_CASE(MRV)                                                                \
   case MRV:                                                                                       \
     if (MRV > 1 && MRV < PREFIX_GEMM_MR && !((PREFIX_GEMM_PARTIAL_ROWS >> MRV) & 1u)) {           \
@@ -137,21 +156,15 @@ static inline void PREFIX_pack_panels(int64_t K, int64_t N, const float *B, int6
         PREFIX_gemm_tile(1, kc, a + i * PREFIX_GEMM_KCP, b, n, cin ? cin + i * ldcin : NULL,      \
                          ldcin, c + i * ldc, ldc, bias, rin ? rin + i * ldr : NULL,               \
                          rout ? rout + i * ldr : NULL, ldr, act);                                 \
-    } else if (n > PREFIX_GEMM_NR / 2)                                                            \
-      PREFIX_gemm_ukr_##MRV##_2(kc, a, PREFIX_GEMM_KCP, b, n, cin, ldcin, c, ldc, bias, rin,      \
-                                rout, ldr, act);                                                  \
-    else                                                                                          \
-      PREFIX_gemm_ukr_##MRV##_1(kc, a, PREFIX_GEMM_KCP, b, n, cin, ldcin, c, ldc, bias, rin,      \
-                                rout, ldr, act);                                                  \
+    } else {                                                                                      \
+      PREFIX_GEMM_UKR_CALL(MRV)                                                                   \
+    }                                                                                             \
     break;
-/* A target's tiles from its list of heights, PREFIX_GEMM_HEIGHTS(X): X(1) .. X(MR):
- * PREFIX_gemm_ukr_<h>_1 and _2 (h rows, one or two vectors each), and PREFIX_gemm_tile
- * (mr (1..MR) rows, n (1..NR) columns), the one the driver calls */
-#define PREFIX_GEMM_UKR2(MRV)                                                                     \
-  PREFIX_GEMM_UKR_DEFINE(PREFIX_gemm_ukr_##MRV##_1, MRV, 1, PREFIX_GEMM_KCP)                      \
-  PREFIX_GEMM_UKR_DEFINE(PREFIX_gemm_ukr_##MRV##_2, MRV, 2, PREFIX_GEMM_KCP)
+/* A target's tiles from its list of heights, PREFIX_GEMM_HEIGHTS(X): X(1) .. X(MR), in its
+ * widths, and PREFIX_gemm_tile (mr (1..MR) rows, n (1..NR) columns), the one the driver
+ * calls */
 #define PREFIX_GEMM_TILES_DEFINE                                                                  \
-  PREFIX_GEMM_HEIGHTS(PREFIX_GEMM_UKR2)                                                           \
+  PREFIX_GEMM_HEIGHTS(PREFIX_GEMM_UKR_WIDTHS)                                                     \
   static inline void PREFIX_gemm_tile(int64_t mr, int64_t kc, const float *a, const float *b,     \
                                       int64_t n, const float *cin, int64_t ldcin, float *c,       \
                                       int64_t ldc, const float *bias, const float *rin,           \

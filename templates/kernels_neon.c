@@ -247,8 +247,10 @@ static inline void PREFIX_pack_tblock(const float *src, int64_t ldb_n, int64_t c
                       b3 = vld1q_f32(b + 12);                                                     \
     PREFIX_GEMM_ROWS(PREFIX_GEMM_FMA)                                                             \
   }
-/* the mrv x 16 tile, n (<= 16) columns valid (kernels.c, section gemm_ukr) */
-#define PREFIX_GEMM_UKR(MRV) PREFIX_GEMM_UKR_DEFINE(PREFIX_gemm_ukr_##MRV, MRV, 4, PREFIX_GEMM_KCP)
+/* the tile heights: an mrv x 16 tile each, n (<= 16) columns valid, in one width (kernels.c,
+ * section gemm_ukr, stamps them out with PREFIX_GEMM_TILES_DEFINE) */
+#define PREFIX_GEMM_HEIGHTS(X) X(1) X(2) X(3) X(4) X(5) X(6)
+#define PREFIX_GEMM_ONE_WIDTH 4
 /* gcc's first scheduling pass hoists the six A loads of a k step above its FMAs, which
  * needs 34 vector registers: gcc 12 -O2 then spilled 3 accumulators to the stack in every
  * k step of the 6-row tile. The tiles are compiled without that pass (clang needs nothing). */
@@ -256,41 +258,14 @@ static inline void PREFIX_pack_tblock(const float *src, int64_t ldb_n, int64_t c
 #pragma GCC push_options
 #pragma GCC optimize("no-schedule-insns")
 #endif
-PREFIX_GEMM_UKR(1)
-PREFIX_GEMM_UKR(2)
-PREFIX_GEMM_UKR(3)
-PREFIX_GEMM_UKR(4)
-PREFIX_GEMM_UKR(5)
-PREFIX_GEMM_UKR(6)
 /* the full MR-row tile, n (1..NR) columns, over A read in place at row stride ars_in
  * (kc <= KC, one chunk): gemm_driver.c calls it for a strip of an A that is not packed */
 #define PREFIX_GEMM_STRIDED_TILE 1
 PREFIX_GEMM_UKR_DEFINE(PREFIX_gemm_ukr_strided, PREFIX_GEMM_MR, 4, ars_in)
+PREFIX_GEMM_TILES_DEFINE
 #if defined(__GNUC__) && !defined(__clang__)
 #pragma GCC pop_options
 #endif
-
-/* the tile for mr (1..MR) rows and n (1..NR) columns */
-static inline void PREFIX_gemm_tile(int64_t mr, int64_t kc, const float *a, const float *b,
-                                    int64_t n, const float *cin, int64_t ldcin, float *c,
-                                    int64_t ldc, const float *bias, const float *rin,
-                                    const float *rout, int64_t ldr, int act) {
-#define PREFIX_GEMM_CASE(MRV)                                                                     \
-  case MRV:                                                                                       \
-    PREFIX_gemm_ukr_##MRV(kc, a, PREFIX_GEMM_KCP, b, n, cin, ldcin, c, ldc, bias, rin, rout, ldr, \
-                          act);                                                                   \
-    break;
-  switch (mr) {
-    PREFIX_GEMM_CASE(1)
-    PREFIX_GEMM_CASE(2)
-    PREFIX_GEMM_CASE(3)
-    PREFIX_GEMM_CASE(4)
-    PREFIX_GEMM_CASE(5)
-  default:
-    PREFIX_GEMM_CASE(6)
-  }
-#undef PREFIX_GEMM_CASE
-}
 
 //@ softmax_rows
 /* The online softmax's row operations with NEON (they replace kernels.c's section of the
