@@ -40,8 +40,9 @@ environment:
                  an AArch64 cross compiler is installed: every third case)
   ATTNCC_NEON_CC the cross compiler for neon (default aarch64-linux-gnu-gcc)
   CC             the C compiler attncc check builds with (default clang), given
-                 -DATTNCC_TRAP_UNPLANNED_ROWS here: a GEMM strip height the emitter did not
-                 plan for (templates/kernels.c) stops the program
+                 -DATTNCC_TRAP_UNPLANNED_ROWS here (as is each mode's --cc compiler: gcc,
+                 the neon cross compilers): a GEMM strip height the emitter did not plan
+                 for (templates/kernels.c) stops the program
   ATTNCC_TIMEOUT seconds per attncc run (default 60; the whole suite took 3.3 minutes
                  on the 2 cores of the development machine, 2026-12-07)
 """
@@ -108,6 +109,20 @@ def machine_targets():
 
 
 GCC_O3_FMA = "gcc -O3 -mavx2 -mfma"  # the --cc of the gcc-O3/generic mode
+
+# Every build defines this: a GEMM strip height the emitter did not plan for stops the
+# program (templates/kernels.c, PREFIX_GEMM_PARTIAL_ROWS) instead of going a row at a time
+# unnoticed. CC carries it (attncc check's default compiler), and so does a mode's --cc.
+TRAP_UNPLANNED = "-DATTNCC_TRAP_UNPLANNED_ROWS"
+
+
+def with_trap(extra):
+    """A mode's attncc arguments with TRAP_UNPLANNED added to its --cc compiler, if any."""
+    out = list(extra)
+    if "--cc" in out:
+        i = out.index("--cc") + 1
+        out[i] = out[i] + " " + TRAP_UNPLANNED
+    return out
 
 
 def make_modes(targets):
@@ -225,11 +240,9 @@ def run_case(case, keep=False):
             return [dict(case=case.name, mode=m, ok=False, err=None, detail=msg, cmd="")
                     for m, _ in case_modes(index)]
         timeout = float(os.environ.get("ATTNCC_TIMEOUT", "60"))
-        # a strip height the emitter did not plan for stops the program (templates/kernels.c,
-        # PREFIX_GEMM_PARTIAL_ROWS) instead of going a row at a time unnoticed
-        env = dict(os.environ, CC=os.environ.get("CC", "clang") + " -DATTNCC_TRAP_UNPLANNED_ROWS")
+        env = dict(os.environ, CC=os.environ.get("CC", "clang") + " " + TRAP_UNPLANNED)
         for mode, extra in case_modes(index):
-            cmd = check_command(case, wpath, rpath, extra)
+            cmd = check_command(case, wpath, rpath, with_trap(extra))
             t0 = time.time()
             try:
                 p = subprocess.run(cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
