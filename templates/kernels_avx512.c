@@ -289,15 +289,25 @@ static inline float PREFIX_row_max(const float *x, int64_t n) {
   return nan ? NAN : _mm512_reduce_max_ps(m);
 }
 
-/* x = e^((x - m) c) over x[0..n), every x <= m = e->m (or NaN); returns the sum in 16 lanes */
+/* x = e^((x - m) c) over x[0..n), every x <= m = e->m (or NaN); returns the sum in 16 lanes.
+ * Whole vectors go without masks, the tail's lanes are summed zero-masked: a merge-masked
+ * add takes an FMA pipe on Zen 5 (like a multiply; an add alone, or zero-masked, does not),
+ * and e^x is bound by those pipes: the causal d=256 attention at 1024 tokens, whose rows
+ * end at run-time lengths, runs 2.8 % faster so than with the mask on every vector (the
+ * median of six 80-run A/Bs in both orders; the whole block 1.1-1.2 %). */
 static inline __m512 PREFIX_row_exp_sum_at(float *x, int64_t n, const PREFIX_ExpRow *e) {
   __m512 sum = _mm512_setzero_ps();
-  for (int64_t j = 0; j < n; j += 16) {
+  int64_t j = 0;
+  for (; j + 16 <= n; j += 16) {
+    const __m512 ev = PREFIX_exp16_of(_mm512_sub_ps(_mm512_loadu_ps(x + j), e->m), e);
+    _mm512_storeu_ps(x + j, ev);
+    sum = _mm512_add_ps(sum, ev);
+  }
+  if (j < n) {
     const __mmask16 k = PREFIX_row_mask16(n - j);
-    const __m512 v = _mm512_maskz_loadu_ps(k, x + j);
-    const __m512 ev = PREFIX_exp16_of(_mm512_sub_ps(v, e->m), e);
+    const __m512 ev = PREFIX_exp16_of(_mm512_sub_ps(_mm512_maskz_loadu_ps(k, x + j), e->m), e);
     _mm512_mask_storeu_ps(x + j, k, ev);
-    sum = _mm512_mask_add_ps(sum, k, sum, ev);
+    sum = _mm512_add_ps(sum, _mm512_maskz_mov_ps(k, ev));
   }
   return sum;
 }
