@@ -295,7 +295,7 @@ static inline float PREFIX_row_max(const float *x, int64_t n) {
  * Whole vectors go without masks, the tail's lanes are summed zero-masked: a merge-masked
  * add takes an FMA pipe on Zen 5 (like a multiply; an add alone, or zero-masked, does not),
  * and e^x is bound by those pipes: the causal d=256 attention at 1024 tokens, whose rows
- * end at run-time lengths, runs 2.8 % faster so than with the mask on every vector (the
+ * end at run-time lengths, runs 2.8 % faster this way than with the mask on every vector (the
  * median of six 80-run A/Bs in both orders; the whole block 1.1-1.2 %). */
 static inline __m512 PREFIX_row_exp_sum_at(float *x, int64_t n, const PREFIX_ExpRow *e) {
   __m512 sum = _mm512_setzero_ps();
