@@ -1,9 +1,9 @@
 /* emit.c: writes the standalone C file and its header from a planned graph. Every
  * live node becomes one kernel function (identical ones shared), called in graph order;
  * shapes and strides are constants. Elementwise ops, broadcasts, permutes, slices and
- * concatenations are strided loop nests (emit_loops.c); matmul, layernorm, softmax and
- * the reductions call the kernels of templates/, whose sections the model uses are
- * copied into the output; a fused attention's body comes from emit_attention.c. */
+ * concatenations are strided loop nests (emit_loops.c); matmul (emit_gemm.c), layernorm,
+ * softmax and the reductions call the kernels of templates/, whose sections the model uses
+ * are copied into the output; a fused attention's body comes from emit_attention.c. */
 #include "attncc.h"
 #include "emit_internal.h"
 
@@ -80,208 +80,7 @@ static void put_prefixed(StrBuf *sb, const char *text, size_t len, const char *p
   }
 }
 
-/* ---- matmul, softmax, reductions, gather ---- */
-
-/* the pointer a gemm call gets for epilogue operand x (bias or residual): NULL without
- * one, else its argument + offset (where one read in place starts, fuse.c) + `plus` */
-static const char *epilogue_ptr(const Node *n, const Node *x, int64_t offset, const char *plus) {
-  if (!x)
-    return "NULL";
-  StrBuf sb = {0};
-  sb_puts(&sb, emit_kname(n, x));
-  if (offset)
-    sb_printf(&sb, " + %lld", (long long)offset);
-  if (plus)
-    sb_printf(&sb, " + %s", plus);
-  const char *r = xstrdup(sb.buf);
-  sb_free(&sb);
-  return r;
-}
-
-/* the epilogue arguments of a gemm call: bias, residual (+ res_rows, its first row's
- * offset), its row stride, act */
-static const char *epilogue_args(const Node *n, const char *res_rows, int64_t ldr) {
-  return xformat("%s, %s, %lld, %d", epilogue_ptr(n, n->bias, n->bias_offset, NULL),
-                 epilogue_ptr(n, n->residual, n->res_offset, res_rows), (long long)ldr, n->act);
-}
-
-/* the row stride of a weight product's residual: N, or its source's (fuse.c) */
-static int64_t residual_ld(const Node *n, int64_t N) { return n->res_ld ? n->res_ld : N; }
-
-#define MIN_ROWS_PER_THREAD 16 /* split rows when each thread gets this many, else columns */
-
-/* How a product with a packed weight is split between threads: parts calls (1: one call
- * over everything), each on `chunk` rows (by_rows) or columns (a whole number of panels). */
-typedef struct {
-  int parts;
-  bool by_rows;
-  int64_t chunk;
-} GemmSplit;
-
-static GemmSplit weight_gemm_split(int nr, int threads, int64_t rows, int64_t N, int64_t K) {
-  GemmSplit s = {1, true, rows};
-  int64_t panels = (N + nr - 1) / nr;
-  bool split_rows = rows >= (int64_t)threads * MIN_ROWS_PER_THREAD;
-  if (threads <= 1 || (!split_rows && panels < threads) || 2 * rows * N * K < MIN_PARALLEL_FLOPS)
-    return s;
-  s.parts = threads;
-  s.by_rows = split_rows;
-  if (split_rows) {
-    s.chunk = (rows + threads - 1) / threads;
-    s.chunk = (s.chunk + MIN_ROWS_PER_THREAD - 1) / MIN_ROWS_PER_THREAD * MIN_ROWS_PER_THREAD;
-  } else {
-    s.chunk = (panels + threads - 1) / threads * nr;
-  }
-  return s;
-}
-
-/* the matmul's rows (every batch dim folded in), columns and depth */
-static void weight_gemm_dims(const Node *n, int64_t *rows, int64_t *N, int64_t *K) {
-  const Node *a = n->src[0];
-  *N = n->shape.dim[n->shape.ndim - 1];
-  *K = a->shape.dim[a->shape.ndim - 1];
-  *rows = *N > 0 ? shape_numel(&n->shape) / *N : 0;
-}
-
-/* floats of packed-A workspace each call of the split gets (target_gemm_ws_floats) */
-static int64_t weight_gemm_ws_floats(const Target *t, const GemmSplit *s, int64_t rows, int64_t N,
-                                     int64_t K) {
-  if (s->parts == 1)
-    return target_gemm_ws_floats(t, rows, N, K);
-  return s->by_rows ? target_gemm_ws_floats(t, s->chunk, N, K)
-                    : target_gemm_ws_floats(t, rows, s->chunk, K);
-}
-
-int64_t emit_weight_gemm_scratch(const Node *n, const Target *t, int threads) {
-  int64_t rows, N, K;
-  weight_gemm_dims(n, &rows, &N, &K);
-  GemmSplit s = weight_gemm_split(t->gemm_nr, threads, rows, N, K);
-  return weight_gemm_ws_floats(t, &s, rows, N, K) * s.parts * (int64_t)sizeof(float);
-}
-
-static bool has_kernel(const Node *n);
-
-uint32_t emit_strip_rows_bit(int64_t m, int mr) {
-  return m % mr ? 1u << (m % mr) : 0u;
-}
-
-/* The strip heights below the tile's that the model's products run (M of every call
- * emit_weight_gemm, emit_matmul and emit_attention write; new code that calls the GEMM
- * adds its M here, or its odd strips run a row at a time: the e2e builds trap on that),
- * for PREFIX_GEMM_PARTIAL_ROWS (templates/kernels.c): other heights' tiles are not compiled. */
-static uint32_t gemm_partial_rows(const Graph *g, const EmitOptions *o) {
-  const int mr = o->target->gemm_mr;
-  uint32_t bits = 0;
-  for (int i = 0; i < g->nnodes; i++) {
-    const Node *n = g->nodes[i];
-    if (!has_kernel(n))
-      continue;
-    if (op_kinds[n->op] == OK_ATTENTION) {
-      bits |= attention_strip_rows(n, mr);
-    } else if (op_kinds[n->op] == OK_MATMUL && n->src[1]->op == OP_PACK) {
-      int64_t rows, N, K;
-      weight_gemm_dims(n, &rows, &N, &K);
-      GemmSplit s = weight_gemm_split(o->target->gemm_nr, o->threads, rows, N, K);
-      if (s.parts == 1 || !s.by_rows)
-        bits |= emit_strip_rows_bit(rows, mr);
-      else
-        for (int64_t m0 = 0; m0 < rows; m0 += s.chunk) /* each thread's rows */
-          bits |= emit_strip_rows_bit(rows - m0 < s.chunk ? rows - m0 : s.chunk, mr);
-    } else if (op_kinds[n->op] == OK_MATMUL) {
-      bits |= emit_strip_rows_bit(n->shape.dim[n->shape.ndim - 2], mr);
-    }
-  }
-  return bits;
-}
-
-/* C = A * W (+ epilogue) for a packed weight W; with threads, rows or column panels
- * are split between them (each thread's part is a smaller GEMM of the same kind). Each
- * call packs A once into its part of the scratch when the target's GEMM wants that. */
-static void emit_weight_gemm(StrBuf *sb, const EmitOptions *o, const Node *n) {
-  int64_t rows, N, K;
-  weight_gemm_dims(n, &rows, &N, &K);
-  GemmSplit s = weight_gemm_split(o->target->gemm_nr, o->threads, rows, N, K);
-  int64_t wsn = weight_gemm_ws_floats(o->target, &s, rows, N, K), ldr = residual_ld(n, N);
-  if (s.parts == 1) {
-    if (wsn > 0)
-      sb_printf(sb, "  %s_gemm_ws(%lld, %lld, %lld, s0, %lld, s1, y, %lld, %s, scratch, %lld);\n",
-                o->prefix, (long long)rows, (long long)N, (long long)K, (long long)K,
-                (long long)N, epilogue_args(n, NULL, ldr), (long long)wsn);
-    else
-      sb_printf(sb, "  %s_gemm(%lld, %lld, %lld, s0, %lld, s1, y, %lld, %s);\n", o->prefix,
-                (long long)rows, (long long)N, (long long)K, (long long)K, (long long)N,
-                epilogue_args(n, NULL, ldr));
-    return;
-  }
-  const char *ws = wsn > 0 ? xformat(", scratch + t * %lld, %lld", (long long)wsn, (long long)wsn) : "";
-  const char *fn = wsn > 0 ? "gemm_ws" : "gemm";
-  emit_parallel_for(sb, s.parts);
-  sb_printf(sb, "  for (int t = 0; t < %d; t++) {\n", s.parts);
-  if (s.by_rows) {
-    sb_printf(sb, "    const int64_t m0 = t * %lld, m1 = m0 + %lld < %lld ? m0 + %lld : %lld;\n",
-              (long long)s.chunk, (long long)s.chunk, (long long)rows, (long long)s.chunk,
-              (long long)rows);
-    sb_printf(sb, "    if (m0 < m1)\n      %s_%s(m1 - m0, %lld, %lld, s0 + m0 * %lld, %lld, s1, "
-                  "y + m0 * %lld, %lld, %s%s);\n", o->prefix, fn, (long long)N, (long long)K,
-              (long long)K, (long long)K, (long long)N, (long long)N,
-              epilogue_args(n, xformat("m0 * %lld", (long long)ldr), ldr), ws);
-  } else { /* few rows: split the column panels */
-    sb_printf(sb, "    const int64_t n0 = t * %lld, n1 = n0 + %lld < %lld ? n0 + %lld : %lld;\n",
-              (long long)s.chunk, (long long)s.chunk, (long long)N, (long long)s.chunk, (long long)N);
-    const char *bias = epilogue_ptr(n, n->bias, n->bias_offset, "n0");
-    const char *res = epilogue_ptr(n, n->residual, n->res_offset, "n0");
-    sb_printf(sb, "    if (n0 < n1)\n      %s_%s(%lld, n1 - n0, %lld, s0, %lld, s1 + n0 * %lld, "
-                  "y + n0, %lld, %s, %s, %lld, %d%s);\n", o->prefix, fn, (long long)rows,
-              (long long)K, (long long)K, (long long)K, (long long)N, bias, res, (long long)ldr,
-              n->act, ws);
-  }
-  sb_puts(sb, "  }\n");
-}
-
-static void emit_matmul(StrBuf *sb, const EmitOptions *o, const Node *n) {
-  const Node *a = n->src[0], *b = n->src[1];
-  int64_t M = n->shape.dim[n->shape.ndim - 2], N = n->shape.dim[n->shape.ndim - 1];
-  int64_t K = a->shape.dim[a->shape.ndim - 1];
-  Shape batch = n->shape;
-  batch.ndim -= 2;
-  Shape ba = a->shape;
-  ba.ndim -= 2;
-  if (b->op == OP_PACK) { /* a weight: one product over all rows of A */
-    ATTN_ASSERT(shape_numel(&ba) == shape_numel(&batch));
-    emit_weight_gemm(sb, o, n);
-    return;
-  }
-  Shape bb = b->shape;
-  bb.ndim -= 2;
-  int64_t sa[MAX_DIMS], sbs[MAX_DIMS], sc[MAX_DIMS];
-  emit_broadcast_strides(&ba, &batch, sa);
-  emit_broadcast_strides(&bb, &batch, sbs);
-  shape_dense_strides(&batch, sc);
-  Operand ops[3] = {{"y", NULL, DT_F32, 0, {0}}, {"s0", NULL, DT_F32, 0, {0}},
-                    {"s1", NULL, DT_F32, 0, {0}}};
-  for (int d = 0; d < batch.ndim; d++) {
-    ops[0].stride[d] = sc[d] * M * N;
-    ops[1].stride[d] = sa[d] * M * K;
-    ops[2].stride[d] = sbs[d] * K * N;
-  }
-  emit_collapse(&batch, ops, 3);
-  for (int d = 0; d < batch.ndim; d++)
-    sb_printf(sb, "%*sfor (int64_t i%d = 0; i%d < %lld; i%d++) {\n", 2 * d + 2, "", d, d,
-              (long long)batch.dim[d], d);
-  int ind = 2 * batch.ndim + 2;
-  /* B(k, n) of a [K, N] matrix, or of [N, K] read transposed */
-  int64_t ldb_k = n->trans_b ? 1 : N, ldb_n = n->trans_b ? K : 1;
-  sb_printf(sb, "%*s%s_pack_b(%lld, %lld, s1 + %s, %lld, %lld, scratch);\n", ind, "", o->prefix,
-            (long long)K, (long long)N, emit_index_expr(&ops[2], batch.ndim), (long long)ldb_k,
-            (long long)ldb_n);
-  const char *coff = emit_index_expr(&ops[0], batch.ndim);
-  sb_printf(sb, "%*s%s_gemm(%lld, %lld, %lld, s0 + %s, %lld, scratch, y + %s, %lld, %s);\n", ind,
-            "", o->prefix, (long long)M, (long long)N, (long long)K,
-            emit_index_expr(&ops[1], batch.ndim), (long long)K, coff, (long long)N,
-            epilogue_args(n, coff, N));
-  for (int d = batch.ndim - 1; d >= 0; d--)
-    sb_printf(sb, "%*s}\n", 2 * d + 2, "");
-}
+/* ---- layernorm, softmax, reductions, gather (matmul: emit_gemm.c) ---- */
 
 /* rows of src0 (+ residual) normalized, then * gamma + bias: sources in that order */
 static void emit_layernorm(StrBuf *sb, const EmitOptions *o, const Node *n) {
@@ -445,15 +244,14 @@ bool emit_uses_word(const char *text, const char *word) {
   return false;
 }
 
-/* does node n have a kernel call in the run function (it is computed there)? */
-static bool has_kernel(const Node *n) {
+bool emit_has_kernel(const Node *n) {
   return n->live && (n->storage == ST_WORK || n->storage == ST_OUTPUT);
 }
 
 int emit_kernel_calls(const Graph *g) {
   int calls = 0;
   for (int i = 0; i < g->nnodes; i++)
-    calls += has_kernel(g->nodes[i]);
+    calls += emit_has_kernel(g->nodes[i]);
   return calls;
 }
 
@@ -665,7 +463,7 @@ static void put_kernels(StrBuf *sb, const Graph *g, const EmitOptions *o) {
   sb_puts(sb, "#if defined(__GNUC__)\n#pragma GCC diagnostic push\n"
               "#pragma GCC diagnostic ignored \"-Wunused-function\"\n#endif\n");
   if (needs_section(g, "gemm_ukr", 8)) /* the tile heights the model's strips need */
-    sb_printf(sb, "#define %s_GEMM_PARTIAL_ROWS 0x%xu\n", o->prefix, gemm_partial_rows(g, o));
+    sb_printf(sb, "#define %s_GEMM_PARTIAL_ROWS 0x%xu\n", o->prefix, emit_gemm_partial_rows(g, o));
   put_sections(sb, g, o, common, target); /* math first: the GEMM epilogue uses it */
   if (target)
     put_sections(sb, g, o, target, NULL);
@@ -685,7 +483,7 @@ void emit_source(const Graph *g, const EmitOptions *o, FILE *out) {
   put_kernels(&sb, g, o);
   Kernels k = {0};
   for (int i = 0; i < g->nnodes; i++)
-    if (has_kernel(g->nodes[i]))
+    if (emit_has_kernel(g->nodes[i]))
       emit_node(&k, g, o, g->nodes[i]);
   ATTN_ASSERT(k.ncalls == emit_kernel_calls(g));
   StrBuf used = {0}; /* every pointer the run function passes or copies from */

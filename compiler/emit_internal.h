@@ -1,5 +1,5 @@
-/* emit_internal.h: what the emitter's files (emit.c, emit_loops.c, emit_attention.c,
- * emit_profile.c) share:
+/* emit_internal.h: what the emitter's files (emit.c, emit_loops.c, emit_gemm.c,
+ * emit_attention.c, emit_profile.c) share:
  * how a kernel reads a tensor in a strided loop nest, the helpers that build those loops,
  * and the kernels each file emits for the others.
  * Internal to the emitter; the compiler's interface is attncc.h. */
@@ -38,10 +38,17 @@ void emit_permute(StrBuf *sb, const Node *n, int threads);
 void emit_slice(StrBuf *sb, const Node *n, int threads);
 void emit_cat(StrBuf *sb, const Node *n, int threads);
 
-/* emit.c: how many kernel calls the run function makes */
+/* emit.c: how many kernel calls the run function makes; whether node n has one (it is
+ * computed in the run function) */
 int emit_kernel_calls(const Graph *g);
+bool emit_has_kernel(const Node *n);
+
+/* emit_gemm.c: the body of a matmul kernel (a GEMM with its epilogue) */
+void emit_matmul(StrBuf *sb, const EmitOptions *o, const Node *n);
 /* bit r (0 < r < mr) when an M-row product has a last strip of r rows (tile height mr) */
 uint32_t emit_strip_rows_bit(int64_t m, int mr);
+/* PREFIX_GEMM_PARTIAL_ROWS: the strip heights below the tile's every product of g runs */
+uint32_t emit_gemm_partial_rows(const Graph *g, const EmitOptions *o);
 
 /* emit_profile.c (check --profile): the timing definitions before the run function (labels
  * and flops: one C string literal and one number per call, each followed by ",\n"), the
