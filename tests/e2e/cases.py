@@ -31,6 +31,7 @@ import torch
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import models  # noqa: E402
+import op_models  # noqa: E402
 
 
 @dataclass
@@ -293,6 +294,22 @@ def _tmha(B, LQ, LK, EMBED, HEADS, seed, BATCH_FIRST=1, KDIM=0, VDIM=0, BIAS=1,
     )
 
 
+# ======================================================================= op-level models
+# Not examples: small graphs in tests/e2e/ops/ covering one kind of op in every layout its
+# kernel handles (the lua path is relative to examples/, as the examples' are).
+def _ops_reductions(seed):
+    return Case(
+        name="ops_reductions",
+        lua="../tests/e2e/ops/reductions.lua",
+        defines={},
+        build=op_models.Reductions,
+        inputs=lambda g: {"x": randn(g, 3, 5, 7), "z": randn(g, 2, 9, 70)},
+        outputs=["sum_last", "sum_first", "sum_mid_keep", "mean_mid", "amax_first", "sum_wide",
+                 "amax_wide", "mean_wide_first", "sum_dims", "count_mid"],
+        seed=seed,
+    )
+
+
 CASES = [
     # 1. FullyConnectedLayer (seed 000)
     # (2, 16, 64, LAYERS=2) would be ill-conditioned with randn * 0.2 weights: activations
@@ -397,6 +414,8 @@ CASES += [
                        valid_lens=[[1, 2, 3, 4, 5, 5, 5], [0, 0, 1, 1, 2, 2, 3], [5, 4, 9, 2, 1, 0, 3]]),
                   ["queries", "keys"]),
 ]
+
+CASES += [_ops_reductions(seed=90)]
 
 _names = [c.name for c in CASES]
 assert len(_names) == len(set(_names)), "duplicate case names"
