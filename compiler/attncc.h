@@ -255,6 +255,7 @@ void fuse_layernorm(Graph *g);             /* mean/var/normalize (+ affine, + re
 
 // pack.c
 void pack_weights(Graph *g);               /* PACK nodes for matmuls by parameters/constants */
+bool pack_skinny(const Node *n);           /* a matmul by a weight of <= 8 columns, unpacked */
 int64_t pack_floats(int64_t k, int64_t n, int nr);
 void pack_matrix(int64_t k, int64_t n, const float *b, int64_t ldb_k, int64_t ldb_n, int nr,
                  float *out);

@@ -385,7 +385,11 @@ static void add_pack_b(const char **names, int *count) {
 
 /* the template sections node n's code calls */
 static void kernels_of(const Node *n, const char **names, int *count) {
-  if (n->op == OP_MATMUL) {
+  if (n->op == OP_MATMUL && pack_skinny(n)) {
+    names[(*count)++] = "exp";
+    names[(*count)++] = "math"; /* the gelu epilogue */
+    names[(*count)++] = "skinny";
+  } else if (n->op == OP_MATMUL) {
     names[(*count)++] = "exp";
     names[(*count)++] = "math"; /* the gelu epilogue */
     names[(*count)++] = "gemm_blocking";

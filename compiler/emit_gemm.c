@@ -1,7 +1,8 @@
 /* emit_gemm.c: the matrix products' kernels. A product by a packed weight is one GEMM
  * call over all rows of A (split between threads by rows, or by column panels when there
  * are few rows), with its bias, activation and residual as the GEMM's epilogue; a product
- * of two activations packs its right operand per batch item at run time. Also the GEMM
+ * of two activations packs its right operand per batch item at run time; one by a weight
+ * of a few columns is a dot product per output (the skinny kernel). Also the GEMM
  * scratch each weight product needs (pack.c sizes it) and the strip heights the model's
  * products run (PREFIX_GEMM_PARTIAL_ROWS, templates/kernels.c). */
 #include "attncc.h"
@@ -110,7 +111,7 @@ uint32_t emit_gemm_partial_rows(const Graph *g, const EmitOptions *o) {
       else
         for (int64_t m0 = 0; m0 < rows; m0 += s.chunk) /* each thread's rows */
           bits |= emit_strip_rows_bit(rows - m0 < s.chunk ? rows - m0 : s.chunk, mr);
-    } else if (op_kinds[n->op] == OK_MATMUL) {
+    } else if (op_kinds[n->op] == OK_MATMUL && !pack_skinny(n)) {
       bits |= emit_strip_rows_bit(n->shape.dim[n->shape.ndim - 2], mr);
     }
   }
@@ -161,6 +162,32 @@ static void emit_weight_gemm(StrBuf *sb, const EmitOptions *o, const Node *n) {
   sb_puts(sb, "  }\n");
 }
 
+/* C = A * W (+ epilogue) for a weight of a few columns, not packed (pack_skinny): the
+ * skinny kernel over all rows of A, split between threads by rows (multiples of its 4) */
+static void emit_skinny(StrBuf *sb, const EmitOptions *o, const Node *n) {
+  int64_t rows, N, K;
+  weight_gemm_dims(n, &rows, &N, &K);
+  const int64_t ldr = residual_ld(n, N);
+  int parts = o->threads;
+  if (parts < 2 || 2 * rows * N * K < MIN_PARALLEL_FLOPS || rows < 8 * parts)
+    parts = 1;
+  const long long chunk = ((rows + parts - 1) / parts + 3) / 4 * 4;
+  if (parts == 1) {
+    sb_printf(sb, "  %s_gemm_skinny(%lld, %lld, %lld, s0, %lld, s1, y, %lld, %s);\n", o->prefix,
+              (long long)rows, (long long)N, (long long)K, (long long)K, (long long)N,
+              epilogue_args(n, NULL, ldr));
+    return;
+  }
+  emit_parallel_for(sb, parts);
+  sb_printf(sb, "  for (int t = 0; t < %d; t++) {\n", parts);
+  sb_printf(sb, "    const int64_t m0 = t * %lld, m1 = m0 + %lld < %lld ? m0 + %lld : %lld;\n",
+            chunk, chunk, (long long)rows, chunk, (long long)rows);
+  sb_printf(sb, "    if (m0 < m1)\n      %s_gemm_skinny(m1 - m0, %lld, %lld, s0 + m0 * %lld, %lld, "
+                "s1, y + m0 * %lld, %lld, %s);\n  }\n", o->prefix, (long long)N, (long long)K,
+            (long long)K, (long long)K, (long long)N, (long long)N,
+            epilogue_args(n, xformat("m0 * %lld", (long long)ldr), ldr));
+}
+
 void emit_matmul(StrBuf *sb, const EmitOptions *o, const Node *n) {
   const Node *a = n->src[0], *b = n->src[1];
   int64_t M = n->shape.dim[n->shape.ndim - 2], N = n->shape.dim[n->shape.ndim - 1];
@@ -169,6 +196,11 @@ void emit_matmul(StrBuf *sb, const EmitOptions *o, const Node *n) {
   batch.ndim -= 2;
   Shape ba = a->shape;
   ba.ndim -= 2;
+  if (pack_skinny(n)) { /* a weight of a few columns, as it is */
+    ATTN_ASSERT(shape_numel(&ba) == shape_numel(&batch));
+    emit_skinny(sb, o, n);
+    return;
+  }
   if (b->op == OP_PACK) { /* a weight: one product over all rows of A */
     ATTN_ASSERT(shape_numel(&ba) == shape_numel(&batch));
     emit_weight_gemm(sb, o, n);

@@ -5,6 +5,7 @@
  * are computed here and written to the C file; otherwise the generated code packs
  * at run time into the workspace. Layout (shared with the kernels' pack_b):
  *   Bp[(p * K + k) * NR + j] = B(k, p * NR + j), zero past N.
+ * A product by a weight of a few columns is not packed (pack_skinny).
  * It also sets the scratch workspace of kernels that pack operands as they run. */
 #include "attncc.h"
 
@@ -52,6 +53,17 @@ static Node *make_pack(Graph *g, Node *w, bool trans, Node *before) {
   return p;
 }
 
+/* a product by a weight with at most SKINNY_N columns, stored along K (a Linear weight,
+ * [N, K], or a [K, 1] matrix): the skinny kernel (templates/kernels.c) reads it as it is,
+ * dot products over K, instead of the GEMM's panels of NR columns, mostly zeros */
+#define SKINNY_N 8
+bool pack_skinny(const Node *n) {
+  if (n->op != OP_MATMUL || !is_weight(n->src[1]))
+    return false;
+  const int64_t N = n->shape.dim[n->shape.ndim - 1];
+  return N <= SKINNY_N && (n->trans_b || N == 1);
+}
+
 void pack_weights(Graph *g) {
   graph_prune(g);
   for (int i = 0; i < g->nnodes; i++) {
@@ -66,6 +78,8 @@ void pack_weights(Graph *g) {
       n->scratch_bytes = (int64_t)sizeof(float) * pack_floats(k, cols, g->target->gemm_nr);
       continue;
     }
+    if (pack_skinny(n))
+      continue;
     Node *p = find_pack(g, n->src[1], n->trans_b);
     if (!p) {
       p = make_pack(g, n->src[1], n->trans_b, n);

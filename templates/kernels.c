@@ -254,6 +254,51 @@ static inline float PREFIX_erf(float x) {
 
 static inline float PREFIX_sigmoid(float x) { return 1.0f / (1.0f + PREFIX_exp(-x)); }
 
+//@ skinny
+/* C[M, N] = act(A W^T + bias) + R for a product by a weight with few columns (N <= 8,
+ * compiler/pack.c's pack_skinny: the GEMM's tile would spend up to 32 / N of its FMAs on
+ * the zero columns of its panel, e.g. a Linear(64, 1) scoring 8192 rows ran at 7 GFLOP/s):
+ * W row-major [N, K] as PyTorch stores a Linear weight (a [K, 1] matrix is the same), so
+ * each output is a dot product over K, in 16 lanes for 4 rows at a time (4 independent
+ * chains to hide the FMA latency; a partial group repeats its first row, not stored).
+ * R may be C itself (each output is read before it is written). act 1 relu, 2 gelu. */
+static inline void PREFIX_gemm_skinny(int64_t M, int64_t N, int64_t K, const float *A,
+                                      int64_t lda, const float *W, float *C, int64_t ldc,
+                                      const float *bias, const float *R, int64_t ldr, int act) {
+  const int64_t k16 = K / 16 * 16;
+  for (int64_t i0 = 0; i0 < M; i0 += 4) {
+    const int64_t mr = M - i0 < 4 ? M - i0 : 4;
+    const float *a[4];
+    for (int r = 0; r < 4; r++)
+      a[r] = A + (i0 + (r < mr ? r : 0)) * lda;
+    for (int64_t j = 0; j < N; j++) {
+      const float *w = W + j * K;
+      float acc[4][16] = {{0}};
+      for (int64_t k0 = 0; k0 < k16; k0 += 16)
+        for (int r = 0; r < 4; r++)
+          for (int l = 0; l < 16; l++)
+            acc[r][l] = PREFIX_ADDMUL(acc[r][l], a[r][k0 + l], w[k0 + l]);
+      for (int64_t r = 0; r < mr; r++) {
+        for (int h = 8; h > 0; h /= 2)
+          for (int l = 0; l < h; l++)
+            acc[r][l] += acc[r][l + h];
+        float v = acc[r][0];
+        for (int64_t k = k16; k < K; k++)
+          v = PREFIX_ADDMUL(v, a[r][k], w[k]);
+        if (bias)
+          v += bias[j];
+        if (act == 1)
+          v = v < 0.0f ? 0.0f : v;
+        else if (act == 2)
+          v = 0.5f * v * (1.0f + PREFIX_erf(v * 0.70710678118654752f));
+        if (R)
+          v += R[(i0 + r) * ldr + j];
+        C[(i0 + r) * ldc + j] = v;
+      }
+    }
+  }
+}
+
 //@ rowops
 /* sum of x[0..n), accumulated in 16 lanes */
 static inline float PREFIX_row_sum(const float *x, int64_t n) {

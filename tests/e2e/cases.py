@@ -310,6 +310,18 @@ def _ops_reductions(seed):
     )
 
 
+def _ops_skinny(seed):
+    return Case(
+        name="ops_skinny",
+        lua="../tests/e2e/ops/skinny.lua",
+        defines={},
+        build=op_models.Skinny,
+        inputs=lambda g: {"x": randn(g, 2, 2000, 40), "r": randn(g, 2, 2000, 3), "v": randn(g, 7, 16)},
+        outputs=["score", "three", "eight", "nine", "col", "small"],
+        seed=seed,
+    )
+
+
 CASES = [
     # 1. FullyConnectedLayer (seed 000)
     # (2, 16, 64, LAYERS=2) would be ill-conditioned with randn * 0.2 weights: activations
@@ -415,7 +427,7 @@ CASES += [
                   ["queries", "keys"]),
 ]
 
-CASES += [_ops_reductions(seed=90)]
+CASES += [_ops_reductions(seed=90), _ops_skinny(seed=91)]
 
 _names = [c.name for c in CASES]
 assert len(_names) == len(set(_names)), "duplicate case names"

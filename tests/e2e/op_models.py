@@ -5,6 +5,7 @@ one layout each). Runs only under /usr/bin/python3 (the interpreter that has tor
 
 import torch
 import torch.nn as nn
+import torch.nn.functional as F
 
 
 class Reductions(nn.Module):
@@ -13,3 +14,20 @@ class Reductions(nn.Module):
     def forward(self, x, z):
         return (x.sum(-1), x.sum(0), x.sum(1, keepdim=True), x.mean(1), x.amax(0),
                 z.sum(1), z.amax(1), z.mean(0), x.sum((0, 2)), (x > 0).sum(1))
+
+
+class Skinny(nn.Module):
+    """tests/e2e/ops/skinny.lua"""
+
+    def __init__(self):
+        super().__init__()
+        self.score = nn.Linear(40, 1)
+        self.three = nn.Linear(40, 3)
+        self.eight = nn.Linear(40, 8, bias=False)
+        self.nine = nn.Linear(40, 9)
+        self.col = nn.Parameter(torch.empty(16, 1))
+        self.small = nn.Linear(16, 5)
+
+    def forward(self, x, r, v):
+        return (torch.relu(self.score(x)), self.three(x) + r, F.gelu(self.eight(x)), self.nine(x),
+                torch.matmul(v, self.col), self.small(v))

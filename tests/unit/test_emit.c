@@ -120,7 +120,7 @@ static void test_weights_blob(void **state) {
 static void test_runtime_params_header(void **state) {
   (void)state;
   Node *x = b_input(g, "x", shp(2, 4, 8), DT_F32);
-  Node *w = b_param(g, "layers.0.fc.weight", shp(2, 8, 8));
+  Node *w = b_param(g, "layers.0.fc.weight", shp(2, 16, 8));
   Node p = {0};
   p.op = OP_MATMUL;
   p.trans_b = true;
@@ -131,12 +131,31 @@ static void test_runtime_params_header(void **state) {
   pack_weights(g);
   memplan_run(g);
   char *hdr = capture(emit_header, false);
-  expect_in(hdr, "const float *layers_0_fc_weight; /* 'layers.0.fc.weight' [8,8] */");
+  expect_in(hdr, "const float *layers_0_fc_weight; /* 'layers.0.fc.weight' [16,8] */");
   expect_in(hdr, "const m_params *params, void *workspace);");
   char *src = capture(emit_source, false);
-  expect_in(src, "{\"layers.0.fc.weight\", 2, {8, 8}, offsetof(m_params, layers_0_fc_weight)}");
-  expect_in(src, "m_pack_b(8, 8, s0, 1, 8, y);");  /* the weight, packed at run time */
-  expect_in(src, "m_gemm(4, 8, 8, s0, 8, s1, y, 8, NULL, NULL, 8, 0);");
+  expect_in(src, "{\"layers.0.fc.weight\", 2, {16, 8}, offsetof(m_params, layers_0_fc_weight)}");
+  expect_in(src, "m_pack_b(8, 16, s0, 1, 8, y);");  /* the weight, packed at run time */
+  expect_in(src, "m_gemm(4, 16, 8, s0, 8, s1, y, 16, NULL, NULL, 16, 0);");
+}
+
+/* a weight of at most 8 columns is read as it is by the skinny kernel, not packed */
+static void test_skinny_weight_unpacked(void **state) {
+  (void)state;
+  Node *x = b_input(g, "x", shp(2, 4, 8), DT_F32);
+  Node *w = b_param(g, "fc.weight", shp(2, 8, 8));
+  Node p = {0};
+  p.op = OP_MATMUL;
+  p.trans_b = true;
+  Node *src2[2] = {x, w};
+  Node *y = node(g, p, src2, 2);
+  graph_add_output(g, "y", y);
+  g->target = target_find("generic");
+  pack_weights(g);
+  memplan_run(g);
+  char *src = capture(emit_source, false);
+  expect_in(src, "m_gemm_skinny(4, 8, 8, s0, 8, s1, y, 8, NULL, NULL, 8, 0);");
+  assert_null(strstr(src, "m_pack_b("));
 }
 
 int main(void) {
@@ -145,6 +164,7 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_broadcast_and_literals, setup, teardown),
       cmocka_unit_test_setup_teardown(test_weights_blob, setup, teardown),
       cmocka_unit_test_setup_teardown(test_runtime_params_header, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_skinny_weight_unpacked, setup, teardown),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
