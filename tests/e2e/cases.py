@@ -297,30 +297,22 @@ def _tmha(B, LQ, LK, EMBED, HEADS, seed, BATCH_FIRST=1, KDIM=0, VDIM=0, BIAS=1,
 # ======================================================================= op-level models
 # Not examples: small graphs in tests/e2e/ops/ covering one kind of op in every layout its
 # kernel handles (the lua path is relative to examples/, as the examples' are).
+def _ops(name, module, inputs, outputs, seed):
+    return Case(name="ops_" + name, lua="../tests/e2e/ops/%s.lua" % name, defines={},
+                build=module, inputs=inputs, outputs=outputs, seed=seed)
+
+
 def _ops_reductions(seed):
-    return Case(
-        name="ops_reductions",
-        lua="../tests/e2e/ops/reductions.lua",
-        defines={},
-        build=op_models.Reductions,
-        inputs=lambda g: {"x": randn(g, 3, 5, 7), "z": randn(g, 2, 9, 70)},
-        outputs=["sum_last", "sum_first", "sum_mid_keep", "mean_mid", "amax_first", "sum_wide",
-                 "amax_wide", "mean_wide_first", "sum_dims", "count_mid"],
-        seed=seed,
-    )
+    return _ops("reductions", op_models.Reductions,
+                lambda g: {"x": randn(g, 3, 5, 7), "z": randn(g, 2, 9, 70)},
+                ["sum_last", "sum_first", "sum_mid_keep", "mean_mid", "amax_first", "sum_wide",
+                 "amax_wide", "mean_wide_first", "sum_dims", "count_mid"], seed)
 
 
 def _ops_skinny(seed):
-    return Case(
-        name="ops_skinny",
-        lua="../tests/e2e/ops/skinny.lua",
-        defines={},
-        build=op_models.Skinny,
-        inputs=lambda g: {"x": randn(g, 2, 2000, 40), "r": randn(g, 2, 2000, 3), "v": randn(g, 7, 16)},
-        outputs=["score", "three", "eight", "nine", "col", "small"],
-        seed=seed,
-    )
-
+    return _ops("skinny", op_models.Skinny,
+                lambda g: {"x": randn(g, 2, 2000, 40), "r": randn(g, 2, 2000, 3), "v": randn(g, 7, 16)},
+                ["score", "three", "eight", "nine", "col", "small"], seed)
 
 CASES = [
     # 1. FullyConnectedLayer (seed 000)

@@ -117,10 +117,11 @@ static void test_weights_blob(void **state) {
   expect_in(src, "static _Alignas(64) const float m_w_bias[8]");
 }
 
-static void test_runtime_params_header(void **state) {
-  (void)state;
+/* y = x[2,4,8] * W^T for a parameter W of out x 8, packed (or not) for the generic target,
+ * planned */
+static void linear_graph(const char *name, int64_t out) {
   Node *x = b_input(g, "x", shp(2, 4, 8), DT_F32);
-  Node *w = b_param(g, "layers.0.fc.weight", shp(2, 16, 8));
+  Node *w = b_param(g, name, shp(2, out, 8));
   Node p = {0};
   p.op = OP_MATMUL;
   p.trans_b = true;
@@ -130,6 +131,11 @@ static void test_runtime_params_header(void **state) {
   g->target = target_find("generic");
   pack_weights(g);
   memplan_run(g);
+}
+
+static void test_runtime_params_header(void **state) {
+  (void)state;
+  linear_graph("layers.0.fc.weight", 16);
   char *hdr = capture(emit_header, false);
   expect_in(hdr, "const float *layers_0_fc_weight; /* 'layers.0.fc.weight' [16,8] */");
   expect_in(hdr, "const m_params *params, void *workspace);");
@@ -142,17 +148,7 @@ static void test_runtime_params_header(void **state) {
 /* a weight of at most 8 columns is read as it is by the skinny kernel, not packed */
 static void test_skinny_weight_unpacked(void **state) {
   (void)state;
-  Node *x = b_input(g, "x", shp(2, 4, 8), DT_F32);
-  Node *w = b_param(g, "fc.weight", shp(2, 8, 8));
-  Node p = {0};
-  p.op = OP_MATMUL;
-  p.trans_b = true;
-  Node *src2[2] = {x, w};
-  Node *y = node(g, p, src2, 2);
-  graph_add_output(g, "y", y);
-  g->target = target_find("generic");
-  pack_weights(g);
-  memplan_run(g);
+  linear_graph("fc.weight", 8);
   char *src = capture(emit_source, false);
   expect_in(src, "m_gemm_skinny(4, 8, 8, s0, 8, s1, y, 8, NULL, NULL, 8, 0);");
   assert_null(strstr(src, "m_pack_b("));
