@@ -404,6 +404,7 @@ static void kernels_of(const Node *n, const char **names, int *count) {
     add_pack_b(names, count);
   } else if (n->op == OP_SOFTMAX) {
     names[(*count)++] = "softmax";
+    names[(*count)++] = "softmax_rows";
     names[(*count)++] = "exp";
   } else if (op_kinds[n->op] == OK_UNARY || op_kinds[n->op] == OK_FUSED) {
     names[(*count)++] = "exp";

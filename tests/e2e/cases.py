@@ -314,6 +314,21 @@ def _ops_skinny(seed):
                 lambda g: {"x": randn(g, 2, 2000, 40), "r": randn(g, 2, 2000, 3), "v": randn(g, 7, 16)},
                 ["score", "three", "eight", "nine", "col", "small"], seed)
 
+
+def _softmax_mask(g):
+    """[4, 20, 33] bool: about a third masked; row (0, 3) and column (1, :, 5) all masked"""
+    m = torch.rand(4, 20, 33, generator=g) < 0.3
+    m[0, 3, :] = True
+    m[1, :, 5] = True
+    return m
+
+
+def _ops_softmax(seed):
+    return _ops("softmax", op_models.Softmax,
+                lambda g: {"x": randn(g, 3, 5, 7), "w": randn(g, 4, 20, 33), "mask": _softmax_mask(g)},
+                ["last", "first", "mid_log", "last_log", "wide_last", "wide_mid", "wide_log_mid",
+                 "fill_last", "sixteen", "big_mid", "big_last_log"], seed)
+
 CASES = [
     # 1. FullyConnectedLayer (seed 000)
     # (2, 16, 64, LAYERS=2) would be ill-conditioned with randn * 0.2 weights: activations
@@ -419,7 +434,7 @@ CASES += [
                   ["queries", "keys"]),
 ]
 
-CASES += [_ops_reductions(seed=90), _ops_skinny(seed=91)]
+CASES += [_ops_reductions(seed=90), _ops_skinny(seed=91), _ops_softmax(seed=92)]
 
 _names = [c.name for c in CASES]
 assert len(_names) == len(set(_names)), "duplicate case names"

@@ -31,3 +31,14 @@ class Skinny(nn.Module):
     def forward(self, x, r, v):
         return (torch.relu(self.score(x)), self.three(x) + r, F.gelu(self.eight(x)), self.nine(x),
                 torch.matmul(v, self.col), self.small(v))
+
+
+class Softmax(nn.Module):
+    """tests/e2e/ops/softmax.lua"""
+
+    def forward(self, x, w, mask):
+        wm = w.masked_fill(mask, float("-inf"))
+        return (torch.softmax(x, -1), torch.softmax(x, 0), x.log_softmax(1), x.log_softmax(-1),
+                torch.softmax(wm, -1), torch.softmax(wm, 1), wm.log_softmax(1),
+                torch.softmax(w.masked_fill(mask, -1e9), -1), torch.softmax(w.narrow(2, 0, 16), -1),
+                torch.softmax(w * 100, 1), (w * 100).log_softmax(-1))

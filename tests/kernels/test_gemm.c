@@ -23,6 +23,7 @@
  * define its own (emit picks one) */
 #define PREFIX_TARGET_SOFTMAX_ROWS
 #define PREFIX_TARGET_SOFTMAX_BLOCK
+#define PREFIX_NO_PLAIN_SOFTMAX /* it calls the softmax rows */
 #include "../../templates/kernels.c" /* PREFIX_exp, PREFIX_erf: the gelu epilogue */
 #include KERNELS
 #include "../../templates/gemm_driver.c"

@@ -3,7 +3,8 @@
  * multiple of 16), row_exp_sum with a scale inside the exponent, row_max with NaN and
  * -inf, and softmax_block (one key block of the online softmax over a block of rows: the
  * block's max, the running max and sum, the correction of the output rows and the
- * exponentials) against the same sums in double; the elementwise math (exp, tanh,
+ * exponentials) against the same sums in double; the plain softmax and log_softmax along
+ * rows and columns; the elementwise math (exp, tanh,
  * sigmoid, erf) against libm's double. Built once with kernels.c alone and once with a target file whose softmax_rows
  * section replaces kernels.c's. Prints "N passed, M failed"; exits nonzero on a failure. */
 #include <math.h>
@@ -237,8 +238,48 @@ static void check_math(void) {
   expect(specials, "exp, tanh, sigmoid, erf at infinities and NaN", 0, 0, 0);
 }
 
+/* the plain softmax and log_softmax (section softmax) of x viewed as [2, n, inner] along n,
+ * against double: contiguous rows (inner 1, the row kernels) and columns (inner > 1, up to 16
+ * at a time), scores in the tens, one row or column all -inf (NaN, as in PyTorch) */
+static void check_plain_softmax(int64_t n, int64_t inner, int log_out) {
+  static float x[2 * 40 * 40], y[2 * 40 * 40];
+  for (int64_t i = 0; i < 2 * n * inner; i++)
+    x[i] = 30.0f * frand();
+  for (int64_t r = 0; r < n; r++) /* (outer 1, column 0): all -inf */
+    x[n * inner + r * inner] = -INFINITY;
+  PREFIX_softmax(x, y, 2, n, inner, log_out);
+  double worst = 0;
+  int nan_ok = 1;
+  for (int64_t o = 0; o < 2; o++)
+    for (int64_t c = 0; c < inner; c++) {
+      const float *xc = x + o * n * inner + c, *yc = y + o * n * inner + c;
+      if (o == 1 && c == 0) {
+        for (int64_t r = 0; r < n; r++)
+          nan_ok = nan_ok && isnan(yc[r * inner]);
+        continue;
+      }
+      double m = -INFINITY, sum = 0;
+      for (int64_t r = 0; r < n; r++)
+        m = fmax(m, xc[r * inner]);
+      for (int64_t r = 0; r < n; r++)
+        sum += exp((double)xc[r * inner] - m);
+      for (int64_t r = 0; r < n; r++) {
+        double v = (double)xc[r * inner] - m;
+        v = log_out ? v - log(sum) : exp(v) / sum;
+        worst = fmax(worst, fabs(v - yc[r * inner]) / (1.0 + fabs(v)));
+      }
+    }
+  expect(nan_ok && worst < 2e-6, log_out ? "log_softmax n, inner" : "softmax n, inner", n, inner,
+         worst);
+}
+
 int main(void) {
   check_math();
+  static const int64_t sn[] = {1, 7, 16, 33}, si[] = {1, 5, 16, 37};
+  for (size_t i = 0; i < sizeof sn / sizeof *sn; i++)
+    for (size_t j = 0; j < sizeof si / sizeof *si; j++)
+      for (int log_out = 0; log_out < 2; log_out++)
+        check_plain_softmax(sn[i], si[j], log_out);
   static const int64_t ds[] = {1, 7, 16, 20, 64, 129, 300};
   for (size_t i = 0; i < sizeof ds / sizeof *ds; i++)
     for (int with_r = 0; with_r < 2; with_r++)
