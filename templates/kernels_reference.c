@@ -4,7 +4,8 @@
  * the kernels they check. Slow; never used outside `attncc debug`. Same section format
  * as kernels.c; the packed B layout is the one every target uses:
  *   Bp[(p * K + k) * NR + j] = B(k, p * NR + j), zero for columns >= N. Its empty gemm_ukr
- * section keeps out kernels.c's microkernel skeleton, which the plain GEMM does not use. */
+ * section keeps out kernels.c's microkernel skeleton, which the plain GEMM does not use,
+ * and its empty softmax_rows kernels.c's row kernels, which its softmax does not use. */
 
 //@ exp
 static inline float PREFIX_exp(float x) { return expf(x); }
@@ -60,6 +61,25 @@ static inline void PREFIX_gemm(int64_t M, int64_t N, int64_t K, const float *A, 
       C[i * ldc + j] = (float)acc;
     }
 }
+
+//@ skinny
+/* C[M, N] = act(A W^T + bias) + R, W row-major [N, K]: kernels.c's skinny product; R may
+ * be C */
+static inline void PREFIX_gemm_skinny(int64_t M, int64_t N, int64_t K, const float *A,
+                                      int64_t lda, const float *W, float *C, int64_t ldc,
+                                      const float *bias, const float *R, int64_t ldr, int act) {
+  for (int64_t i = 0; i < M; i++)
+    for (int64_t j = 0; j < N; j++) {
+      double acc = bias ? bias[j] : 0.0;
+      for (int64_t k = 0; k < K; k++)
+        acc += (double)A[i * lda + k] * W[j * K + k];
+      acc = PREFIX_gemm_act(acc, act);
+      C[i * ldc + j] = (float)(R ? acc + R[i * ldr + j] : acc);
+    }
+}
+
+//@ softmax_rows
+/* (empty: the softmax below needs no row kernels; keeps out kernels.c's) */
 
 //@ rowops
 static inline float PREFIX_row_max(const float *x, int64_t n) {

@@ -117,5 +117,16 @@ done
 "$ATTNCC" "$ROOT/examples/$M" --weights "$TMP/mha.w.safetensors" -o "$TMP/plain.c"
 grep -q debug_hook "$TMP/plain.c" "$TMP/plain.h" && bad "plain build mentions the debug hook" || ok
 
+# ---- the reference build has each kernel section the compiled build uses (a section the
+# reference file lacks comes from kernels.c, which must then build beside it): the LSTM
+# example (skinny products, a strided sum, a plain softmax) and the op-level models agree ----
+for m in lstm_attention.lua ../tests/e2e/ops/reductions.lua ../tests/e2e/ops/skinny.lua \
+         ../tests/e2e/ops/softmax.lua; do
+  n=$(basename "$m" .lua)
+  make_ref "$n" "$ROOT/examples/$m"
+  run_debug "$n" 0 "$m" --weights "$TMP/$n.w.safetensors" --ref "$TMP/$n.r.safetensors" &&
+    expect_line "$n" "debug: PASS"
+done
+
 echo "debug tests: $pass passed, $fail failed"
 [ $fail -eq 0 ]
