@@ -431,11 +431,12 @@ static void kernels_of(const Node *n, const char **names, int *count) {
 }
 
 /* does a live node use section name? gemm_common goes with any kernel (on avx512 it has the
- * e^x the row kernels use), and math with it (the generic target's GEMM epilogue calls
- * erf), as a model of reductions alone has neither a GEMM nor an elementwise op */
+ * e^x the row kernels use), and math and exp with it (the generic target's GEMM epilogue
+ * calls erf, which calls e^x), as a model of strided reductions alone has neither a GEMM
+ * nor an elementwise op */
 static bool needs_section(const Graph *g, const char *name, size_t len) {
   bool with_any = (len == 11 && !strncmp(name, "gemm_common", 11)) ||
-                  (len == 4 && !strncmp(name, "math", 4));
+                  (len == 4 && !strncmp(name, "math", 4)) || (len == 3 && !strncmp(name, "exp", 3));
   for (int i = 0; i < g->nnodes; i++) {
     const char *names[16];
     int count = 0;

@@ -221,22 +221,26 @@ static inline float PREFIX_exp(float x) {
 }
 
 //@ math
-/* tanh and erf from PREFIX_exp, branch-free so elementwise loops vectorize (glibc's
- * tanhf and erff are scalar calls). tanh: odd polynomial below 0.625, else
- * 1 - 2 / (e^(2|x|) + 1); relative error about 3e-7. erf: Abramowitz-Stegun 7.1.26
+/* tanh and erf, branch-free so elementwise loops vectorize (glibc's tanhf and erff are
+ * scalar calls). tanh(x) = x P(x^2) / Q(x^2) on |x| <= 9, where |tanh| reaches 1 in float
+ * (the clamp keeps NaN, whose comparisons are false, and takes +-inf to +-1): P and Q of
+ * degree 4 in x^2, fitted for relative error (2e-8 in exact arithmetic; 3.3e-7 at most,
+ * about 2e-7 below 3, evaluated in float), one division and no e^x: 0.36 -> 0.10 ns per
+ * value (AVX-512, 4096-value loops; the form before, an odd polynomial below 0.625 and
+ * 1 - 2 / (e^(2|x|) + 1) above, computed both and selected). erf: Abramowitz-Stegun 7.1.26
  * with e^(-x^2); absolute error below 2e-7. */
 static inline float PREFIX_tanh(float x) {
-  float a = x < 0 ? -x : x, z = x * x;
-  float p = -5.70498872745e-3f;
-  p = p * z + 2.06390887954e-2f;
-  p = p * z - 5.37397155531e-2f;
-  p = p * z + 1.33314422036e-1f;
-  p = p * z - 3.33332819422e-1f;
-  float small = p * z * x + x;
-  float big = 1.0f - 2.0f / (PREFIX_exp(2.0f * a) + 1.0f);
-  big = x < 0 ? -big : big;
-  float r = a < 0.625f ? small : big;
-  return x != x ? x : r;
+  const float c = x > 9.0f ? 9.0f : (x < -9.0f ? -9.0f : x), z = c * c;
+  float p = 1.3354474859283982e-08f, q = 7.77650484451442e-07f;
+  p = PREFIX_MULADD(p, z, 2.0609031707863323e-05f);
+  p = PREFIX_MULADD(p, z, 0.003495589829981327f);
+  p = PREFIX_MULADD(p, z, 0.13381028175354004f);
+  p = PREFIX_MULADD(p, z, 1.0f);
+  q = PREFIX_MULADD(q, z, 0.00032856338657438755f);
+  q = PREFIX_MULADD(q, z, 0.02587699331343174f);
+  q = PREFIX_MULADD(q, z, 0.4671434462070465f);
+  q = PREFIX_MULADD(q, z, 1.0f);
+  return c * p / q;
 }
 
 static inline float PREFIX_erf(float x) {

@@ -204,8 +204,8 @@ static void check_row_max(void) {
 }
 
 /* the scalar math the elementwise loops call (exp, tanh, sigmoid, erf) against double on
- * a grid over [-100, 100] (every 1/64, with the 1/64 steps' neighbours), the edges of
- * exp's range, infinities and NaN */
+ * a grid over [-100, 100] (every 1/64, with the 1/64 steps' neighbours; tanh also at small
+ * arguments down to 2^-120), the edges of exp's range, infinities and NaN */
 static void check_math(void) {
   double exp_err = 0, tanh_err = 0, sig_err = 0, erf_err = 0;
   int specials = 1;
@@ -225,8 +225,14 @@ static void check_math(void) {
       erf_err = fmax(erf_err, fabs(PREFIX_erf(x) - erf((double)x)));
     }
   }
+  for (int e = 0; e < 120; e++) /* small arguments, where tanh(x) ~ x: relative error too */
+    for (int j = 0; j < 64; j++) {
+      const float x = ldexpf(1.0f + (float)j / 64.0f, -e);
+      tanh_err = fmax(tanh_err, fabs(PREFIX_tanh(x) - tanh((double)x)) / tanh((double)x));
+      tanh_err = fmax(tanh_err, fabs(PREFIX_tanh(-x) + tanh((double)x)) / tanh((double)x));
+    }
   expect(exp_err < 3e-7, "exp relative error", 0, 0, exp_err);
-  expect(tanh_err < 6e-7, "tanh relative error", 0, 0, tanh_err);
+  expect(tanh_err < 4e-7, "tanh relative error", 0, 0, tanh_err);
   expect(sig_err < 6e-7, "sigmoid relative error", 0, 0, sig_err);
   expect(erf_err < 4e-7, "erf absolute error", 0, 0, erf_err);
   expect(specials, "exp: 0 below -87.3, inf above 88.37", 0, 0, 0);
