@@ -224,11 +224,11 @@ static inline float PREFIX_exp(float x) {
 /* tanh and erf, branch-free so elementwise loops vectorize (glibc's tanhf and erff are
  * scalar calls). tanh(x) = x P(x^2) / Q(x^2) on |x| <= 9, where |tanh| reaches 1 in float
  * (the clamp keeps NaN, whose comparisons are false, and takes +-inf to +-1): P and Q of
- * degree 4 in x^2, fitted for relative error (2e-8 in exact arithmetic; 3.3e-7 at most,
- * about 2e-7 below 3, evaluated in float), one division and no e^x: 0.36 -> 0.10 ns per
- * value (AVX-512, 4096-value loops; the form before, an odd polynomial below 0.625 and
- * 1 - 2 / (e^(2|x|) + 1) above, computed both and selected). erf: Abramowitz-Stegun 7.1.26
- * with e^(-x^2); absolute error below 2e-7. */
+ * degree 4 in x^2, fitted for relative error by tools/fit_tanh.py (2e-8 in exact
+ * arithmetic; in float 3.3e-7 at most, about 2e-7 below 3), one division and no e^x:
+ * 0.36 -> 0.10 ns per value (AVX-512, 4096-value loops; the form before, an odd polynomial
+ * below 0.625 and 1 - 2 / (e^(2|x|) + 1) above, computed both and selected). erf:
+ * Abramowitz-Stegun 7.1.26 with e^(-x^2); absolute error below 2e-7. */
 static inline float PREFIX_tanh(float x) {
   const float c = x > 9.0f ? 9.0f : (x < -9.0f ? -9.0f : x), z = c * c;
   float p = 1.3354474859283982e-08f, q = 7.77650484451442e-07f;
