@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# run.sh: the generated code of every example, at its default shape (the 12-layer BERT-base
-# encoder at 2 layers of 32 tokens: still d=768 with every GEMM block path), for --target generic
+# run.sh: the generated code of every example and op-level model (tests/e2e/ops), at its
+# default shape (the 12-layer BERT-base encoder at 2 layers of 32 tokens: still d=768 with
+# every GEMM block path), for --target generic
 # and for this machine (native), built with -fsanitize=address,undefined and run once
 # (sanitize_main.c): no sanitizer report, status 0. Then the thread determinism test
 # (determinism_main.c) on a few examples, single-threaded code and OpenMP code.
@@ -40,7 +41,7 @@ build() {
     -lm -o "$dir/exe" 2> "$dir/build.log"
 }
 
-for ex in "$ROOT"/examples/*.lua; do
+for ex in "$ROOT"/examples/*.lua "$ROOT"/tests/e2e/ops/*.lua; do
   name=$(basename "$ex" .lua)
   for target in generic native; do
     case=$name-$target
