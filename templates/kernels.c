@@ -192,11 +192,12 @@ static inline void PREFIX_pack_panels(int64_t K, int64_t N, const float *B, int6
 #endif
 
 /* e^x for float, branch-free so loops of it vectorize: range reduction by ln 2 and a
- * degree-6 polynomial (relative error about 2e-7); 0 below -87.3, +inf above 88.37, NaN
- * stays NaN (it passes through every step). n = round(x log2(e)) comes from adding
- * 1.5 * 2^23, which leaves n in the sum's low mantissa bits: no float -> int conversion,
- * and 2^n is those bits + 127 shifted into the exponent field. */
-static inline float PREFIX_exp(float x) {
+ * degree-6 polynomial (relative error about 2e-7); NaN stays NaN (it passes through every
+ * step). n = round(x log2(e)) comes from adding 1.5 * 2^23, which leaves n in the sum's low
+ * mantissa bits: no float -> int conversion, and 2^n is those bits + 127 shifted into the
+ * exponent field. Here x is clamped to [-87.3, 88.37], so the ends give 2^-126 * 1.2 and
+ * 2^127 * 1.97; PREFIX_exp makes them 0 and +inf, PREFIX_sigmoid needs only one of them. */
+static inline float PREFIX_exp_clamped(float x) {
   const float hi = 88.37f, lo = -87.3f, shifter = 0x1.8p23f;
   float xc = x > hi ? hi : (x < lo ? lo : x);
   float t = PREFIX_MULADD(xc, 1.44269504088896341f, shifter);
@@ -215,9 +216,13 @@ static inline float PREFIX_exp(float x) {
   bits = (bits + 127u) << 23; /* (n + 127) << 23, n in [-126, 127] */
   float scale;
   memcpy(&scale, &bits, sizeof scale);
-  float e = p * scale;
-  e = x < lo ? 0.0f : e;
-  return x > hi ? (float)INFINITY : e;
+  return p * scale;
+}
+
+/* e^x: 0 below -87.3, +inf above 88.37 */
+static inline float PREFIX_exp(float x) {
+  const float e = x < -87.3f ? 0.0f : PREFIX_exp_clamped(x);
+  return x > 88.37f ? (float)INFINITY : e;
 }
 
 //@ math
@@ -256,7 +261,11 @@ static inline float PREFIX_erf(float x) {
   return x != x ? x : r;
 }
 
-static inline float PREFIX_sigmoid(float x) { return 1.0f / (1.0f + PREFIX_exp(-x)); }
+/* 1 / (1 + e^-x) with one select, not e^x's two: above 87.3 the clamped e^-x (1.2e-38)
+ * gives 1 anyway; below -88.37, 0 (as before; the exact value is below 2.9e-39) */
+static inline float PREFIX_sigmoid(float x) {
+  return x < -88.37f ? 0.0f : 1.0f / (1.0f + PREFIX_exp_clamped(-x));
+}
 
 //@ skinny
 /* C[M, N] = act(A W^T + bias) + R for a product by a weight with few columns (N <= 8,
