@@ -270,6 +270,9 @@ typedef struct Target {
   int gemm_nc;                             /* its widest N block (PREFIX_GEMM_NC) */
   int gemm_bblock;                         /* floats of packed B its N blocks keep in L2 */
   const char *cflags;                      /* flags the generated code needs ("" for none) */
+  bool tile_rows;                          /* its tile of mr < MR rows touches only those
+                                              rows (stamped per height), so a partial strip
+                                              of A read in place may call it */
 } Target;
 
 const Target *target_find(const char *name); /* "native" is the compiling machine; NULL if unknown */

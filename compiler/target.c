@@ -6,15 +6,17 @@
 
 #include <string.h>
 
-/* name, kernels, driver, then the kernels' PREFIX_GEMM_NR, _MR, _NC, _BBLOCK, and flags */
+/* name, kernels, driver, then the kernels' PREFIX_GEMM_NR, _MR, _NC, _BBLOCK, flags, and
+ * whether a tile of fewer rows touches only those (the tiles PREFIX_GEMM_TILES_DEFINE
+ * stamps out per height; the portable tile computes all MR rows and stores mr) */
 static const Target targets[] = {
     {"avx512", "kernels_avx512.c", "gemm_driver.c", 32, 12, 768, 196608,
-     "-mavx512f -mavx512vl -mavx512dq -mfma"},
-    {"avx2", "kernels_avx2.c", "gemm_driver.c", 16, 6, 768, 196608, "-mavx2 -mfma"},
+     "-mavx512f -mavx512vl -mavx512dq -mfma", true},
+    {"avx2", "kernels_avx2.c", "gemm_driver.c", 16, 6, 768, 196608, "-mavx2 -mfma", true},
     /* AArch64 Advanced SIMD (every AArch64 CPU has it: no flags) */
-    {"neon", "kernels_neon.c", "gemm_driver.c", 16, 6, 512, 65536, ""},
+    {"neon", "kernels_neon.c", "gemm_driver.c", 16, 6, 512, 65536, "", true},
     /* portable C, vectorized by the compiler (2 rows on x86 without AVX, else 4) */
-    {"generic", "kernels_generic.c", "gemm_driver.c", 16, 4, 512, 131072, ""},
+    {"generic", "kernels_generic.c", "gemm_driver.c", 16, 4, 512, 131072, "", false},
 };
 
 /* every target's PREFIX_GEMM_KC (columns of a packed A chunk), _KCP (its row stride) and
