@@ -325,9 +325,8 @@ void emit_attention(StrBuf *sb, const EmitOptions *o, const Node *n) {
    * which packs it: in the examples' 16-query heads, 12 + 4 rows, that was ~ a fifth of
    * the attention) */
   const bool direct = stage && o->target->driver;
-  const char *full_only = o->target->tile_rows ? "" : xformat("          if (mr == %s_GEMM_MR)\n", P);
-  const char *in2 = o->target->tile_rows ? "" : "  "; /* the tile loop's extra indent */
-  const char *otherwise = o->target->tile_rows ? NULL : "          else\n  ";
+  const bool every_strip = direct && o->target->tile_rows; /* no GEMM call at all */
+  const char *in2 = every_strip ? "" : "  "; /* the tile loop's indent under its if */
   sb_printf(sb, "        for (int64_t i1 = 0; i1 < in; i1 += %s_GEMM_MR) {\n", P);
   sb_printf(sb, "          const int64_t mr = in - i1 < %s_GEMM_MR ? in - i1 : %s_GEMM_MR;\n", P, P);
   sb_printf(sb, "          float *ss = st + i1 * %d, *os = out + i1 * %lld;\n", ATTN_LD, dv);
@@ -346,18 +345,20 @@ void emit_attention(StrBuf *sb, const EmitOptions *o, const Node *n) {
               clean ? "              jm = km[i] - j0 < jm ? km[i] - j0 : jm;\n" : "");
   else
     sb_puts(sb, "          const int64_t js = jn;\n");
-  if (direct)
-    sb_printf(sb, "%s"
-                  "%s          for (int64_t j = 0; j < js; j += %s_GEMM_NR)\n"
+  if (direct) {
+    if (!every_strip)
+      sb_printf(sb, "          if (mr == %s_GEMM_MR)\n", P);
+    sb_printf(sb, "%s          for (int64_t j = 0; j < js; j += %s_GEMM_NR)\n"
                   "%s            %s_gemm_tile(mr, %lld, qs + i1 * %d, kp + jb * %lld + j * %lld,\n"
                   "%s                         js - j < %s_GEMM_NR ? js - j : %s_GEMM_NR, NULL, 0, ss + j, %d,\n"
                   "%s                         NULL, NULL, NULL, 0, 0);\n",
-              full_only, in2, P, in2, P, dh, ATTN_LD, (long long)kp, dh, in2, P, P, ATTN_LD, in2);
+              in2, P, in2, P, dh, ATTN_LD, (long long)kp, dh, in2, P, P, ATTN_LD, in2);
+  }
   /* a partial strip computes the whole block (js == jn): the packed V's panels are jn deep */
-  if (!direct || otherwise)
+  if (!every_strip)
     sb_printf(sb, "%s          %s_gemm(mr, js, %lld, %s + i1 * %lld, %lld, kp + jb * %lld, ss, %d, NULL, NULL, 0, 0);\n",
-              direct ? otherwise : "", P, dh, stage ? "qs" : "q", stage ? (long long)ATTN_LD : ldq,
-              stage ? (long long)ATTN_LD : ldq, (long long)kp, ATTN_LD);
+              direct ? "          else\n  " : "", P, dh, stage ? "qs" : "q",
+              stage ? (long long)ATTN_LD : ldq, stage ? (long long)ATTN_LD : ldq, (long long)kp, ATTN_LD);
   if (steps.len) { /* the chain and each row's block max in one pass, 16 lanes at a time */
     if (clean) /* jm >= js: no row of the strip masks one of its keys here */
       sb_puts(sb, "          const int chain = jm < js;\n"
@@ -385,15 +386,17 @@ void emit_attention(StrBuf *sb, const EmitOptions *o, const Node *n) {
   sb_printf(sb, "          %s_softmax_block(ss, %d, mr, js, %s, rmax + i1, rsum + 16 * i1, %s, os, %lld, %lld);\n",
             P, ATTN_LD, clean ? "chain ? bmax + i1 : NULL" : steps.len ? "bmax + i1" : "NULL", scale,
             dv, dv);
-  if (direct)
-    sb_printf(sb, "%s"
-                  "%s          for (int64_t j = 0; j < %lld; j += %s_GEMM_NR)\n"
+  if (direct) {
+    if (!every_strip)
+      sb_printf(sb, "          if (mr == %s_GEMM_MR)\n", P);
+    sb_printf(sb, "%s          for (int64_t j = 0; j < %lld; j += %s_GEMM_NR)\n"
                   "%s            %s_gemm_tile(mr, js, ss, vp + jb * %lld + j * jn, %lld - j < %s_GEMM_NR ? %lld - j : %s_GEMM_NR,\n"
                   "%s                         os + j, %lld, os + j, %lld, NULL, NULL, NULL, 0, 0);\n",
-              full_only, in2, dv, P, in2, P, (long long)vp, dv, P, dv, P, in2, dv, dv);
-  if (!direct || otherwise)
+              in2, dv, P, in2, P, (long long)vp, dv, P, dv, P, in2, dv, dv);
+  }
+  if (!every_strip)
     sb_printf(sb, "%s          %s_gemm(mr, %lld, js, ss, %d, vp + jb * %lld, os, %lld, NULL, os, %lld, 0);\n",
-              direct ? otherwise : "", P, dv, ATTN_LD, (long long)vp, dv, dv);
+              direct ? "          else\n  " : "", P, dv, ATTN_LD, (long long)vp, dv, dv);
   sb_puts(sb, "        }\n");
   sb_puts(sb, "      }\n      for (int64_t i = 0; i < in; i++) {\n");
   sb_printf(sb, "        const float inv = 1.0f / %s_lanes_sum(rsum + 16 * i);\n", P);
