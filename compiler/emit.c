@@ -98,10 +98,7 @@ static void emit_layernorm(StrBuf *sb, const EmitOptions *o, const Node *n) {
               (long long)d, r, w, b, eps.buf);
   } else { /* rows split between the threads (x, the residual and y are rows x d) */
     const long long chunk = (rows + t - 1) / t;
-    emit_parallel_for(sb, t);
-    sb_printf(sb, "  for (int t = 0; t < %d; t++) {\n", t);
-    sb_printf(sb, "    const int64_t r0 = t * %lld, r1 = r0 + %lld < %lld ? r0 + %lld : %lld;\n",
-              chunk, chunk, rows, chunk, rows);
+    emit_thread_range(sb, t, chunk, rows, "r0", "r1");
     sb_printf(sb, "    if (r0 < r1)\n      %s_layernorm(r1 - r0, %lld, s0 + r0 * %lld, %s, %s, %s, %s, "
                   "y + r0 * %lld);\n  }\n", o->prefix, (long long)d, (long long)d,
               n->residual ? xformat("%s + r0 * %lld", r, (long long)d) : "NULL", w, b, eps.buf,

@@ -139,19 +139,14 @@ static void emit_weight_gemm(StrBuf *sb, const EmitOptions *o, const Node *n) {
   }
   const char *ws = wsn > 0 ? xformat(", scratch + t * %lld, %lld", (long long)wsn, (long long)wsn) : "";
   const char *fn = wsn > 0 ? "gemm_ws" : "gemm";
-  emit_parallel_for(sb, s.parts);
-  sb_printf(sb, "  for (int t = 0; t < %d; t++) {\n", s.parts);
   if (s.by_rows) {
-    sb_printf(sb, "    const int64_t m0 = t * %lld, m1 = m0 + %lld < %lld ? m0 + %lld : %lld;\n",
-              (long long)s.chunk, (long long)s.chunk, (long long)rows, (long long)s.chunk,
-              (long long)rows);
+    emit_thread_range(sb, s.parts, s.chunk, rows, "m0", "m1");
     sb_printf(sb, "    if (m0 < m1)\n      %s_%s(m1 - m0, %lld, %lld, s0 + m0 * %lld, %lld, s1, "
                   "y + m0 * %lld, %lld, %s%s);\n", o->prefix, fn, (long long)N, (long long)K,
               (long long)K, (long long)K, (long long)N, (long long)N,
               epilogue_args(n, xformat("m0 * %lld", (long long)ldr), ldr), ws);
   } else { /* few rows: split the column panels */
-    sb_printf(sb, "    const int64_t n0 = t * %lld, n1 = n0 + %lld < %lld ? n0 + %lld : %lld;\n",
-              (long long)s.chunk, (long long)s.chunk, (long long)N, (long long)s.chunk, (long long)N);
+    emit_thread_range(sb, s.parts, s.chunk, N, "n0", "n1");
     const char *bias = epilogue_ptr(n, n->bias, n->bias_offset, "n0");
     const char *res = epilogue_ptr(n, n->residual, n->res_offset, "n0");
     sb_printf(sb, "    if (n0 < n1)\n      %s_%s(%lld, n1 - n0, %lld, s0, %lld, s1 + n0 * %lld, "
@@ -178,10 +173,7 @@ static void emit_skinny(StrBuf *sb, const EmitOptions *o, const Node *n) {
               epilogue_args(n, NULL, ldr));
     return;
   }
-  emit_parallel_for(sb, parts);
-  sb_printf(sb, "  for (int t = 0; t < %d; t++) {\n", parts);
-  sb_printf(sb, "    const int64_t m0 = t * %lld, m1 = m0 + %lld < %lld ? m0 + %lld : %lld;\n",
-            chunk, chunk, (long long)rows, chunk, (long long)rows);
+  emit_thread_range(sb, parts, chunk, rows, "m0", "m1");
   sb_printf(sb, "    if (m0 < m1)\n      %s_gemm_skinny(m1 - m0, %lld, %lld, s0 + m0 * %lld, %lld, "
                 "s1, y + m0 * %lld, %lld, %s);\n  }\n", o->prefix, (long long)N, (long long)K,
             (long long)K, (long long)K, (long long)N, (long long)N,

@@ -31,6 +31,10 @@ const char *emit_index_expr(const Operand *op, int ndim);
 void emit_collapse(Shape *iter, Operand *ops, int nops);
 /* "#pragma omp parallel for" for a loop over threads, when OpenMP is on */
 void emit_parallel_for(StrBuf *sb, int threads);
+/* "#pragma omp parallel for", "for (int t = 0; t < parts; t++) {" and thread t's range
+ * [lo, hi) of `total` items in chunks of `chunk`; the caller writes the body and the brace */
+void emit_thread_range(StrBuf *sb, int parts, int64_t chunk, int64_t total, const char *lo,
+                       const char *hi);
 /* the kernels that are one strided loop nest (several, for a concatenation) */
 void emit_elementwise(StrBuf *sb, const Node *n, int threads);
 void emit_fused(StrBuf *sb, const Node *n, int threads);

@@ -115,6 +115,17 @@ void emit_parallel_for(StrBuf *sb, int threads) {
                 "#endif\n", threads);
 }
 
+/* "#pragma omp parallel for", "for (int t = 0; t < parts; t++) {" and thread t's range
+ * [lo, hi) of `total` items in chunks of `chunk`; the caller writes the body and the brace */
+void emit_thread_range(StrBuf *sb, int parts, int64_t chunk, int64_t total, const char *lo,
+                       const char *hi) {
+  emit_parallel_for(sb, parts);
+  sb_printf(sb, "  for (int t = 0; t < %d; t++) {\n", parts);
+  sb_printf(sb, "    const int64_t %s = t * %lld, %s = %s + %lld < %lld ? %s + %lld : %lld;\n", lo,
+            (long long)chunk, hi, lo, (long long)chunk, (long long)total, lo, (long long)chunk,
+            (long long)total);
+}
+
 #define MIN_PARALLEL_ELEMENTS 4096 /* an elementwise loop is split between threads from here */
 
 /* The loop headers over a (collapsed) iteration shape: for (i0..) for (i1..). With
