@@ -332,6 +332,8 @@ bool attention_has_constant_mask(const Node *n);
 int64_t emit_attention_scratch(const Node *n, int gemm_nr, int threads); /* bytes it needs */
 /* bytes of scratch a matmul by a packed weight needs (its GEMM's packed-A workspace) */
 int64_t emit_weight_gemm_scratch(const Node *n, const Target *t, int threads);
+/* bytes of scratch a product of two activations needs (its right operand packed, per thread) */
+int64_t emit_batched_gemm_scratch(const Node *n, int gemm_nr, int threads);
 bool emit_uses_word(const char *text, const char *word); /* word occurs as an identifier */
 
 // emit_weights.c

@@ -123,11 +123,30 @@ static void outer_inner(const Shape *s, int axis, int64_t *outer, int64_t *len, 
   *len = s->dim[axis];
 }
 
+#define MIN_PARALLEL_SOFTMAX 16384 /* values from which a softmax or reduction is split */
+
+/* the threads a kernel over `outer` independent slices of `values` values in all runs on:
+ * the slices split in equal chunks, as elementwise loops split their outer dim */
+static int outer_threads(int threads, int64_t outer, int64_t values) {
+  return threads > 1 && outer >= 2 && values >= MIN_PARALLEL_SOFTMAX
+             ? (outer < threads ? (int)outer : threads)
+             : 1;
+}
+
 static void emit_softmax(StrBuf *sb, const EmitOptions *o, const Node *n) {
   int64_t outer, len, inner;
   outer_inner(&n->shape, n->axis, &outer, &len, &inner);
-  sb_printf(sb, "  %s_softmax(s0, y, %lld, %lld, %lld, %d);\n", o->prefix, (long long)outer,
-            (long long)len, (long long)inner, n->log ? 1 : 0);
+  const int t = outer_threads(o->threads, outer, shape_numel(&n->shape));
+  if (t == 1) {
+    sb_printf(sb, "  %s_softmax(s0, y, %lld, %lld, %lld, %d);\n", o->prefix, (long long)outer,
+              (long long)len, (long long)inner, n->log ? 1 : 0);
+    return;
+  }
+  const long long slice = (long long)(len * inner);
+  emit_thread_range(sb, t, (outer + t - 1) / t, outer, "o0", "o1");
+  sb_printf(sb, "    if (o0 < o1)\n      %s_softmax(s0 + o0 * %lld, y + o0 * %lld, o1 - o0, %lld, "
+                "%lld, %d);\n  }\n", o->prefix, slice, slice, (long long)len, (long long)inner,
+            n->log ? 1 : 0);
 }
 
 /* a float reduction along contiguous rows: the vectorized row kernels */
@@ -141,11 +160,19 @@ static void emit_reduce(StrBuf *sb, const EmitOptions *o, const Node *n) {
   const Node *a = n->src[0];
   int64_t outer, len, inner;
   outer_inner(&a->shape, n->axis, &outer, &len, &inner);
+  const int t = outer_threads(o->threads, outer, shape_numel(&a->shape));
+  const char *loop = "  for (int64_t o = 0; o < %lld; o++)\n";
+  if (t > 1) { /* thread t: its chunk of the outer index */
+    emit_thread_range(sb, t, (outer + t - 1) / t, outer, "o0", "o1");
+    loop = "  for (int64_t o = o0; o < o1; o++)\n";
+  }
   if (row_reduce(n)) {
-    sb_printf(sb, "  for (int64_t o = 0; o < %lld; o++)\n", (long long)outer);
+    sb_printf(sb, loop, (long long)outer);
     sb_printf(sb, "    y[o] = %s_row_%s(s0 + o * %lld, %lld)%s;\n", o->prefix,
               n->op == OP_AMAX ? "max" : "sum", (long long)len, (long long)len,
               n->op == OP_MEAN ? xformat(" / %lld.0f", (long long)len) : "");
+    if (t > 1)
+      sb_puts(sb, "  }\n");
     return;
   }
   /* along a strided axis: per outer index, the inner columns in chunks of up to 64
@@ -156,7 +183,7 @@ static void emit_reduce(StrBuf *sb, const EmitOptions *o, const Node *n) {
   const char *acc_t = dtype_ctype(n->dtype == DT_F32 ? DT_F32 : DT_I32);
   const long long ch = inner < 64 ? inner : 64, col = (long long)inner, rows = (long long)len;
   const bool whole = inner % ch == 0; /* every chunk full: a constant trip count */
-  sb_printf(sb, "  for (int64_t o = 0; o < %lld; o++)\n", (long long)outer);
+  sb_printf(sb, loop, (long long)outer);
   sb_printf(sb, "    for (int64_t i0 = 0; i0 < %lld; i0 += %lld) {\n", col, ch);
   if (whole)
     sb_printf(sb, "      const int64_t ni = %lld;\n", ch);
@@ -181,6 +208,8 @@ static void emit_reduce(StrBuf *sb, const EmitOptions *o, const Node *n) {
   else
     sb_printf(sb, "        y[o * %lld + i0 + i] = (%s)acc[i];\n", col, dtype_ctype(n->dtype));
   sb_puts(sb, "    }\n");
+  if (t > 1)
+    sb_puts(sb, "  }\n");
 }
 
 static void emit_gather(StrBuf *sb, const Node *n) {

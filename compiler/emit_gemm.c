@@ -180,6 +180,36 @@ static void emit_skinny(StrBuf *sb, const EmitOptions *o, const Node *n) {
             epilogue_args(n, xformat("m0 * %lld", (long long)ldr), ldr));
 }
 
+/* A product of two activations: its batch items (every dim but the last two), and the
+ * threads it runs on: the items are split between them when there are two or more and
+ * enough work. */
+static int64_t batched_items(const Node *n) {
+  const int64_t mn = n->shape.dim[n->shape.ndim - 2] * n->shape.dim[n->shape.ndim - 1];
+  return mn > 0 ? shape_numel(&n->shape) / mn : 0;
+}
+
+static int batched_gemm_threads(const Node *n, int threads) {
+  const Node *a = n->src[0];
+  const int64_t items = batched_items(n), K = a->shape.dim[a->shape.ndim - 1];
+  const int64_t flops = 2 * shape_numel(&n->shape) * K;
+  if (threads <= 1 || items < 2 || flops < MIN_PARALLEL_FLOPS)
+    return 1;
+  return items < threads ? (int)items : threads;
+}
+
+/* floats of the right operand packed for one product (each thread's own, on whole cache
+ * lines, when it is split) */
+static int64_t batched_pack_floats(const Node *n, int nr, int parts) {
+  const Node *a = n->src[0];
+  const int64_t f = pack_floats(a->shape.dim[a->shape.ndim - 1], n->shape.dim[n->shape.ndim - 1], nr);
+  return parts > 1 ? (f + 15) / 16 * 16 : f;
+}
+
+int64_t emit_batched_gemm_scratch(const Node *n, int nr, int threads) {
+  const int parts = batched_gemm_threads(n, threads);
+  return (int64_t)sizeof(float) * batched_pack_floats(n, nr, parts) * parts;
+}
+
 void emit_matmul(StrBuf *sb, const EmitOptions *o, const Node *n) {
   const Node *a = n->src[0], *b = n->src[1];
   int64_t M = n->shape.dim[n->shape.ndim - 2], N = n->shape.dim[n->shape.ndim - 1];
@@ -212,20 +242,43 @@ void emit_matmul(StrBuf *sb, const EmitOptions *o, const Node *n) {
     ops[2].stride[d] = sbs[d] * K * N;
   }
   emit_collapse(&batch, ops, 3);
-  for (int d = 0; d < batch.ndim; d++)
-    sb_printf(sb, "%*sfor (int64_t i%d = 0; i%d < %lld; i%d++) {\n", 2 * d + 2, "", d, d,
-              (long long)batch.dim[d], d);
+  const int parts = batched_gemm_threads(n, o->threads);
   int ind = 2 * batch.ndim + 2;
+  const char *packed = "scratch";
+  if (parts == 1) {
+    for (int d = 0; d < batch.ndim; d++)
+      sb_printf(sb, "%*sfor (int64_t i%d = 0; i%d < %lld; i%d++) {\n", 2 * d + 2, "", d, d,
+                (long long)batch.dim[d], d);
+  } else { /* thread t: its chunk of the batch items b, each its indices i0, i1, ... */
+    const int64_t items = batched_items(n);
+    emit_thread_range(sb, parts, (items + parts - 1) / parts, items, "b0", "b1");
+    sb_printf(sb, "    float *const pb = scratch + t * %lld;\n",
+              (long long)batched_pack_floats(n, o->target->gemm_nr, parts));
+    sb_puts(sb, "    for (int64_t b = b0; b < b1; b++) {\n");
+    int64_t below = items;
+    for (int d = 0; d < batch.ndim; d++) {
+      below /= batch.dim[d];
+      const char *q = below > 1 ? xformat("b / %lld", (long long)below) : "b";
+      sb_printf(sb, "      const int64_t i%d = %s%s%s;\n", d, d ? "(" : "", q,
+                d ? xformat(") %% %lld", (long long)batch.dim[d]) : "");
+    }
+    packed = "pb";
+    ind = 6;
+  }
   /* B(k, n) of a [K, N] matrix, or of [N, K] read transposed */
   int64_t ldb_k = n->trans_b ? 1 : N, ldb_n = n->trans_b ? K : 1;
-  sb_printf(sb, "%*s%s_pack_b(%lld, %lld, s1 + %s, %lld, %lld, scratch);\n", ind, "", o->prefix,
+  sb_printf(sb, "%*s%s_pack_b(%lld, %lld, s1 + %s, %lld, %lld, %s);\n", ind, "", o->prefix,
             (long long)K, (long long)N, emit_index_expr(&ops[2], batch.ndim), (long long)ldb_k,
-            (long long)ldb_n);
+            (long long)ldb_n, packed);
   const char *coff = emit_index_expr(&ops[0], batch.ndim);
-  sb_printf(sb, "%*s%s_gemm(%lld, %lld, %lld, s0 + %s, %lld, scratch, y + %s, %lld, %s);\n", ind,
+  sb_printf(sb, "%*s%s_gemm(%lld, %lld, %lld, s0 + %s, %lld, %s, y + %s, %lld, %s);\n", ind,
             "", o->prefix, (long long)M, (long long)N, (long long)K,
-            emit_index_expr(&ops[1], batch.ndim), (long long)K, coff, (long long)N,
+            emit_index_expr(&ops[1], batch.ndim), (long long)K, packed, coff, (long long)N,
             epilogue_args(n, coff, N));
+  if (parts > 1) {
+    sb_puts(sb, "    }\n  }\n");
+    return;
+  }
   for (int d = batch.ndim - 1; d >= 0; d--)
     sb_printf(sb, "%*s}\n", 2 * d + 2, "");
 }

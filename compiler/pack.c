@@ -73,9 +73,7 @@ void pack_weights(Graph *g) {
     if (!n->live || n->op != OP_MATMUL)
       continue;
     if (!is_weight(n->src[1])) { /* packed per product into the kernel's scratch */
-      int64_t k = n->src[0]->shape.dim[n->src[0]->shape.ndim - 1];
-      int64_t cols = n->shape.dim[n->shape.ndim - 1];
-      n->scratch_bytes = (int64_t)sizeof(float) * pack_floats(k, cols, g->target->gemm_nr);
+      n->scratch_bytes = emit_batched_gemm_scratch(n, g->target->gemm_nr, g->threads);
       continue;
     }
     if (pack_skinny(n))

@@ -304,9 +304,10 @@ def _ops(name, module, inputs, outputs, seed):
 
 def _ops_reductions(seed):
     return _ops("reductions", op_models.Reductions,
-                lambda g: {"x": randn(g, 3, 5, 7), "z": randn(g, 2, 9, 70)},
+                lambda g: {"x": randn(g, 3, 5, 7), "z": randn(g, 2, 9, 70), "u": randn(g, 4, 33, 130)},
                 ["sum_last", "sum_first", "sum_mid_keep", "mean_mid", "amax_first", "sum_wide",
-                 "amax_wide", "mean_wide_first", "sum_dims", "count_mid"], seed)
+                 "amax_wide", "mean_wide_first", "sum_dims", "count_mid", "sum_split",
+                 "amax_split"], seed)
 
 
 def _ops_skinny(seed):
@@ -325,9 +326,11 @@ def _softmax_mask(g):
 
 def _ops_softmax(seed):
     return _ops("softmax", op_models.Softmax,
-                lambda g: {"x": randn(g, 3, 5, 7), "w": randn(g, 4, 20, 33), "mask": _softmax_mask(g)},
+                lambda g: {"x": randn(g, 3, 5, 7), "w": randn(g, 4, 20, 33), "mask": _softmax_mask(g),
+                           "u": randn(g, 5, 40, 90)},
                 ["last", "first", "mid_log", "last_log", "wide_last", "wide_mid", "wide_log_mid",
-                 "fill_last", "sixteen", "big_mid", "big_last_log"], seed)
+                 "fill_last", "sixteen", "big_mid", "big_last_log", "split_last",
+                 "split_log_mid"], seed)
 
 CASES = [
     # 1. FullyConnectedLayer (seed 000)
@@ -389,11 +392,17 @@ CASES = [
     _mha(3, 7, 9, 36, 3, MASK=1, seed=61, MASK_DTYPE="bool", kind="allmasked"),
     _mha(1, 1, 1, 20, 2, MASK=0, seed=62),
     _mha(1, 129, 129, 20, 4, MASK=2, seed=63),
+    # big enough that --threads 2 splits the score and value products' 8 batch items (and
+    # the softmax's rows) between the threads
+    _mha(2, 64, 80, 128, 4, MASK=1, seed=64),
     # 8. torch.nn.MultiheadAttention (seed 004)
     _tmha(2, 16, 16, 64, 4, seed=70, BATCH_FIRST=1, KEY_PADDING_MASK=1),
     _tmha(3, 7, 7, 36, 3, seed=71, BATCH_FIRST=0, KEY_PADDING_MASK=1, ATTN_MASK=1),
     _tmha(2, 5, 9, 20, 4, seed=72, BATCH_FIRST=1, KDIM=12, VDIM=28, ATTN_MASK=2, AVERAGE=0),
     _tmha(1, 1, 1, 20, 2, seed=73, BATCH_FIRST=0, BIAS=0, NEED_WEIGHTS=0),
+    # --threads 2: 9 batch items of the score and value products split 5 + 4, the mean of
+    # the weights over heads split by batch (2 + 1)
+    _tmha(3, 60, 70, 96, 3, seed=74, BATCH_FIRST=1, KEY_PADDING_MASK=1),
 ]
 
 

@@ -11,9 +11,9 @@ import torch.nn.functional as F
 class Reductions(nn.Module):
     """tests/e2e/ops/reductions.lua"""
 
-    def forward(self, x, z):
+    def forward(self, x, z, u):
         return (x.sum(-1), x.sum(0), x.sum(1, keepdim=True), x.mean(1), x.amax(0),
-                z.sum(1), z.amax(1), z.mean(0), x.sum((0, 2)), (x > 0).sum(1))
+                z.sum(1), z.amax(1), z.mean(0), x.sum((0, 2)), (x > 0).sum(1), u.sum(-1), u.amax(1))
 
 
 class Skinny(nn.Module):
@@ -36,9 +36,10 @@ class Skinny(nn.Module):
 class Softmax(nn.Module):
     """tests/e2e/ops/softmax.lua"""
 
-    def forward(self, x, w, mask):
+    def forward(self, x, w, mask, u):
         wm = w.masked_fill(mask, float("-inf"))
         return (torch.softmax(x, -1), torch.softmax(x, 0), x.log_softmax(1), x.log_softmax(-1),
                 torch.softmax(wm, -1), torch.softmax(wm, 1), wm.log_softmax(1),
                 torch.softmax(w.masked_fill(mask, -1e9), -1), torch.softmax(w.narrow(2, 0, 16), -1),
-                torch.softmax(w * 100, 1), (w * 100).log_softmax(-1))
+                torch.softmax(w * 100, 1), (w * 100).log_softmax(-1), torch.softmax(u, -1),
+                u.log_softmax(1))
