@@ -1,9 +1,9 @@
 /* pack.c: prepares the kernels' data. Weights are constants, so the GEMM kernel's packed layout is made once.
- * For every matmul whose right operand is a parameter or constant (a Linear weight,
- * transposed or not), a PACK node is inserted before its first user; one PACK
- * serves every matmul of the same matrix. With embedded weights the packed values
- * are computed here and written to the C file; otherwise the generated code packs
- * at run time into the workspace. Layout (shared with the kernels' pack_b):
+ * For every matmul whose right operand is one matrix for all its batch items (a Linear
+ * weight, transposed or not, or a matrix computed from one), a PACK node is inserted
+ * before its first user; one PACK serves every matmul of the same matrix. With embedded
+ * weights the packed values of a weight are computed here and written to the C file;
+ * otherwise the generated code packs at run time into the workspace. Layout (shared with the kernels' pack_b):
  *   Bp[(p * K + k) * NR + j] = B(k, p * NR + j), zero past N.
  * A product by a weight of a few columns is not packed (pack_skinny).
  * It also sets the scratch workspace of kernels that pack operands as they run. */
@@ -21,8 +21,12 @@ void pack_matrix(int64_t k, int64_t n, const float *b, int64_t ldb_k, int64_t ld
       }
 }
 
+/* a matrix the GEMM can take packed: one [K, N] (or [N, K]) float matrix for every batch
+ * item of the product */
+static bool is_matrix(const Node *n) { return n->shape.ndim == 2 && n->dtype == DT_F32; }
+
 static bool is_weight(const Node *n) {
-  return (n->op == OP_PARAM || n->op == OP_CONST) && n->shape.ndim == 2 && n->dtype == DT_F32;
+  return (n->op == OP_PARAM || n->op == OP_CONST) && is_matrix(n);
 }
 
 static Node *find_pack(Graph *g, Node *w, bool trans) {
@@ -72,7 +76,11 @@ void pack_weights(Graph *g) {
       n->scratch_bytes = emit_attention_scratch(n, g->target->gemm_nr, g->threads);
     if (!n->live || n->op != OP_MATMUL)
       continue;
-    if (!is_weight(n->src[1])) { /* packed per product into the kernel's scratch */
+    /* A weight, or any other matrix shared by the batch items (e.g. a slice of a weight,
+     * with weights loaded at run time): packed once by a PACK before the product (at compile
+     * time when its values are known), one GEMM over every row of A. An operand with batch
+     * dims of its own is packed per product, into the kernel's scratch. */
+    if (!is_matrix(n->src[1])) {
       n->scratch_bytes = emit_batched_gemm_scratch(n, g->target->gemm_nr, g->threads);
       continue;
     }

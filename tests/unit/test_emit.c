@@ -117,11 +117,13 @@ static void test_weights_blob(void **state) {
   expect_in(src, "static _Alignas(64) const float m_w_bias[8]");
 }
 
-/* y = x[2,4,8] * W^T for a parameter W of out x 8, packed (or not) for the generic target,
- * planned */
-static void linear_graph(const char *name, int64_t out) {
-  Node *x = b_input(g, "x", shp(2, 4, 8), DT_F32);
+/* y = x[4,8] * W^T for a parameter W of out x 8 (computed: x[2,4,8] * tanh(W)^T), packed
+ * (or not) for the generic target, planned */
+static void product_graph(const char *name, int64_t out, bool computed) {
+  Node *x = b_input(g, "x", computed ? shp(3, 2, 4, 8) : shp(2, 4, 8), DT_F32);
   Node *w = b_param(g, name, shp(2, out, 8));
+  if (computed)
+    w = b_op1(g, OP_TANH, w);
   Node p = {0};
   p.op = OP_MATMUL;
   p.trans_b = true;
@@ -132,6 +134,8 @@ static void linear_graph(const char *name, int64_t out) {
   pack_weights(g);
   memplan_run(g);
 }
+
+static void linear_graph(const char *name, int64_t out) { product_graph(name, out, false); }
 
 static void test_runtime_params_header(void **state) {
   (void)state;
@@ -154,6 +158,17 @@ static void test_skinny_weight_unpacked(void **state) {
   assert_null(strstr(src, "m_pack_b("));
 }
 
+/* a computed matrix shared by the batch items is packed once (a PACK kernel), and one GEMM
+ * runs over every row of x (2 x 4), not a pack and a GEMM per batch item */
+static void test_shared_matrix_packed_once(void **state) {
+  (void)state;
+  product_graph("w", 16, true);
+  char *src = capture(emit_source, false);
+  assert_int_equal(count(src, "m_pack_b(8, 16, s0, 1, 8, y);"), 1);
+  expect_in(src, "m_gemm(8, 16, 8, s0, 8, s1, y, 16, NULL, NULL, 16, 0);");
+  assert_null(strstr(src, ", scratch);")); /* no per-product packing */
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test_setup_teardown(test_kernels_shared, setup, teardown),
@@ -161,6 +176,7 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_weights_blob, setup, teardown),
       cmocka_unit_test_setup_teardown(test_runtime_params_header, setup, teardown),
       cmocka_unit_test_setup_teardown(test_skinny_weight_unpacked, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_shared_matrix_packed_once, setup, teardown),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
