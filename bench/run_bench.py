@@ -59,6 +59,10 @@ options:
                        but the weights are then packed inside every timed call)
   --attncc-flags STR   replaces ATTNCC_EXTRA below, e.g. --attncc-flags '' or
                        --attncc-flags '--target avx2 --threads {threads}'
+  --odd-shapes         instead of the issue's cases, the examples at shapes a user might
+                       bring (odd lengths, batches, widths, masks, attention weights as an
+                       output): no shape should fall off a cliff against PyTorch; --filter
+                       and --list select from these
   --list               print the cases (name, model, defines, GFLOP) and exit
   --keep               keep the temporary directory (printed)
   -v                   print every attncc command line and its output
@@ -190,12 +194,13 @@ class BenchCase:
     quick: bool = False              # in the --quick subset
     gemm: bool = False               # also timed with numpy.dot(x, weight)
     default_shape: bool = False      # defines must equal the model file's defaults
+    odd: bool = False                # in the --odd-shapes group (not the default run)
 
 
-def _from_e2e(name, c, flops, quick=False, default_shape=False):
+def _from_e2e(name, c, flops, quick=False, default_shape=False, odd=False):
     return BenchCase(name=name, lua="examples/" + c.lua, defines=dict(c.defines), build=c.build,
                      inputs=c.inputs, outputs=list(c.outputs), flops=flops, seed=c.seed,
-                     call=c.call, quick=quick, default_shape=default_shape)
+                     call=c.call, quick=quick, default_shape=default_shape, odd=odd)
 
 
 def _gemm(M, K, N, quick=False):
@@ -251,8 +256,59 @@ def all_cases():
     cs.append(_gemm(128, 256, 768, quick=True))
     cs.append(_gemm(512, 768, 3072))
     cs.append(_gemm(128, 64, 128, quick=True))
+    cs += odd_shape_cases()
     names = [c.name for c in cs]
     assert len(names) == len(set(names)), "duplicate case names"
+    return cs
+
+
+def odd_shape_cases():
+    """--odd-shapes: the examples at shapes a user might bring rather than the issue's (odd
+    sequence lengths, batches, widths; masks; models that output their attention weights,
+    which are not fused): a check that no shape falls off a cliff against PyTorch, on 1 or
+    more threads. Not in the default run."""
+    def odd(name, c, flops):
+        cs.append(_from_e2e("odd_" + name, c, flops, odd=True))
+    cs = []
+    odd("block_d512_h8_s100", E._tb(1, 100, 100, 512, 8, 4, MASK=0, seed=501), flops_block(1, 100, 100, 512, 8, 4))
+    odd("block_d384_h6_s197_b2", E._tb(2, 197, 197, 384, 6, 4, MASK=0, seed=502),
+        flops_block(2, 197, 197, 384, 6, 4))
+    odd("block_d256_h4_s77_b3_pad", E._tb(3, 77, 77, 256, 4, 4, MASK=1, seed=503),
+        flops_block(3, 77, 77, 256, 4, 4))
+    odd("block_d64_h4_s33_b8", E._tb(8, 33, 33, 64, 4, 4, MASK=0, seed=504), flops_block(8, 33, 33, 64, 4, 4))
+    odd("block_d1024_h16_s64", E._tb(1, 64, 64, 1024, 16, 4, MASK=0, seed=505),
+        flops_block(1, 64, 64, 1024, 16, 4))
+    odd("block_d128_h2_s1", E._tb(1, 1, 1, 128, 2, 4, MASK=0, seed=506), flops_block(1, 1, 1, 128, 2, 4))
+    odd("block_causal_d256_h8_s300_b2", E._tb(2, 300, 300, 256, 8, 4, MASK=3, seed=507),
+        flops_block(2, 300, 300, 256, 8, 4, causal=True))
+    odd("einsum_n2_q128_e256_h8_pad", E._sa(2, 128, 128, 256, 8, MASK=1, seed=508),
+        flops_block(2, 128, 128, 256, 8, 0, ffn=False))
+    odd("einsum_q100_k300_e512_h8", E._sa(1, 100, 300, 512, 8, MASK=0, seed=509),
+        flops_block(1, 100, 300, 512, 8, 0, ffn=False))
+    odd("fc_b4_s128_d256_l2", E._fc(4, 128, 256, 2, seed=510), flops_fc(4, 128, 256, 2))
+    odd("fc_b1_s50_d100_l3", E._fc(1, 50, 100, 3, seed=511), flops_fc(1, 50, 100, 3))
+    odd("lstm_b8_s50_e100_h128_l2", E._lstm(8, 50, 100, 128, 2, 10, seed=512), flops_lstm(8, 50, 100, 128, 2, 10))
+    odd("lstm_b1_s200_e300_h256", E._lstm(1, 200, 300, 256, 1, 3, seed=513), flops_lstm(1, 200, 300, 256, 1, 3))
+    odd("lstm_b32_s30_e64_h512_l2", E._lstm(32, 30, 64, 512, 2, 4, seed=514), flops_lstm(32, 30, 64, 512, 2, 4))
+    odd("timesformer_b4_t50_d384_h6", E._tsf(4, 50, 384, 6, WITH_QKV=1, seed=515), flops_tsf(4, 50, 384, 6))
+    odd("timesformer_t197_d384_h6_noqkv", E._tsf(1, 197, 384, 6, WITH_QKV=0, seed=516),
+        flops_tsf(1, 197, 384, 6, with_qkv=False))
+    odd("d2l_b4_q50_k70_hid256_h8", E._d2l(4, 50, 70, 100, 120, 140, 256, 8, BIAS=1, VL=1, seed=517,
+                                            valid_lens=[70, 33, 1, 50]),
+        flops_d2l(4, 50, 70, 100, 120, 140, 256, 8))
+    odd("d2l_b2_q64_hid128_h4_perquery", E._d2l(2, 64, 64, 64, 64, 64, 128, 4, BIAS=0, VL=2, seed=518,
+                                                 valid_lens=[[i % 64 + 1 for i in range(64)]] * 2),
+        flops_d2l(2, 64, 64, 64, 64, 64, 128, 4))
+    odd("mha_weights_b4_q128_d256_h8_causal", E._mha(4, 128, 128, 256, 8, MASK=2, seed=519),
+        flops_mha(4, 128, 128, 256, 8))
+    odd("mha_weights_q512_d512_h8_pad", E._mha(1, 512, 512, 512, 8, MASK=1, seed=520), flops_mha(1, 512, 512, 512, 8))
+    odd("torch_mha_weights_b4_q100_k120_e256_h8", E._tmha(4, 100, 120, 256, 8, seed=521, KEY_PADDING_MASK=1),
+        flops_mha(4, 100, 120, 256, 8))
+    odd("torch_mha_b2_q256_e512_h8_causal", E._tmha(2, 256, 256, 512, 8, seed=522, ATTN_MASK=1, NEED_WEIGHTS=0),
+        flops_mha(2, 256, 256, 512, 8))
+    odd("torch_mha_perhead_b3_q64_k80_kv", E._tmha(3, 64, 80, 192, 6, seed=523, BATCH_FIRST=0, KDIM=100,
+                                                    VDIM=50, AVERAGE=0),
+        flops_mha(3, 64, 80, 192, 6, kdim=100, vdim=50))
     return cs
 
 
@@ -784,6 +840,7 @@ class Opts:
     list_only = False
     keep = False
     verbose = False
+    odd = False
     timeout = 1800.0
 
 
@@ -828,6 +885,8 @@ def parse_args(argv):
             o.runtime_weights = True
         elif a == "--attncc-flags":
             o.attncc_flags = shlex.split(val())
+        elif a == "--odd-shapes":
+            o.odd = True
         elif a == "--list":
             o.list_only = True
         elif a == "--keep":
@@ -854,9 +913,10 @@ def parse_args(argv):
 
 
 def select(opts):
+    group = [c for c in CASES if c.odd == opts.odd]
     if opts.filters:
-        return [c for c in CASES if any(f in c.name for f in opts.filters)]
-    return [c for c in CASES if c.quick or not opts.quick]
+        return [c for c in group if any(f in c.name for f in opts.filters)]
+    return [c for c in group if c.quick or not opts.quick]
 
 
 def main(argv):
