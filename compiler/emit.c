@@ -161,13 +161,13 @@ static void emit_reduce(StrBuf *sb, const EmitOptions *o, const Node *n) {
   int64_t outer, len, inner;
   outer_inner(&a->shape, n->axis, &outer, &len, &inner);
   const int t = outer_threads(o->threads, outer, shape_numel(&a->shape));
-  const char *loop = "  for (int64_t o = 0; o < %lld; o++)\n";
+  const char *loop = xformat("  for (int64_t o = 0; o < %lld; o++)\n", (long long)outer);
   if (t > 1) { /* thread t: its chunk of the outer index */
     emit_thread_range(sb, t, (outer + t - 1) / t, outer, "o0", "o1");
     loop = "  for (int64_t o = o0; o < o1; o++)\n";
   }
   if (row_reduce(n)) {
-    sb_printf(sb, loop, (long long)outer);
+    sb_puts(sb, loop);
     sb_printf(sb, "    y[o] = %s_row_%s(s0 + o * %lld, %lld)%s;\n", o->prefix,
               n->op == OP_AMAX ? "max" : "sum", (long long)len, (long long)len,
               n->op == OP_MEAN ? xformat(" / %lld.0f", (long long)len) : "");
@@ -183,7 +183,7 @@ static void emit_reduce(StrBuf *sb, const EmitOptions *o, const Node *n) {
   const char *acc_t = dtype_ctype(n->dtype == DT_F32 ? DT_F32 : DT_I32);
   const long long ch = inner < 64 ? inner : 64, col = (long long)inner, rows = (long long)len;
   const bool whole = inner % ch == 0; /* every chunk full: a constant trip count */
-  sb_printf(sb, loop, (long long)outer);
+  sb_puts(sb, loop);
   sb_printf(sb, "    for (int64_t i0 = 0; i0 < %lld; i0 += %lld) {\n", col, ch);
   if (whole)
     sb_printf(sb, "      const int64_t ni = %lld;\n", ch);

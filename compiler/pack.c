@@ -3,7 +3,8 @@
  * weight, transposed or not, or a matrix computed from one), a PACK node is inserted
  * before its first user; one PACK serves every matmul of the same matrix. With embedded
  * weights the packed values of a weight are computed here and written to the C file;
- * otherwise the generated code packs at run time into the workspace. Layout (shared with the kernels' pack_b):
+ * otherwise the generated code packs at run time into the workspace. Layout (shared with
+ * the kernels' pack_b):
  *   Bp[(p * K + k) * NR + j] = B(k, p * NR + j), zero past N.
  * A product by a weight of a few columns is not packed (pack_skinny).
  * It also sets the scratch workspace of kernels that pack operands as they run. */
