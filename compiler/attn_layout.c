@@ -72,8 +72,10 @@ void attention_layouts(Graph *g) {
     if (!f->live || f->op != OP_ATTENTION)
       continue;
     f->views = xalloc(sizeof(SrcView) * 4);
-    for (int k = 0; k < 3; k++)
+    for (int k = 0; k < (f->attn_probs ? 2 : 3); k++) /* (the probabilities read no V) */
       read_through_view(f, k);
+    if (f->attn_probs) /* the unread V slot names K, as read now: it keeps nothing alive */
+      f->src[2] = f->src[1];
     write_through_permute(g, f);
   }
   graph_prune(g);

@@ -144,6 +144,9 @@ struct Node {
   int nsteps;
   int64_t lq, lk, dh, dv;                  /* attention: query/key lengths, head dims */
   bool k_rows;                             /* attention: K stored [Lk, d] (else [d, Lk]) */
+  bool attn_probs;                         /* attention that stops at the softmax: its result
+                                              is the probabilities [.., Lq, Lk] (dv = Lk;
+                                              src[2] is K again, unread) */
   EwStep *ew;                              /* fused: the ops, in evaluation order */
   int nfused;                              /* fused: number of steps */
   SrcView *views;                          /* fused: how each source is read; attention: how

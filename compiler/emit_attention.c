@@ -105,27 +105,38 @@ static void attn_steps(const Node *n, int nsteps, float k, StrBuf *code, StrBuf 
   }
 }
 
+/* are the queries staged (copied at the packed-strip stride, once per query block)? when a
+ * query row fits one K block of the GEMM */
+static bool attn_staged(const Node *n) { return n->dh <= ATTN_LD - 16; }
+
+/* a result accumulated in a dense block and stored at the end: written through a view
+ * (attn_layout.c), where rows a power of two apart would crowd a few L1 sets while key
+ * blocks stream by; the probabilities are written once, through the view */
+static bool attn_out_tile(const Node *n) {
+  return !n->attn_probs && n->views && n->views[3].is_view;
+}
+
 /* Scratch of an attention node, in floats: packed K and V blocks of one batch item,
- * the score tile, and the running max and sum of each query row. */
+ * the score tile, and the running max and sum of each query row (the probabilities: no V,
+ * and the scores go straight to the result). */
 static void attention_scratch(const Node *n, int nr, int64_t *kp, int64_t *vp, int64_t *tile,
                               int64_t *total) {
   const int64_t kb = attn_key_block(n), blocks = (n->lk + kb - 1) / kb;
+  const int64_t staged = ATTN_QUERIES * ATTN_LD;
   *kp = pack_floats(n->dh, kb, nr); /* one key block: d x kb */
-  *vp = pack_floats(kb, n->dv, nr); /* one value block: kb x dv */
-  *tile = ATTN_QUERIES * ATTN_LD;
-  /* the tile, the staged queries (when a query row fits one K block), each row's running
-   * max, block max and sum (16 partial sums), and the output block when the result is
-   * written through a view (attn_layout.c) */
-  *total = blocks * (*kp + *vp) + *tile + (n->dh <= ATTN_LD - 16 ? *tile : 0) + 18 * ATTN_QUERIES +
-           (n->views && n->views[3].is_view ? ATTN_QUERIES * n->dv : 0);
+  *vp = n->attn_probs ? 0 : pack_floats(kb, n->dv, nr); /* one value block: kb x dv */
+  *tile = n->attn_probs ? 0 : staged;
+  /* the tile, the staged queries, each row's running max and sum (16 partial sums), and
+   * the output block */
+  *total = blocks * (*kp + *vp) + *tile + (attn_staged(n) ? staged : 0) + 17 * ATTN_QUERIES +
+           (attn_out_tile(n) ? ATTN_QUERIES * n->dv : 0);
 }
 
 /* the threads an attention runs on: batch items are split between them when there are
  * enough items and enough work (QK^T and PV) */
 static int attention_threads(const Node *n, int threads) {
   int64_t batch = shape_numel(&n->shape) / (n->lq * n->dv);
-  int64_t flops = 2 * batch * n->lq * n->lk * (n->dh + n->dv);
-  if (threads <= 1 || batch <= 1 || flops < MIN_PARALLEL_FLOPS)
+  if (threads <= 1 || batch <= 1 || profile_flops(n) < MIN_PARALLEL_FLOPS)
     return 1;
   return threads < batch ? threads : (int)batch;
 }
@@ -136,15 +147,12 @@ int64_t emit_attention_scratch(const Node *n, int nr, int threads) {
   return total * (int64_t)sizeof(float) * attention_threads(n, threads);
 }
 
-/* one score of the chain loop: srow[at] through the steps, into lane[ln]'s running max */
-static void attn_chain_body(StrBuf *sb, const char *steps, const char *at, const char *ln) {
-  sb_printf(sb, "          float sv = srow[%s];\n", at);
-  if (strstr(steps, "jj"))
-    sb_printf(sb, "          const int64_t jj = j0 + %s;\n", at);
-  sb_puts(sb, steps);
-  sb_printf(sb, "          srow[%s] = sv;\n", at);
-  sb_printf(sb, "          lane[%s] = (sv > lane[%s] || sv != sv) ? sv : lane[%s];\n", ln, ln, ln);
+/* score row i of the block (code): the tile's (ATTN_LD apart, a key block each), or the
+ * result's own (the probabilities: ldo apart, from the block's first key j0) */
+static const char *attn_score_row(const Node *n, long long ldo, const char *i) {
+  return n->attn_probs ? xformat("out + %s * %lld + j0", i, ldo) : xformat("st + %s * %d", i, ATTN_LD);
 }
+
 
 /* How attention n reads operand i (0 Q, 1 K, 2 V) or writes its result (3): batch item
  * b at an offset (code in b, from the view's leading dims), then a matrix of the given
@@ -230,7 +238,8 @@ void emit_attention(StrBuf *sb, const EmitOptions *o, const Node *n) {
    * exponentials then skip a multiply (about 1.4 % of the attention with 32-dim heads, 0.7 %
    * with 64); e^((s' - m') ln 2) is the same softmax on every target. */
   const float k = (float)((double)c * 1.4426950408889634074);
-  bool stage = n->dh <= ATTN_LD - 16, prescale = stage && attn_prescalable(n, nsteps, k);
+  bool stage = attn_staged(n), prescale = stage && attn_prescalable(n, nsteps, k);
+  const bool probs = n->attn_probs;
   attn_steps(n, nsteps, prescale ? k : 1.0f, &steps, &rows);
   StrBuf lit = {0};
   emit_float_literal(&lit, prescale ? (float)0.69314718055994530942 : c);
@@ -244,7 +253,8 @@ void emit_attention(StrBuf *sb, const EmitOptions *o, const Node *n) {
    * unmasked keys and its first masked key */
   AttnSkip sk = {xalloc(sizeof(int32_t) * (size_t)nqb), xalloc(sizeof(int32_t) * (size_t)nqb),
                  xalloc(sizeof(int32_t) * (size_t)lq), xalloc(sizeof(int32_t) * (size_t)lq)};
-  const bool skip = attention_key_blocks(n, ATTN_QUERIES, kblock, &sk);
+  /* (the probabilities are written for every key: no block is skipped) */
+  const bool skip = !probs && attention_key_blocks(n, ATTN_QUERIES, kblock, &sk);
   /* a chain of constant-mask fills only is the identity on a strip without masked keys */
   const bool clean = skip && attention_mask_only(n, nsteps);
   if (skip) {
@@ -268,27 +278,27 @@ void emit_attention(StrBuf *sb, const EmitOptions *o, const Node *n) {
   sb_printf(sb, "  for (int t = 0; t < %d; t++) { /* each thread: its batch items, its scratch */\n", t);
   sb_printf(sb, "  float *kp = scratch + t * %lld, *vp = kp + %lld, *st = vp + %lld;\n",
             (long long)total, blocks * (long long)kp, blocks * (long long)vp);
-  sb_printf(sb, "  float *rmax = st + %lld, *bmax = rmax + %d, *rsum = bmax + %d;\n",
-            (long long)tile, ATTN_QUERIES, ATTN_QUERIES);
+  sb_printf(sb, "  float *rmax = st + %lld, *rsum = rmax + %d;\n", (long long)tile, ATTN_QUERIES);
   if (stage)
     sb_printf(sb, "  float *qs = rsum + %d;\n", 16 * ATTN_QUERIES);
-  /* a result written through a view is accumulated in a dense block, stored at the end:
-   * rows a power of two apart would crowd a few L1 sets while key blocks stream by */
-  bool otile = n->views && n->views[3].is_view;
+  const bool otile = attn_out_tile(n);
   if (otile)
-    sb_printf(sb, "  float *ot = rsum + %lld;\n", 16 * ATTN_QUERIES + (stage ? (long long)tile : 0));
+    sb_printf(sb, "  float *ot = rsum + %lld;\n",
+              16 * ATTN_QUERIES + (stage ? (long long)ATTN_QUERIES * ATTN_LD : 0));
   sb_printf(sb, "  for (int64_t b = t * %lld / %d; b < (t + 1) * %lld / %d; b++) {\n", batch, t,
             batch, t);
-  sb_printf(sb, "    const float *qb = s0 + %s;\n    const float *kb = s1 + %s;\n"
-                "    const float *vb = s2 + %s;\n    float *yb = y + %s;\n", mq.at, mk.at, mv.at,
-            mo.at);
+  sb_printf(sb, "    const float *qb = s0 + %s;\n    const float *kb = s1 + %s;\n", mq.at, mk.at);
+  if (!probs)
+    sb_printf(sb, "    const float *vb = s2 + %s;\n", mv.at);
+  sb_printf(sb, "    float *yb = y + %s;\n", mo.at);
   sb_printf(sb, "    for (int64_t jb = 0; jb < %lld; jb++) {\n", blocks);
   sb_printf(sb, "      const int64_t j0 = jb * %lld, jn = %lld - j0 < %lld ? %lld - j0 : %lld;\n",
             kblock, lk, kblock, lk, kblock);
   sb_printf(sb, "      %s_pack_b(%lld, jn, kb + j0 * %lld, %lld, %lld, kp + jb * %lld);\n", P, dh,
             kj, kc, kj, (long long)kp);
-  sb_printf(sb, "      %s_pack_b(jn, %lld, vb + j0 * %lld, %lld, %lld, vp + jb * %lld);\n", P, dv,
-            (long long)mv.rs, (long long)mv.rs, (long long)mv.cs, (long long)vp);
+  if (!probs)
+    sb_printf(sb, "      %s_pack_b(jn, %lld, vb + j0 * %lld, %lld, %lld, vp + jb * %lld);\n", P, dv,
+              (long long)mv.rs, (long long)mv.rs, (long long)mv.cs, (long long)vp);
   sb_puts(sb, "    }\n");
   sb_printf(sb, "    for (int64_t i0 = 0; i0 < %lld; i0 += %d) {\n", lq, ATTN_QUERIES);
   sb_printf(sb, "      const int64_t in = %lld - i0 < %d ? %lld - i0 : %d;\n", lq, ATTN_QUERIES, lq,
@@ -308,9 +318,12 @@ void emit_attention(StrBuf *sb, const EmitOptions *o, const Node *n) {
     sb_printf(sb, "      float *out = ot, *yo = yb + i0 * %lld;\n", ldo);
   else
     sb_printf(sb, "      float *out = yb + i0 * %lld;\n", ldo);
-  sb_printf(sb, "      for (int64_t e = 0; e < in * %lld; e++)\n        out[e] = 0.0f;\n", dv);
-  sb_puts(sb, "      for (int64_t i = 0; i < in; i++)\n        rmax[i] = -INFINITY;\n"
-              "      for (int64_t i = 0; i < 16 * in; i++)\n        rsum[i] = 0.0f;\n");
+  if (!probs)
+    sb_printf(sb, "      for (int64_t e = 0; e < in * %lld; e++)\n        out[e] = 0.0f;\n", dv);
+  sb_puts(sb, "      for (int64_t i = 0; i < in; i++)\n        rmax[i] = -INFINITY;\n");
+  if (!probs)
+    sb_puts(sb, "      for (int64_t i = 0; i < 16 * in; i++)\n        rsum[i] = 0.0f;\n");
+  const long long lds = probs ? ldo : ATTN_LD; /* the score rows' stride (attn_score_row) */
   if (skip)
     sb_printf(sb, "      for (int64_t jb = kb_lo[i0 / %d]; jb < kb_hi[i0 / %d]; jb++) {\n",
               ATTN_QUERIES, ATTN_QUERIES);
@@ -329,7 +342,9 @@ void emit_attention(StrBuf *sb, const EmitOptions *o, const Node *n) {
   const char *in2 = every_strip ? "" : "  "; /* the tile loop's indent under its if */
   sb_printf(sb, "        for (int64_t i1 = 0; i1 < in; i1 += %s_GEMM_MR) {\n", P);
   sb_printf(sb, "          const int64_t mr = in - i1 < %s_GEMM_MR ? in - i1 : %s_GEMM_MR;\n", P, P);
-  sb_printf(sb, "          float *ss = st + i1 * %d, *os = out + i1 * %lld;\n", ATTN_LD, dv);
+  sb_printf(sb, "          float *ss = %s;\n", attn_score_row(n, ldo, "i1"));
+  if (!probs)
+    sb_printf(sb, "          float *os = out + i1 * %lld;\n", dv);
   /* js: the keys of the block this strip computes (the columns of S and the depth of P V) */
   if (skip)
     sb_printf(sb, "          int64_t je = jn%s;\n"
@@ -350,41 +365,56 @@ void emit_attention(StrBuf *sb, const EmitOptions *o, const Node *n) {
       sb_printf(sb, "          if (mr == %s_GEMM_MR)\n", P);
     sb_printf(sb, "%s          for (int64_t j = 0; j < js; j += %s_GEMM_NR)\n"
                   "%s            %s_gemm_tile(mr, %lld, qs + i1 * %d, kp + jb * %lld + j * %lld,\n"
-                  "%s                         js - j < %s_GEMM_NR ? js - j : %s_GEMM_NR, NULL, 0, ss + j, %d,\n"
+                  "%s                         js - j < %s_GEMM_NR ? js - j : %s_GEMM_NR, NULL, 0, ss + j, %lld,\n"
                   "%s                         NULL, NULL, NULL, 0, 0);\n",
-              in2, P, in2, P, dh, ATTN_LD, (long long)kp, dh, in2, P, P, ATTN_LD, in2);
+              in2, P, in2, P, dh, ATTN_LD, (long long)kp, dh, in2, P, P, lds, in2);
   }
   /* a partial strip computes the whole block (js == jn): the packed V's panels are jn deep */
   if (!every_strip)
-    sb_printf(sb, "%s          %s_gemm(mr, js, %lld, %s + i1 * %lld, %lld, kp + jb * %lld, ss, %d, NULL, NULL, 0, 0);\n",
+    sb_printf(sb, "%s          %s_gemm(mr, js, %lld, %s + i1 * %lld, %lld, kp + jb * %lld, ss, %lld, NULL, NULL, 0, 0);\n",
               direct ? "          else\n  " : "", P, dh, stage ? "qs" : "q",
-              stage ? (long long)ATTN_LD : ldq, stage ? (long long)ATTN_LD : ldq, (long long)kp, ATTN_LD);
-  if (steps.len) { /* the chain and each row's block max in one pass, 16 lanes at a time */
+              stage ? (long long)ATTN_LD : ldq, stage ? (long long)ATTN_LD : ldq, (long long)kp, lds);
+  if (steps.len) { /* the chain, in place, one loop per row that vectorizes: the rows' max is
+                     * a pass of its own (the row kernels'), as a running max kept in the same
+                     * loop went through memory each vector: 0.5 ns per score, 7x this loop */
     if (clean) /* jm >= js: no row of the strip masks one of its keys here */
       sb_puts(sb, "          const int chain = jm < js;\n"
                   "          for (int64_t i = i1; chain && i < i1 + mr; i++) {\n");
     else
       sb_puts(sb, "          for (int64_t i = i1; i < i1 + mr; i++) {\n");
-    sb_printf(sb, "          float *srow = st + i * %d;\n", ATTN_LD);
+    sb_printf(sb, "          float *srow = %s;\n", attn_score_row(n, ldo, "i"));
     if (rows.len) {
       if (strstr(rows.buf, "(r /"))
         sb_printf(sb, "          const int64_t r = b * %lld + i0 + i;\n", lq);
       sb_puts(sb, rows.buf);
     }
-    sb_puts(sb, "          float lane[16];\n          for (int l = 0; l < 16; l++)\n"
-                "            lane[l] = -INFINITY;\n          const int64_t full = js - js % 16;\n"
-                "          int64_t j = 0;\n          for (; j < full; j += 16)\n"
-                "            for (int l = 0; l < 16; l++) {\n");
-    attn_chain_body(sb, steps.buf, "j + l", "l");
-    sb_puts(sb, "            }\n          for (j = full; j < js; j++) {\n");
-    attn_chain_body(sb, steps.buf, "j", "0");
-    sb_puts(sb, "          }\n");
-    sb_printf(sb, "          bmax[i] = %s_lanes_max(lane);\n          }\n", P);
+    sb_puts(sb, "          for (int64_t j = 0; j < js; j++) {\n            float sv = srow[j];\n");
+    if (strstr(steps.buf, "jj"))
+      sb_puts(sb, "            const int64_t jj = j0 + j;\n");
+    sb_puts(sb, steps.buf);
+    sb_puts(sb, "            srow[j] = sv;\n          }\n          }\n");
+  }
+  if (probs) { /* the rows' running max takes the block in (NaN wins); the rest at the end */
+    sb_printf(sb, "          for (int64_t i = 0; i < mr; i++) {\n"
+                  "            const float mb = %s;\n"
+                  "            rmax[i1 + i] = mb > rmax[i1 + i] || mb != mb ? mb : rmax[i1 + i];\n"
+                  "          }\n        }\n      }\n",
+              xformat("%s_row_max(ss + i * %lld, js)", P, lds));
+    /* each row: e^((s - max) c), its sum, the row over the sum (a row of -inf, or with a
+     * NaN, gives NaN, as in PyTorch) */
+    sb_printf(sb, "      for (int64_t i = 0; i < in; i++) {\n"
+                  "        float *x = out + i * %lld;\n"
+                  "        const float inv = 1.0f / %s_row_exp_sum(x, %lld, rmax[i], %s);\n"
+                  "        for (int64_t j = 0; j < %lld; j++)\n          x[j] *= inv;\n"
+                  "      }\n    }\n  }\n  }\n", ldo, P, lk, scale, lk);
+    sb_free(&steps);
+    sb_free(&rows);
+    return;
   }
   /* the rows' running max and sum take the block in; its scores become exponentials and
    * the output rows are corrected for the new max */
   sb_printf(sb, "          %s_softmax_block(ss, %d, mr, js, %s, rmax + i1, rsum + 16 * i1, %s, os, %lld, %lld);\n",
-            P, ATTN_LD, clean ? "chain ? bmax + i1 : NULL" : steps.len ? "bmax + i1" : "NULL", scale,
+            P, ATTN_LD, "NULL", scale,
             dv, dv);
   if (direct) {
     if (!every_strip)

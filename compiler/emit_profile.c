@@ -9,11 +9,14 @@
 #include "emit_internal.h"
 
 /* the FLOPs of node n's matrix products (2 per multiply-add; an attention's QK^T and PV over
- * all its keys, masked or not), 0 for other ops */
+ * all its keys, masked or not; QK^T alone when it stops at the probabilities), 0 for other
+ * ops */
 double profile_flops(const Node *n) {
   double out = (double)shape_numel(&n->shape);
   if (n->op == OP_MATMUL)
     return 2.0 * out * (double)n->src[0]->shape.dim[n->src[0]->shape.ndim - 1];
+  if (n->op == OP_ATTENTION && n->attn_probs) /* out = items x lq x lk: QK^T alone */
+    return 2.0 * out * (double)n->dh;
   if (n->op == OP_ATTENTION) /* out = items x lq x dv */
     return 2.0 * out / (double)n->dv * (double)n->lk * (double)(n->dh + n->dv);
   return 0.0;

@@ -7,7 +7,10 @@
  *         and reshapes that keep the last dim (einsum, d2l's masked_softmax)
  *   S   = matmul(Q, K^T)         K read transposed (trans_b) or given as [.., d, Lk]
  * Every intermediate must have no other use. Q, K and V must not broadcast over the
- * batch dims; the chain's operands may (a [B,1,1,Lk] mask, an [Lq,Lk] bias). Later passes
+ * batch dims; the chain's operands may (a [B,1,1,Lk] mask, an [Lq,Lk] bias).
+ * When P has other uses (the model outputs its attention weights), the node stops at the
+ * softmax instead (attn_probs): it computes P, written once, and the P V product stays a
+ * matmul reading it; the steps between, each a pass over the Lq x Lk scores, are gone. Later passes
  * fold a power-of-two scale into the query weights (fold_scale.c) and let each attention
  * read Q, K, V and write its result through the permutes around it (attn_layout.c). */
 #include <math.h>
@@ -191,7 +194,8 @@ static void try_fuse(Ctx *c, Node *sm) {
   Graph *g = c->g;
   if (sm->log || sm->axis != sm->shape.ndim - 1)
     return;
-  /* forward: softmax -> (row reshapes) -> matmul(P, V) */
+  /* forward: softmax -> (row reshapes) -> matmul(P, V); else (P has other uses) the
+   * probabilities alone */
   Node *p = sm, *mm2 = single_user(c, sm);
   while (mm2 && is_row_reshape(mm2)) {
     p = mm2;
@@ -199,29 +203,31 @@ static void try_fuse(Ctx *c, Node *sm) {
   }
   if (!mm2 || mm2->op != OP_MATMUL || mm2->src[0] != p || mm2->src[1] == p || mm2->trans_b ||
       mm2->bias || mm2->act || mm2->residual || mm2->src[1]->op == OP_PACK)
-    return;
+    mm2 = NULL;
   Chain ch = {0};
   Node *mm1 = walk_chain(c, &ch, sm);
   if (!mm1)
     return;
-  Node *q = mm1->src[0], *k = mm1->src[1], *v = mm2->src[1];
+  Node *q = mm1->src[0], *k = mm1->src[1], *v = mm2 ? mm2->src[1] : k;
   int64_t lq = mm1->shape.dim[mm1->shape.ndim - 2], lk = last_dim(mm1);
   int64_t batch = shape_numel(&mm1->shape) / (lq * lk);
-  int64_t dh = last_dim(q), dv = last_dim(v);
-  bool shapes_ok = p->shape.dim[p->shape.ndim - 2] == lq && last_dim(p) == lk &&
-                   shape_numel(&mm2->shape) == batch * lq * dv &&
-                   plain_batched(q, batch, lq, dh) && plain_batched(v, batch, lk, dv) &&
+  int64_t dh = last_dim(q), dv = mm2 ? last_dim(v) : lk;
+  bool shapes_ok = plain_batched(q, batch, lq, dh) &&
                    (mm1->trans_b ? plain_batched(k, batch, lk, dh) : plain_batched(k, batch, dh, lk));
+  if (mm2)
+    shapes_ok = shapes_ok && p->shape.dim[p->shape.ndim - 2] == lq && last_dim(p) == lk &&
+                shape_numel(&mm2->shape) == batch * lq * dv && plain_batched(v, batch, lk, dv);
   if (!shapes_ok)
     return;
+  Node *out = mm2 ? mm2 : sm; /* the node the fused one replaces */
   Node **src = xalloc(sizeof(Node *) * (size_t)(3 + ch.noperands));
   src[0] = q;
   src[1] = k;
   src[2] = v;
   for (int i = 0; i < ch.noperands; i++)
     src[3 + i] = ch.operands[i];
-  Node *f = graph_add(g, OP_ATTENTION, src, 3 + ch.noperands, mm2->loc, mm2->path);
-  f->shape = mm2->shape;
+  Node *f = graph_add(g, OP_ATTENTION, src, 3 + ch.noperands, out->loc, out->path);
+  f->shape = out->shape;
   f->dtype = DT_F32;
   f->live = true;
   f->steps = xalloc(sizeof(AttnStep) * (size_t)(ch.nsteps + 1));
@@ -232,8 +238,9 @@ static void try_fuse(Ctx *c, Node *sm) {
   f->dh = dh;
   f->dv = dv;
   f->k_rows = mm1->trans_b;
-  graph_insert_before(g, f, mm2);
-  graph_replace_uses(g, mm2, f);
+  f->attn_probs = mm2 == NULL;
+  graph_insert_before(g, f, out);
+  graph_replace_uses(g, out, f);
 }
 
 void fuse_attention(Graph *g) {

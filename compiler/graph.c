@@ -247,6 +247,8 @@ void graph_dump(const Graph *g, FILE *out) {
       else
         fprintf(out, "%g", (double)st->literal);
     }
+    if (n->op == OP_ATTENTION && n->attn_probs)
+      fprintf(out, " weights"); /* stops at the softmax: its result is P */
     const char *sep = " strided: "; /* attention operands read or written in place */
     for (int v = 0; n->op == OP_ATTENTION && n->views && v < 4; v++)
       if (n->views[v].is_view) {

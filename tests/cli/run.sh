@@ -60,8 +60,11 @@ fi
   clang -std=c11 -pedantic -Wall -Wextra -Werror -c "$TMP/ped.c" -o "$TMP/ped.o" && ok || bad "generic output is not pedantic C11"
 
 # attention is fused (one streaming kernel) in every example that does not output the
-# attention weights; where the weights are an output, the scores stay materialized
-fused() { "$ATTNCC" "$ROOT/examples/$1.lua" "${@:2}" -o "$TMP/f.c" --dump-graph | grep -c ' = attention '; }
+# attention weights; where the weights are an output, one kernel computes them (QK^T, the
+# score chain and the softmax: an attention node marked "weights") and P V stays a matmul
+graph_of() { "$ATTNCC" "$ROOT/examples/$1.lua" "${@:2}" -o "$TMP/f.c" --dump-graph; }
+fused() { graph_of "$@" | grep ' = attention ' | grep -vc ' weights '; }
+weights_fused() { graph_of "$@" | grep ' = attention ' | grep -c ' weights '; }
 for ex in fc_self_attention selfattention_einsum transformer_block timesformer_attention d2l_multihead; do
   [ "$(fused $ex)" -ge 1 ] && ok || bad "$ex: attention was not fused"
 done
@@ -70,6 +73,10 @@ done
 [ "$(fused torch_mha -D NEED_WEIGHTS=0 -D ATTN_MASK=1)" -ge 1 ] && ok || bad "torch_mha without weights: not fused"
 [ "$(fused torch_mha)" -eq 0 ] && ok || bad "torch_mha returning weights must keep them"
 [ "$(fused mha_mask_weights)" -eq 0 ] && ok || bad "mha_mask_weights returns its weights: must not fuse"
+for ex in torch_mha mha_mask_weights; do
+  [ "$(weights_fused $ex)" -eq 1 ] && ! graph_of $ex | grep -q ' = softmax ' &&
+    ok || bad "$ex: its attention weights are not computed by one kernel"
+done
 # the staged queries carry the scale times log2(e) (the softmax then works in base 2) when
 # the score chain allows it: none, or a constant mask filled with a literal (scaled too:
 # transformer_block divides by sqrt(64), the causal fill is -1e20); a bias tensor added to

@@ -64,23 +64,30 @@ ATTNCC_FAULT=feed_forward_layers.1/relu0 run_debug fault_by_name 1 $M -D LAYERS=
 ATTNCC_FAULT=attention run_debug fault_runtime_weights 1 $M -D LAYERS=2 "${W[@]}" --runtime-weights --threads 2 &&
   expect_line fault_runtime_weights "${loc%% *}: first divergence: matmul (${loc#* })"
 
-# ---- attention weights as an output: softmax, masking and matmuls stay separate ----
+# ---- attention weights as an output: one kernel (an attention marked "weights") computes
+# them, its tensor named after the softmax; the P V matmul stays separate ----
 M=mha_mask_weights.lua
 make_ref mha "$ROOT/examples/$M"
 W=(--weights "$TMP/mha.w.safetensors" --ref "$TMP/mha.r.safetensors")
-loc=$(dump_loc "$TMP/mha.graph" softmax)
+loc=$(dump_loc "$TMP/mha.graph" attention)
 ATTNCC_FAULT=softmax run_debug fault_softmax 1 $M "${W[@]}" &&
   expect_line fault_softmax "${loc%% *}: first divergence: softmax [2,4,16,16] max |err|"
 
-# ---- a wrong kernel template: attncc built from a copy whose softmax divides wrongly ----
+# ---- a wrong kernel template: attncc built from a copy whose softmax divides wrongly,
+# on the op-level softmax model (the plain softmax kernel; the attention weights are the
+# fused kernel's) ----
+SM=../tests/e2e/ops/softmax.lua
+make_ref sm_template "$ROOT/examples/$SM"
+sm_loc=$(dump_loc "$TMP/sm_template.graph" softmax)
 mkdir -p "$TMP/src"
 cp -r "$ROOT/compiler" "$ROOT/dsl" "$ROOT/runtime" "$ROOT/templates" "$ROOT/tools" "$ROOT/Makefile" "$TMP/src/"
 sed -i 's|float inv = 1.0f / sum;|float inv = 1.0f / (sum + 0.01f); /* planted */|' "$TMP/src/templates/kernels.c"
 grep -q planted "$TMP/src/templates/kernels.c" || bad "wrong_template: the softmax line to break was not found"
 if CFLAGS=-O1 make -s -C "$TMP/src" attncc > "$TMP/make.log" 2>&1; then
-  (cd "$ROOT/examples" && "$TMP/src/attncc" debug $M "${W[@]}" > "$TMP/out" 2>&1)
+  (cd "$ROOT/examples" && "$TMP/src/attncc" debug $SM --weights "$TMP/sm_template.w.safetensors" \
+     --ref "$TMP/sm_template.r.safetensors" > "$TMP/out" 2>&1)
   [ $? -eq 1 ] && ok || bad "wrong_template: expected exit status 1"
-  expect_line wrong_template "${loc%% *}: first divergence: softmax [2,4,16,16]"
+  expect_line wrong_template "../tests/e2e/ops/${sm_loc%% *}: first divergence: softmax [3,5,7]"
 else
   bad "wrong_template: the copy did not build"; cat "$TMP/make.log"
 fi

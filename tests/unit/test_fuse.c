@@ -1,5 +1,5 @@
 /* test_fuse.c: the fusion passes on small graphs: attention is recognized and its
- * near misses are not (weights as an output, scaling after the softmax), and reads
+ * near misses stop at the softmax (weights as an output, scaling after it), and reads
  * and writes multi-head layouts through the permutes around it; matmul
  * epilogues absorb bias, activation and residual; elementwise trees inline only
  * single-use, same-shape nodes; LayerNorm spelled out in ops becomes one node that
@@ -25,6 +25,14 @@ static int count_live(OpCode op) {
   int n = 0;
   for (int i = 0; i < g->nnodes; i++)
     n += g->nodes[i]->live && g->nodes[i]->op == op;
+  return n;
+}
+
+/* live attention nodes that stop at the softmax (their result is the probabilities) */
+static int count_probs(void) {
+  int n = 0;
+  for (int i = 0; i < g->nnodes; i++)
+    n += g->nodes[i]->live && g->nodes[i]->op == OP_ATTENTION && g->nodes[i]->attn_probs;
   return n;
 }
 
@@ -65,15 +73,24 @@ static void test_attention_fused(void **state) {
   assert_int_equal(f->dv, 12);
 }
 
-static void test_attention_weights_output_not_fused(void **state) {
+/* the weights as an output: one node computes them (QK^T, the chain, the softmax), the
+ * P V product stays a matmul reading it */
+static void test_attention_weights_output_probs(void **state) {
   (void)state;
   Node *probs;
   Node *out = attention_graph(&probs);
   graph_add_output(g, "out", out);
   graph_add_output(g, "weights", probs);
   fuse_attention(g);
-  assert_int_equal(count_live(OP_ATTENTION), 0);
-  assert_int_equal(count_live(OP_SOFTMAX), 1);
+  assert_int_equal(count_live(OP_ATTENTION), 1);
+  assert_int_equal(count_probs(), 1);
+  assert_int_equal(count_live(OP_SOFTMAX), 0);
+  Node *f = g->outputs[1].node, *mm = g->outputs[0].node;
+  assert_int_equal(f->op, OP_ATTENTION);
+  assert_int_equal(f->nsteps, 2);
+  assert_int_equal(f->dv, 9); /* its rows are P's: Lk wide */
+  assert_int_equal(mm->op, OP_MATMUL);
+  assert_ptr_equal(mm->src[0], f);
 }
 
 static void test_scale_after_softmax_not_fused(void **state) {
@@ -84,7 +101,9 @@ static void test_scale_after_softmax_not_fused(void **state) {
   Node *p = b_op2(g, OP_MUL, softmax_last(matmul(q, k, true)), b_scalar(g, 0.5f));
   graph_add_output(g, "out", matmul(p, v, false));
   fuse_attention(g);
-  assert_int_equal(count_live(OP_ATTENTION), 0);
+  assert_int_equal(count_live(OP_ATTENTION), 1); /* the probabilities alone */
+  assert_int_equal(count_probs(), 1);
+  assert_int_equal(count_live(OP_MUL), 1);
 }
 
 static Node *permute(Node *a, int p0, int p1, int p2, int p3) {
@@ -248,7 +267,7 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_attention_fused, setup, teardown),
       cmocka_unit_test_setup_teardown(test_layernorm_fused, setup, teardown),
       cmocka_unit_test_setup_teardown(test_layernorm_intermediate_used, setup, teardown),
-      cmocka_unit_test_setup_teardown(test_attention_weights_output_not_fused, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_attention_weights_output_probs, setup, teardown),
       cmocka_unit_test_setup_teardown(test_scale_after_softmax_not_fused, setup, teardown),
       cmocka_unit_test_setup_teardown(test_attention_reads_and_writes_heads_in_place, setup,
                                       teardown),
