@@ -153,7 +153,6 @@ static const char *attn_score_row(const Node *n, long long ldo, const char *i) {
   return n->attn_probs ? xformat("out + %s * %lld + j0", i, ldo) : xformat("st + %s * %d", i, ATTN_LD);
 }
 
-
 /* How attention n reads operand i (0 Q, 1 K, 2 V) or writes its result (3): batch item
  * b at an offset (code in b, from the view's leading dims), then a matrix of the given
  * rows x cols with row and column strides (attn_layout.c; dense without a view). */
@@ -396,10 +395,9 @@ void emit_attention(StrBuf *sb, const EmitOptions *o, const Node *n) {
   }
   if (probs) { /* the rows' running max takes the block in (NaN wins); the rest at the end */
     sb_printf(sb, "          for (int64_t i = 0; i < mr; i++) {\n"
-                  "            const float mb = %s;\n"
+                  "            const float mb = %s_row_max(ss + i * %lld, js);\n"
                   "            rmax[i1 + i] = mb > rmax[i1 + i] || mb != mb ? mb : rmax[i1 + i];\n"
-                  "          }\n        }\n      }\n",
-              xformat("%s_row_max(ss + i * %lld, js)", P, lds));
+                  "          }\n        }\n      }\n", P, lds);
     /* each row: e^((s - max) c), its sum, the row over the sum (a row of -inf, or with a
      * NaN, gives NaN, as in PyTorch) */
     sb_printf(sb, "      for (int64_t i = 0; i < in; i++) {\n"
@@ -413,9 +411,8 @@ void emit_attention(StrBuf *sb, const EmitOptions *o, const Node *n) {
   }
   /* the rows' running max and sum take the block in; its scores become exponentials and
    * the output rows are corrected for the new max */
-  sb_printf(sb, "          %s_softmax_block(ss, %d, mr, js, %s, rmax + i1, rsum + 16 * i1, %s, os, %lld, %lld);\n",
-            P, ATTN_LD, "NULL", scale,
-            dv, dv);
+  sb_printf(sb, "          %s_softmax_block(ss, %d, mr, js, rmax + i1, rsum + 16 * i1, %s, os, %lld, %lld);\n",
+            P, ATTN_LD, scale, dv, dv);
   if (direct) {
     if (!every_strip)
       sb_printf(sb, "          if (mr == %s_GEMM_MR)\n", P);

@@ -10,9 +10,10 @@
  * batch dims; the chain's operands may (a [B,1,1,Lk] mask, an [Lq,Lk] bias).
  * When P has other uses (the model outputs its attention weights), the node stops at the
  * softmax instead (attn_probs): it computes P, written once, and the P V product stays a
- * matmul reading it; the steps between, each a pass over the Lq x Lk scores, are gone. Later passes
- * fold a power-of-two scale into the query weights (fold_scale.c) and let each attention
- * read Q, K, V and write its result through the permutes around it (attn_layout.c). */
+ * matmul reading it; the steps between, each a pass over the Lq x Lk scores, are gone.
+ * Later passes fold a power-of-two scale into the query weights (fold_scale.c) and let
+ * each attention read Q, K, V and write its result through the permutes around it
+ * (attn_layout.c). */
 #include <math.h>
 
 #include "attncc.h"

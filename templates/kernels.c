@@ -426,17 +426,17 @@ static inline float PREFIX_row_max(const float *x, int64_t n);
 static inline float PREFIX_row_exp_sum(float *x, int64_t n, float m, float c);
 
 /* One key block of the online softmax over `rows` rows of the score tile s (row stride
- * lds, n keys): row i's block max is bm[i] (NaN wins; NULL: computed here), its running
- * max rmax[i] and its running sum, kept as 16 partial sums rsum[16 i .. 16 i + 15]
- * (lanes_sum adds them up at the end), take the block in (softmax_merge), its scores
- * become e^((s - max) c), and its output row out + i * ldo (dv floats) is scaled by the
- * correction, ready for the P V product to add the block. */
+ * lds, n keys): row i's block max (NaN wins), its running max rmax[i] and its running
+ * sum, kept as 16 partial sums rsum[16 i .. 16 i + 15] (lanes_sum adds them up at the
+ * end), take the block in (softmax_merge), its scores become e^((s - max) c), and its
+ * output row out + i * ldo (dv floats) is scaled by the correction, ready for the P V
+ * product to add the block. */
 static inline void PREFIX_softmax_block(float *s, int64_t lds, int64_t rows, int64_t n,
-                                        const float *bm, float *rmax, float *rsum, float c,
+                                        float *rmax, float *rsum, float c,
                                         float *out, int64_t ldo, int64_t dv) {
   for (int64_t i = 0; i < rows; i++) {
     float *x = s + i * lds, *o = out + i * ldo, *rs = rsum + 16 * i, corr;
-    if (!PREFIX_softmax_merge(x, n, bm ? bm[i] : PREFIX_row_max(x, n), &rmax[i], c, &corr))
+    if (!PREFIX_softmax_merge(x, n, PREFIX_row_max(x, n), &rmax[i], c, &corr))
       continue; /* every key of the block is masked with -inf */
     const float sum = PREFIX_row_exp_sum(x, n, rmax[i], c);
     if (corr != 1.0f) {

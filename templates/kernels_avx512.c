@@ -361,7 +361,7 @@ static inline float PREFIX_lanes_sum(const float *lane) {
  * the running maxima and corrections as vectors across the rows, so no row waits on the
  * scalar merge of the row before it; each row's sum stays in 16 lanes (no horizontal add). */
 static inline void PREFIX_softmax_block(float *s, int64_t lds, int64_t rows, int64_t n,
-                                        const float *bm, float *rmax, float *rsum, float c,
+                                        float *rmax, float *rsum, float c,
                                         float *out, int64_t ldo, int64_t dv) {
   PREFIX_ExpRow er = PREFIX_exp_row(0.0f, c);
   const __m512 one = _mm512_set1_ps(1.0f), ninf = _mm512_set1_ps(-INFINITY);
@@ -369,21 +369,21 @@ static inline void PREFIX_softmax_block(float *s, int64_t lds, int64_t rows, int
   for (int64_t r0 = 0; r0 < rows; r0 += 16) {
     const int64_t g = rows - r0 < 16 ? rows - r0 : 16;
     const __mmask16 gm = PREFIX_row_mask16(g);
-    if (!bm) /* (a NaN score may be lost here, but its e^ makes the row's sum NaN) */
-      for (int64_t i = 0; i < g; i++) {
-        const float *x = s + (r0 + i) * lds;
-        __m512 m0 = ninf, m1 = ninf;
-        int64_t j = 0;
-        for (; j + 32 <= n; j += 32) {
-          m0 = _mm512_max_ps(m0, _mm512_loadu_ps(x + j));
-          m1 = _mm512_max_ps(m1, _mm512_loadu_ps(x + j + 16));
-        }
-        for (; j < n; j += 16)
-          m0 = _mm512_max_ps(m0, _mm512_mask_loadu_ps(ninf, PREFIX_row_mask16(n - j), x + j));
-        mb[i] = _mm512_reduce_max_ps(_mm512_max_ps(m0, m1));
+    /* the block maxima (a NaN score may be lost here, but its e^ makes the row's sum NaN) */
+    for (int64_t i = 0; i < g; i++) {
+      const float *x = s + (r0 + i) * lds;
+      __m512 m0 = ninf, m1 = ninf;
+      int64_t j = 0;
+      for (; j + 32 <= n; j += 32) {
+        m0 = _mm512_max_ps(m0, _mm512_loadu_ps(x + j));
+        m1 = _mm512_max_ps(m1, _mm512_loadu_ps(x + j + 16));
       }
+      for (; j < n; j += 16)
+        m0 = _mm512_max_ps(m0, _mm512_mask_loadu_ps(ninf, PREFIX_row_mask16(n - j), x + j));
+      mb[i] = _mm512_reduce_max_ps(_mm512_max_ps(m0, m1));
+    }
     const __m512 mo = _mm512_maskz_loadu_ps(gm, rmax + r0);
-    const __m512 vb = _mm512_maskz_loadu_ps(gm, bm ? bm + r0 : mb);
+    const __m512 vb = _mm512_maskz_loadu_ps(gm, mb);
     /* the new running max (NaN wins; an all -inf block keeps the old one) and the
      * correction e^((old - new) c): exactly 1 where the max stays, -inf to -inf included */
     const __m512 mn = _mm512_mask_blend_ps(
