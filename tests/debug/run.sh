@@ -128,7 +128,7 @@ grep -q debug_hook "$TMP/plain.c" "$TMP/plain.h" && bad "plain build mentions th
 # reference file lacks comes from kernels.c, which must then build beside it): the LSTM
 # example (skinny products, a strided sum, a plain softmax) and the op-level models agree ----
 for m in lstm_attention.lua ../tests/e2e/ops/reductions.lua ../tests/e2e/ops/skinny.lua \
-         ../tests/e2e/ops/softmax.lua; do
+         ../tests/e2e/ops/softmax.lua ../tests/e2e/ops/attn_weights.lua; do
   n=$(basename "$m" .lua)
   make_ref "$n" "$ROOT/examples/$m"
   run_debug "$n" 0 "$m" --weights "$TMP/$n.w.safetensors" --ref "$TMP/$n.r.safetensors" &&

@@ -324,6 +324,20 @@ def _softmax_mask(g):
     return m
 
 
+def _attn_weights_mask(g):
+    """[2, 1, 20, 300] bool: about a fifth masked; query row (1, 0, 7) all masked"""
+    m = torch.rand(2, 1, 20, 300, generator=g) < 0.2
+    m[1, 0, 7, :] = True
+    return m
+
+
+def _ops_attn_weights(seed):
+    return _ops("attn_weights", op_models.AttnWeights,
+                lambda g: {"q": randn(g, 2, 3, 20, 16), "k": randn(g, 2, 3, 300, 16),
+                           "bias": randn(g, 20, 300), "mask": _attn_weights_mask(g)},
+                ["swapped", "head_mean"], seed)
+
+
 def _ops_softmax(seed):
     return _ops("softmax", op_models.Softmax,
                 lambda g: {"x": randn(g, 3, 5, 7), "w": randn(g, 4, 20, 33), "mask": _softmax_mask(g),
@@ -443,7 +457,8 @@ CASES += [
                   ["queries", "keys"]),
 ]
 
-CASES += [_ops_reductions(seed=90), _ops_skinny(seed=91), _ops_softmax(seed=92)]
+CASES += [_ops_reductions(seed=90), _ops_skinny(seed=91), _ops_softmax(seed=92),
+          _ops_attn_weights(seed=93)]
 
 _names = [c.name for c in CASES]
 assert len(_names) == len(set(_names)), "duplicate case names"

@@ -43,3 +43,13 @@ class Softmax(nn.Module):
                 torch.softmax(w.masked_fill(mask, -1e9), -1), torch.softmax(w.narrow(2, 0, 16), -1),
                 torch.softmax(w * 100, 1), (w * 100).log_softmax(-1), torch.softmax(u, -1),
                 u.log_softmax(1))
+
+
+class AttnWeights(nn.Module):
+    """tests/e2e/ops/attn_weights.lua"""
+
+    def forward(self, q, k, bias, mask):
+        def scores(c):
+            return q @ k.transpose(-2, -1) * c + bias
+        return (torch.softmax(scores(25), -1).permute(0, 2, 1, 3),
+                torch.softmax(scores(0.25).masked_fill(mask, float("-inf")), -1).mean(1))
