@@ -277,13 +277,17 @@ void emit_attention(StrBuf *sb, const EmitOptions *o, const Node *n) {
   sb_printf(sb, "  for (int t = 0; t < %d; t++) { /* each thread: its batch items, its scratch */\n", t);
   sb_printf(sb, "  float *kp = scratch + t * %lld, *vp = kp + %lld, *st = vp + %lld;\n",
             (long long)total, blocks * (long long)kp, blocks * (long long)vp);
-  sb_printf(sb, "  float *rmax = st + %lld, *rsum = rmax + %d;\n", (long long)tile, ATTN_QUERIES);
+  /* after the tile: each row's running max, its running sum (16 partial sums; not for the
+   * probabilities), the staged queries, the output block */
+  sb_printf(sb, "  float *rmax = st + %lld;\n", (long long)tile);
+  if (!probs)
+    sb_printf(sb, "  float *rsum = rmax + %d;\n", ATTN_QUERIES);
   if (stage)
-    sb_printf(sb, "  float *qs = rsum + %d;\n", 16 * ATTN_QUERIES);
+    sb_printf(sb, "  float *qs = rmax + %d;\n", 17 * ATTN_QUERIES);
   const bool otile = attn_out_tile(n);
   if (otile)
-    sb_printf(sb, "  float *ot = rsum + %lld;\n",
-              16 * ATTN_QUERIES + (stage ? (long long)ATTN_QUERIES * ATTN_LD : 0));
+    sb_printf(sb, "  float *ot = rmax + %lld;\n",
+              17 * ATTN_QUERIES + (stage ? (long long)ATTN_QUERIES * ATTN_LD : 0));
   sb_printf(sb, "  for (int64_t b = t * %lld / %d; b < (t + 1) * %lld / %d; b++) {\n", batch, t,
             batch, t);
   sb_printf(sb, "    const float *qb = s0 + %s;\n    const float *kb = s1 + %s;\n", mq.at, mk.at);
