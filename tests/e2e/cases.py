@@ -376,6 +376,8 @@ CASES = [
     # FFN 256 -> 1024: more than one N block, so the GEMM packs A once into its workspace
     # (per thread with --threads 2, which splits the 40 rows)
     _tb(1, 40, 40, 256, 4, 4, MASK=1, seed=27),
+    # a head dim above 256: the fused attention reads the queries in place (not staged)
+    dataclasses.replace(_tb(2, 30, 300, 264, 1, 1, MASK=1, seed=28), fan_in=True),
     # 4. Attention_LSTM_Model (seed 002)
     _lstm(2, 16, 32, 64, 2, 5, seed=30),
     _lstm(1, 1, 20, 36, 1, 3, seed=31),
