@@ -462,7 +462,8 @@ static void kernels_of(const Node *n, const char **names, int *count) {
  * nor an elementwise op */
 static bool needs_section(const Graph *g, const char *name, size_t len) {
   bool with_any = (len == 11 && !strncmp(name, "gemm_common", 11)) ||
-                  (len == 4 && !strncmp(name, "math", 4)) || (len == 3 && !strncmp(name, "exp", 3));
+                  (len == 4 && !strncmp(name, "math", 4)) ||
+                  (len == 3 && !strncmp(name, "exp", 3));
   for (int i = 0; i < g->nnodes; i++) {
     const char *names[16];
     int count = 0;

@@ -177,16 +177,8 @@ static AttnMatrix attn_matrix(const Node *n, int i, int64_t rows, int64_t cols) 
   memcpy(op.stride, v.stride, sizeof(int64_t) * (size_t)batch.ndim);
   emit_collapse(&batch, &op, 1);
   StrBuf sb = {0};
-  for (int k = 0; k < batch.ndim; k++) { /* index k of b: (b / below) % dim */
-    int64_t below = 1;
-    for (int j = k + 1; j < batch.ndim; j++)
-      below *= batch.dim[j];
-    const char *ix = below > 1 ? xformat("b / %lld", (long long)below) : "b";
-    if (k > 0)
-      ix = xformat("%s %% %lld", ix, (long long)batch.dim[k]);
-    if (k > 0 || below > 1)
-      ix = xformat("(%s)", ix);
-    sb_printf(&sb, "%s%s", k ? " + " : "", ix);
+  for (int k = 0; k < batch.ndim; k++) {
+    sb_printf(&sb, "%s%s", k ? " + " : "", emit_flat_index(&batch, k, "b"));
     if (op.stride[k] != 1)
       sb_printf(&sb, " * %lld", (long long)op.stride[k]);
   }

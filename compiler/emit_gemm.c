@@ -255,13 +255,8 @@ void emit_matmul(StrBuf *sb, const EmitOptions *o, const Node *n) {
     sb_printf(sb, "    float *const pb = scratch + t * %lld;\n",
               (long long)batched_pack_floats(n, o->target->gemm_nr, parts));
     sb_puts(sb, "    for (int64_t b = b0; b < b1; b++) {\n");
-    int64_t below = items;
-    for (int d = 0; d < batch.ndim; d++) {
-      below /= batch.dim[d];
-      const char *q = below > 1 ? xformat("b / %lld", (long long)below) : "b";
-      sb_printf(sb, "      const int64_t i%d = %s%s%s;\n", d, d ? "(" : "", q,
-                d ? xformat(") %% %lld", (long long)batch.dim[d]) : "");
-    }
+    for (int d = 0; d < batch.ndim; d++)
+      sb_printf(sb, "      const int64_t i%d = %s;\n", d, emit_flat_index(&batch, d, "b"));
     packed = "pb";
     ind = 6;
   }

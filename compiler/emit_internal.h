@@ -31,6 +31,9 @@ const char *emit_index_expr(const Operand *op, int ndim);
 void emit_collapse(Shape *iter, Operand *ops, int nops);
 /* "#pragma omp parallel for" for a loop over threads, when OpenMP is on */
 void emit_parallel_for(StrBuf *sb, int threads);
+/* index k of shape s at the row-major flat index `flat` (code): ((flat / below) % dim),
+ * without what is not needed */
+const char *emit_flat_index(const Shape *s, int k, const char *flat);
 /* "#pragma omp parallel for", "for (int t = 0; t < parts; t++) {" and thread t's range
  * [lo, hi) of `total` items in chunks of `chunk`; the caller writes the body and the brace */
 void emit_thread_range(StrBuf *sb, int parts, int64_t chunk, int64_t total, const char *lo,

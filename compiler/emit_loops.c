@@ -126,6 +126,17 @@ void emit_thread_range(StrBuf *sb, int parts, int64_t chunk, int64_t total, cons
             (long long)total);
 }
 
+/* index k of shape s at the row-major flat index `flat` (code) */
+const char *emit_flat_index(const Shape *s, int k, const char *flat) {
+  int64_t below = 1;
+  for (int j = k + 1; j < s->ndim; j++)
+    below *= s->dim[j];
+  const char *ix = below > 1 ? xformat("%s / %lld", flat, (long long)below) : flat;
+  if (k > 0)
+    ix = xformat("%s %% %lld", ix, (long long)s->dim[k]);
+  return k > 0 || below > 1 ? xformat("(%s)", ix) : ix;
+}
+
 #define MIN_PARALLEL_ELEMENTS 4096 /* an elementwise loop is split between threads from here */
 
 /* The loop headers over a (collapsed) iteration shape: for (i0..) for (i1..). With
