@@ -453,6 +453,8 @@ static void kernels_of(const Node *n, const char **names, int *count) {
     names[(*count)++] = "softmax_merge";
     names[(*count)++] = "softmax_rows";
     names[(*count)++] = "softmax_block";
+    if (n->attn_probs) /* its rows' final softmax */
+      names[(*count)++] = "softmax";
   }
 }
 

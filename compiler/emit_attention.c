@@ -396,11 +396,9 @@ void emit_attention(StrBuf *sb, const EmitOptions *o, const Node *n) {
                   "          }\n        }\n      }\n", P, lds);
     /* each row: e^((s - max) c), its sum, the row over the sum (a row of -inf, or with a
      * NaN, gives NaN, as in PyTorch) */
-    sb_printf(sb, "      for (int64_t i = 0; i < in; i++) {\n"
-                  "        float *x = out + i * %lld;\n"
-                  "        const float inv = 1.0f / %s_row_exp_sum(x, %lld, rmax[i], %s);\n"
-                  "        for (int64_t j = 0; j < %lld; j++)\n          x[j] *= inv;\n"
-                  "      }\n    }\n  }\n  }\n", ldo, P, lk, scale, lk);
+    sb_printf(sb, "      for (int64_t i = 0; i < in; i++)\n"
+                  "        %s_row_softmax(out + i * %lld, %lld, rmax[i], %s);\n"
+                  "    }\n  }\n  }\n", P, ldo, lk, scale);
     sb_free(&steps);
     sb_free(&rows);
     return;

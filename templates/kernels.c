@@ -500,6 +500,14 @@ static inline void PREFIX_layernorm(int64_t rows, int64_t d, const float *x, con
 static inline float PREFIX_row_max(const float *x, int64_t n);
 static inline float PREFIX_row_exp_sum(float *x, int64_t n, float m, float c);
 
+/* x[0..n) = e^((x - m) c) over their sum: a row's softmax given its max m (also the fused
+ * attention's, when it outputs its weights) */
+static inline void PREFIX_row_softmax(float *x, int64_t n, float m, float c) {
+  const float inv = 1.0f / PREFIX_row_exp_sum(x, n, m, c);
+  for (int64_t j = 0; j < n; j++)
+    x[j] *= inv;
+}
+
 static inline void PREFIX_softmax(const float *restrict x, float *restrict y, int64_t outer,
                                   int64_t n, int64_t inner, int log_out) {
   if (inner == 1) {
@@ -508,15 +516,12 @@ static inline void PREFIX_softmax(const float *restrict x, float *restrict y, in
       float *restrict yr = y + o * n;
       const float max = PREFIX_row_max(xr, n);
       memcpy(yr, xr, (size_t)n * sizeof(float));
-      const float sum = PREFIX_row_exp_sum(yr, n, max, 1.0f);
       if (log_out) {
-        const float lse = max + logf(sum);
+        const float lse = max + logf(PREFIX_row_exp_sum(yr, n, max, 1.0f));
         for (int64_t r = 0; r < n; r++)
           yr[r] = xr[r] - lse;
       } else {
-        const float inv = 1.0f / sum;
-        for (int64_t r = 0; r < n; r++)
-          yr[r] *= inv;
+        PREFIX_row_softmax(yr, n, max, 1.0f);
       }
     }
     return;

@@ -81,7 +81,8 @@ make_ref sm_template "$ROOT/examples/$SM"
 sm_loc=$(dump_loc "$TMP/sm_template.graph" softmax)
 mkdir -p "$TMP/src"
 cp -r "$ROOT/compiler" "$ROOT/dsl" "$ROOT/runtime" "$ROOT/templates" "$ROOT/tools" "$ROOT/Makefile" "$TMP/src/"
-sed -i 's|float inv = 1.0f / sum;|float inv = 1.0f / (sum + 0.01f); /* planted */|' "$TMP/src/templates/kernels.c"
+sed -i 's|float inv = 1.0f / PREFIX_row_exp_sum(x, n, m, c);|float inv = 1.0f / (PREFIX_row_exp_sum(x, n, m, c) + 0.01f); /* planted */|' \
+  "$TMP/src/templates/kernels.c"
 grep -q planted "$TMP/src/templates/kernels.c" || bad "wrong_template: the softmax line to break was not found"
 if CFLAGS=-O1 make -s -C "$TMP/src" attncc > "$TMP/make.log" 2>&1; then
   (cd "$ROOT/examples" && "$TMP/src/attncc" debug $SM --weights "$TMP/sm_template.w.safetensors" \
