@@ -42,9 +42,18 @@ static void read_through_view(Node *f, int i) {
   f->src[i] = x;
 }
 
+/* the one user of attention f's result (its weights' node, probs_out, is not one), else NULL */
+static Node *result_user(const Graph *g, const Node *f) {
+  Node *users[2];
+  int n = graph_users(g, f, users, 2);
+  if (f->probs_out && n == 2)
+    return users[users[0] == f->probs_out];
+  return n == 1 && users[0] != f->probs_out ? users[0] : NULL;
+}
+
 /* the result of f written as its only user, a permute after reshapes, lays it out */
 static void write_through_permute(Graph *g, Node *f) {
-  Node *x = f, *u = graph_sole_user(g, f);
+  Node *x = f, *u = result_user(g, f);
   while (u && u->op == OP_RESHAPE) {
     x = u;
     u = graph_sole_user(g, u);

@@ -60,6 +60,7 @@ typedef enum {
   OK_REDUCE,                               /* sum / mean / max along an axis */
   OK_PACK,                                 /* weight layout change for the GEMM kernel */
   OK_ATTENTION,                            /* fused attention */
+  OK_SIDE,                                 /* a second result another node's kernel writes */
   OK_FUSED,                                /* fused elementwise tree */
   OK_LAYERNORM,                            /* fused layer normalization */
 } OpKind;
@@ -147,6 +148,8 @@ struct Node {
   bool attn_probs;                         /* attention that stops at the softmax: its result
                                               is the probabilities [.., Lq, Lk] (dv = Lk;
                                               src[2] is K again, unread) */
+  Node *probs_out;                         /* attention: also writes its softmax P into this
+                                              ATTN_PROBS node (whose src0 it is) */
   EwStep *ew;                              /* fused: the ops, in evaluation order */
   int nfused;                              /* fused: number of steps */
   SrcView *views;                          /* fused: how each source is read; attention: how
@@ -216,6 +219,8 @@ void graph_dump(const Graph *g, FILE *out);
 /* the distinct live users of n, up to max in users[]; returns how many there are, or -1
  * when n is a graph output (its value is needed as it is) */
 int graph_users(const Graph *g, const Node *n, Node **users, int max);
+/* the same, whether or not n is an output: the live nodes reading it */
+int graph_readers(const Graph *g, const Node *n, Node **users, int max);
 Node *graph_sole_user(const Graph *g, const Node *n); /* the one user, else NULL */
 double node_value(const Node *n, int64_t i); /* element i of a node with data, as a double */
 

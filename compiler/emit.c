@@ -266,6 +266,7 @@ static void kernel_body(StrBuf *sb, const EmitOptions *o, const Node *n) {
     emit_layernorm(sb, o, n);
     break;
   case OK_LEAF:
+  case OK_SIDE: /* written by its source's kernel */
     break;
   }
 }
@@ -282,7 +283,8 @@ bool emit_uses_word(const char *text, const char *word) {
 }
 
 bool emit_has_kernel(const Node *n) {
-  return n->live && (n->storage == ST_WORK || n->storage == ST_OUTPUT);
+  return n->live && (n->storage == ST_WORK || n->storage == ST_OUTPUT) &&
+         op_kinds[n->op] != OK_SIDE; /* (written by its source's kernel) */
 }
 
 int emit_kernel_calls(const Graph *g) {
@@ -348,6 +350,10 @@ static void emit_node(Kernels *k, const Graph *g, const EmitOptions *o, const No
     int64_t off = src_arg_offset(n, i);
     sb_printf(&args, off ? ", %s + %lld" : ", %s", ref(g, o, n->src[i]), (long long)off);
   }
+  if (n->op == OP_ATTENTION && n->probs_out) { /* its second result */
+    sb_puts(&sig, ", float *restrict yp");
+    sb_printf(&args, ", %s", ref(g, o, n->probs_out));
+  }
   if (emit_uses_word(body.buf, "scratch")) {
     sb_puts(&sig, ", float *restrict scratch");
     sb_printf(&args, ", (float *)(ws + %lld)", (long long)n->scratch_offset);
@@ -379,6 +385,8 @@ static void emit_node(Kernels *k, const Graph *g, const EmitOptions *o, const No
   sb_free(&what);
   if (o->debug)
     debug_emit_tap(&k->calls, g, o, n, ref(g, o, n));
+  if (o->debug && n->op == OP_ATTENTION && n->probs_out)
+    debug_emit_tap(&k->calls, g, o, n->probs_out, ref(g, o, n->probs_out));
   sb_free(&body);
   sb_free(&sig);
   sb_free(&args);
@@ -453,7 +461,7 @@ static void kernels_of(const Node *n, const char **names, int *count) {
     names[(*count)++] = "softmax_merge";
     names[(*count)++] = "softmax_rows";
     names[(*count)++] = "softmax_block";
-    if (n->attn_probs) /* its rows' final softmax */
+    if (n->attn_probs || n->probs_out) /* its rows' final softmax */
       names[(*count)++] = "softmax";
   }
 }

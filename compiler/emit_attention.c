@@ -125,7 +125,7 @@ static void attention_scratch(const Node *n, int nr, int64_t *kp, int64_t *vp, i
   const int64_t staged = ATTN_QUERIES * ATTN_LD;
   *kp = pack_floats(n->dh, kb, nr); /* one key block: d x kb */
   *vp = n->attn_probs ? 0 : pack_floats(kb, n->dv, nr); /* one value block: kb x dv */
-  *tile = n->attn_probs ? 0 : staged;
+  *tile = n->attn_probs ? 0 : staged; /* (probs_out: P's strips copied there for P V) */
   /* the tile, the staged queries, each row's running max and sum (16 partial sums), and
    * the output block */
   *total = blocks * (*kp + *vp) + *tile + (attn_staged(n) ? staged : 0) + 17 * ATTN_QUERIES +
@@ -147,10 +147,34 @@ int64_t emit_attention_scratch(const Node *n, int nr, int threads) {
   return total * (int64_t)sizeof(float) * attention_threads(n, threads);
 }
 
-/* score row i of the block (code): the tile's (ATTN_LD apart, a key block each), or the
- * result's own (the probabilities: ldo apart, from the block's first key j0) */
+/* Does the kernel compute P exactly, in P's own rows (the probabilities: its result; or
+ * probs_out, P V then read from them), rather than the online softmax's tile? */
+static bool attn_exact_p(const Node *n) { return n->attn_probs || n->probs_out; }
+
+/* score row i of the block (code): the tile's (ATTN_LD apart, a key block each), or P's own
+ * (ldo apart for the probabilities, Lk for probs_out; from the block's first key j0) */
 static const char *attn_score_row(const Node *n, long long ldo, const char *i) {
+  if (n->probs_out)
+    return xformat("pq + %s * %lld + j0", i, (long long)n->lk);
   return n->attn_probs ? xformat("out + %s * %lld + j0", i, ldo) : xformat("st + %s * %d", i, ATTN_LD);
+}
+
+/* O += P V for a strip of mr rows (ss, ATTN_LD apart) and key block jb (js deep) on the
+ * register tile, or through the GEMM where the target has no tile for a partial strip */
+static void attn_pv_tiles(StrBuf *sb, const EmitOptions *o, long long dv, long long vp,
+                          bool direct, bool every_strip) {
+  const char *P = o->prefix, *in2 = every_strip ? "" : "  ";
+  if (direct) {
+    if (!every_strip)
+      sb_printf(sb, "          if (mr == %s_GEMM_MR)\n", P);
+    sb_printf(sb, "%s          for (int64_t j = 0; j < %lld; j += %s_GEMM_NR)\n"
+                  "%s            %s_gemm_tile(mr, js, ss, vp + jb * %lld + j * jn, %lld - j < %s_GEMM_NR ? %lld - j : %s_GEMM_NR,\n"
+                  "%s                         os + j, %lld, os + j, %lld, NULL, NULL, NULL, 0, 0);\n",
+              in2, dv, P, in2, P, vp, dv, P, dv, P, in2, dv, dv);
+  }
+  if (!every_strip)
+    sb_printf(sb, "%s          %s_gemm(mr, %lld, js, ss, %d, vp + jb * %lld, os, %lld, NULL, os, %lld, 0);\n",
+              direct ? "          else\n  " : "", P, dv, ATTN_LD, vp, dv, dv);
 }
 
 /* How attention n reads operand i (0 Q, 1 K, 2 V) or writes its result (3): batch item
@@ -230,7 +254,7 @@ void emit_attention(StrBuf *sb, const EmitOptions *o, const Node *n) {
    * with 64); e^((s' - m') ln 2) is the same softmax on every target. */
   const float k = (float)((double)c * 1.4426950408889634074);
   bool stage = attn_staged(n), prescale = stage && attn_prescalable(n, nsteps, k);
-  const bool probs = n->attn_probs;
+  const bool probs = n->attn_probs, side = n->probs_out != NULL, exact = attn_exact_p(n);
   attn_steps(n, nsteps, prescale ? k : 1.0f, &steps, &rows);
   StrBuf lit = {0};
   emit_float_literal(&lit, prescale ? (float)0.69314718055994530942 : c);
@@ -245,7 +269,7 @@ void emit_attention(StrBuf *sb, const EmitOptions *o, const Node *n) {
   AttnSkip sk = {xalloc(sizeof(int32_t) * (size_t)nqb), xalloc(sizeof(int32_t) * (size_t)nqb),
                  xalloc(sizeof(int32_t) * (size_t)lq), xalloc(sizeof(int32_t) * (size_t)lq)};
   /* (the probabilities are written for every key: no block is skipped) */
-  const bool skip = !probs && attention_key_blocks(n, ATTN_QUERIES, kblock, &sk);
+  const bool skip = !exact && attention_key_blocks(n, ATTN_QUERIES, kblock, &sk);
   /* a chain of constant-mask fills only is the identity on a strip without masked keys */
   const bool clean = skip && attention_mask_only(n, nsteps);
   if (skip) {
@@ -272,7 +296,7 @@ void emit_attention(StrBuf *sb, const EmitOptions *o, const Node *n) {
   /* after the tile: each row's running max, its running sum (16 partial sums; not for the
    * probabilities), the staged queries, the output block */
   sb_printf(sb, "  float *rmax = st + %lld;\n", (long long)tile);
-  if (!probs)
+  if (!exact)
     sb_printf(sb, "  float *rsum = rmax + %d;\n", ATTN_QUERIES);
   if (stage)
     sb_printf(sb, "  float *qs = rmax + %d;\n", 17 * ATTN_QUERIES);
@@ -286,6 +310,8 @@ void emit_attention(StrBuf *sb, const EmitOptions *o, const Node *n) {
   if (!probs)
     sb_printf(sb, "    const float *vb = s2 + %s;\n", mv.at);
   sb_printf(sb, "    float *yb = y + %s;\n", mo.at);
+  if (side)
+    sb_printf(sb, "    float *pb = yp + b * %lld;\n", lq * lk);
   sb_printf(sb, "    for (int64_t jb = 0; jb < %lld; jb++) {\n", blocks);
   sb_printf(sb, "      const int64_t j0 = jb * %lld, jn = %lld - j0 < %lld ? %lld - j0 : %lld;\n",
             kblock, lk, kblock, lk, kblock);
@@ -313,12 +339,15 @@ void emit_attention(StrBuf *sb, const EmitOptions *o, const Node *n) {
     sb_printf(sb, "      float *out = ot, *yo = yb + i0 * %lld;\n", ldo);
   else
     sb_printf(sb, "      float *out = yb + i0 * %lld;\n", ldo);
+  if (side)
+    sb_printf(sb, "      float *pq = pb + i0 * %lld;\n", lk);
   if (!probs)
     sb_printf(sb, "      for (int64_t e = 0; e < in * %lld; e++)\n        out[e] = 0.0f;\n", dv);
   sb_puts(sb, "      for (int64_t i = 0; i < in; i++)\n        rmax[i] = -INFINITY;\n");
-  if (!probs)
+  if (!exact)
     sb_puts(sb, "      for (int64_t i = 0; i < 16 * in; i++)\n        rsum[i] = 0.0f;\n");
-  const long long lds = probs ? ldo : ATTN_LD; /* the score rows' stride (attn_score_row) */
+  /* the score rows' stride (attn_score_row) */
+  const long long lds = side ? lk : probs ? ldo : ATTN_LD;
   if (skip)
     sb_printf(sb, "      for (int64_t jb = kb_lo[i0 / %d]; jb < kb_hi[i0 / %d]; jb++) {\n",
               ATTN_QUERIES, ATTN_QUERIES);
@@ -338,7 +367,7 @@ void emit_attention(StrBuf *sb, const EmitOptions *o, const Node *n) {
   sb_printf(sb, "        for (int64_t i1 = 0; i1 < in; i1 += %s_GEMM_MR) {\n", P);
   sb_printf(sb, "          const int64_t mr = in - i1 < %s_GEMM_MR ? in - i1 : %s_GEMM_MR;\n", P, P);
   sb_printf(sb, "          float *ss = %s;\n", attn_score_row(n, ldo, "i1"));
-  if (!probs)
+  if (!exact)
     sb_printf(sb, "          float *os = out + i1 * %lld;\n", dv);
   /* js: the keys of the block this strip computes (the columns of S and the depth of P V) */
   if (skip)
@@ -389,7 +418,7 @@ void emit_attention(StrBuf *sb, const EmitOptions *o, const Node *n) {
     sb_puts(sb, steps.buf);
     sb_puts(sb, "            srow[j] = sv;\n          }\n          }\n");
   }
-  if (probs) { /* the rows' running max takes the block in (NaN wins); the rest at the end */
+  if (exact) { /* the rows' running max takes the block in (NaN wins); the rest at the end */
     sb_printf(sb, "          for (int64_t i = 0; i < mr; i++) {\n"
                   "            const float mb = %s_row_max(ss + i * %lld, js);\n"
                   "            rmax[i1 + i] = mb > rmax[i1 + i] || mb != mb ? mb : rmax[i1 + i];\n"
@@ -397,8 +426,26 @@ void emit_attention(StrBuf *sb, const EmitOptions *o, const Node *n) {
     /* each row: e^((s - max) c), its sum, the row over the sum (a row of -inf, or with a
      * NaN, gives NaN, as in PyTorch) */
     sb_printf(sb, "      for (int64_t i = 0; i < in; i++)\n"
-                  "        %s_row_softmax(out + i * %lld, %lld, rmax[i], %s);\n"
-                  "    }\n  }\n  }\n", P, ldo, lk, scale);
+                  "        %s_row_softmax(%s + i * %lld, %lld, rmax[i], %s);\n", P,
+              side ? "pq" : "out", lds, lk, scale);
+    if (side) { /* O = P V, P's rows of this block of queries still in L2: per key block, each
+                 * strip's part copied to the tile at the packed-strip stride, then the product */
+      sb_printf(sb, "      for (int64_t jb = 0; jb < %lld; jb++) {\n"
+                    "        const int64_t j0 = jb * %lld, jn = %lld - j0 < %lld ? %lld - j0 : %lld, js = jn;\n"
+                    "        for (int64_t i1 = 0; i1 < in; i1 += %s_GEMM_MR) {\n"
+                    "          const int64_t mr = in - i1 < %s_GEMM_MR ? in - i1 : %s_GEMM_MR;\n"
+                    "          float *ss = st, *os = out + i1 * %lld;\n"
+                    "          for (int64_t i = 0; i < mr; i++)\n"
+                    "            memcpy(ss + i * %d, pq + (i1 + i) * %lld + j0, (size_t)js * sizeof(float));\n",
+                blocks, kblock, lk, kblock, lk, kblock, P, P, P, dv, ATTN_LD, lk);
+      attn_pv_tiles(sb, o, dv, (long long)vp, direct, every_strip);
+      sb_puts(sb, "        }\n      }\n");
+      if (otile)
+        sb_printf(sb, "      for (int64_t i = 0; i < in; i++)\n"
+                      "        memcpy(yo + i * %lld, out + i * %lld, %lld * sizeof(float));\n",
+                  ldo, dv, dv);
+    }
+    sb_puts(sb, "    }\n  }\n  }\n");
     sb_free(&steps);
     sb_free(&rows);
     return;
@@ -407,17 +454,7 @@ void emit_attention(StrBuf *sb, const EmitOptions *o, const Node *n) {
    * the output rows are corrected for the new max */
   sb_printf(sb, "          %s_softmax_block(ss, %d, mr, js, rmax + i1, rsum + 16 * i1, %s, os, %lld, %lld);\n",
             P, ATTN_LD, scale, dv, dv);
-  if (direct) {
-    if (!every_strip)
-      sb_printf(sb, "          if (mr == %s_GEMM_MR)\n", P);
-    sb_printf(sb, "%s          for (int64_t j = 0; j < %lld; j += %s_GEMM_NR)\n"
-                  "%s            %s_gemm_tile(mr, js, ss, vp + jb * %lld + j * jn, %lld - j < %s_GEMM_NR ? %lld - j : %s_GEMM_NR,\n"
-                  "%s                         os + j, %lld, os + j, %lld, NULL, NULL, NULL, 0, 0);\n",
-              in2, dv, P, in2, P, (long long)vp, dv, P, dv, P, in2, dv, dv);
-  }
-  if (!every_strip)
-    sb_printf(sb, "%s          %s_gemm(mr, %lld, js, ss, %d, vp + jb * %lld, os, %lld, NULL, os, %lld, 0);\n",
-              direct ? "          else\n  " : "", P, dv, ATTN_LD, (long long)vp, dv, dv);
+  attn_pv_tiles(sb, o, dv, (long long)vp, direct, every_strip);
   sb_puts(sb, "        }\n");
   sb_puts(sb, "      }\n      for (int64_t i = 0; i < in; i++) {\n");
   sb_printf(sb, "        const float inv = 1.0f / %s_lanes_sum(rsum + 16 * i);\n", P);

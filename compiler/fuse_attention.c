@@ -2,15 +2,17 @@
  * one ATTENTION node whose kernel streams over blocks of keys with an online
  * softmax, so the Lq x Lk score matrix is never stored. The pattern, from the end:
  *   out = matmul(P', V)          P' = P or a reshape of it keeping the last dim
- *   P   = softmax(X, -1)         P used only by that matmul (not an output)
+ *   P   = softmax(X, -1)
  *   X   = a chain of score steps: * c, / c, + bias, - c, masked_fill / where,
  *         and reshapes that keep the last dim (einsum, d2l's masked_softmax)
  *   S   = matmul(Q, K^T)         K read transposed (trans_b) or given as [.., d, Lk]
  * Every intermediate must have no other use. Q, K and V must not broadcast over the
  * batch dims; the chain's operands may (a [B,1,1,Lk] mask, an [Lq,Lk] bias).
- * When P has other uses (the model outputs its attention weights), the node stops at the
- * softmax instead (attn_probs): it computes P, written once, and the P V product stays a
- * matmul reading it; the steps between, each a pass over the Lq x Lk scores, are gone.
+ * When P has other uses (the model outputs its attention weights), the kernel writes P too,
+ * into an ATTN_PROBS node after it (probs_out) that those uses read. Where it cannot (no
+ * such product, or P read before V is computed) the node stops at the softmax instead
+ * (attn_probs): it computes P, written once, and the P V product stays a matmul reading it;
+ * the steps between, each a pass over the Lq x Lk scores, are gone.
  * Later passes fold a power-of-two scale into the query weights (fold_scale.c) and let
  * each attention read Q, K, V and write its result through the permutes around it
  * (attn_layout.c). */
@@ -191,35 +193,77 @@ static bool plain_batched(const Node *t, int64_t batch, int64_t rows, int64_t co
          last_dim(t) == cols && shape_numel(&t->shape) == batch * rows * cols;
 }
 
+/* The P V product after softmax sm: matmul(P', V), P' = P or row reshapes of it used by
+ * nothing else; *p is P'. With sm used elsewhere too (*shared), the first such among its
+ * users. NULL when there is none. */
+static Node *find_pv(Ctx *c, Node *sm, Node **p, Node **via, bool *shared) {
+  Node *users[8];
+  int nu = graph_readers(c->g, sm, users, 8);
+  *shared = c->uses[sm->id] > 1;
+  for (int u = 0; u < nu && u < 8; u++) {
+    Node *mm2 = users[u];
+    *p = sm;
+    *via = mm2; /* the user of sm on the way to the product */
+    while (mm2 && is_row_reshape(mm2)) {
+      *p = mm2;
+      mm2 = single_user(c, mm2);
+    }
+    if (mm2 && mm2->op == OP_MATMUL && mm2->src[0] == *p && mm2->src[1] != *p && !mm2->trans_b &&
+        !mm2->bias && !mm2->act && !mm2->residual && mm2->src[1]->op != OP_PACK)
+      return mm2;
+  }
+  return NULL;
+}
+
+/* Where an attention that also writes P (sm's users other than `via`, the way to the P V
+ * product mm2, read it) can go: before sm when V is computed by then, else before mm2 when
+ * none of sm's other users comes earlier; NULL when neither holds. */
+static Node *probs_anchor(Ctx *c, Node *sm, Node *via, Node *mm2) {
+  if (mm2->src[1]->id < sm->id)
+    return sm;
+  Node *users[64];
+  int nu = graph_readers(c->g, sm, users, 64);
+  if (nu > 64)
+    return NULL;
+  for (int u = 0; u < nu; u++)
+    if (users[u]->id < mm2->id && users[u] != via)
+      return NULL;
+  return mm2;
+}
+
 static void try_fuse(Ctx *c, Node *sm) {
   Graph *g = c->g;
   if (sm->log || sm->axis != sm->shape.ndim - 1)
     return;
-  /* forward: softmax -> (row reshapes) -> matmul(P, V); else (P has other uses) the
-   * probabilities alone */
-  Node *p = sm, *mm2 = single_user(c, sm);
-  while (mm2 && is_row_reshape(mm2)) {
-    p = mm2;
-    mm2 = single_user(c, mm2);
-  }
-  if (!mm2 || mm2->op != OP_MATMUL || mm2->src[0] != p || mm2->src[1] == p || mm2->trans_b ||
-      mm2->bias || mm2->act || mm2->residual || mm2->src[1]->op == OP_PACK)
-    mm2 = NULL;
+  /* forward: softmax -> (row reshapes) -> matmul(P, V); P may have other uses (the model
+   * outputs its attention weights): the kernel then writes P too, or, with no such
+   * product, computes the probabilities alone */
+  Node *p = sm, *via = NULL;
+  bool shared = false;
+  Node *mm2 = find_pv(c, sm, &p, &via, &shared);
   Chain ch = {0};
   Node *mm1 = walk_chain(c, &ch, sm);
   if (!mm1)
     return;
-  Node *q = mm1->src[0], *k = mm1->src[1], *v = mm2 ? mm2->src[1] : k;
+  Node *q = mm1->src[0], *k = mm1->src[1];
   int64_t lq = mm1->shape.dim[mm1->shape.ndim - 2], lk = last_dim(mm1);
   int64_t batch = shape_numel(&mm1->shape) / (lq * lk);
-  int64_t dh = last_dim(q), dv = mm2 ? last_dim(v) : lk;
-  bool shapes_ok = plain_batched(q, batch, lq, dh) &&
-                   (mm1->trans_b ? plain_batched(k, batch, lk, dh) : plain_batched(k, batch, dh, lk));
-  if (mm2)
-    shapes_ok = shapes_ok && p->shape.dim[p->shape.ndim - 2] == lq && last_dim(p) == lk &&
-                shape_numel(&mm2->shape) == batch * lq * dv && plain_batched(v, batch, lk, dv);
-  if (!shapes_ok)
+  int64_t dh = last_dim(q);
+  if (!plain_batched(q, batch, lq, dh) ||
+      !(mm1->trans_b ? plain_batched(k, batch, lk, dh) : plain_batched(k, batch, dh, lk)))
     return;
+  if (mm2 && !(p->shape.dim[p->shape.ndim - 2] == lq && last_dim(p) == lk &&
+               shape_numel(&mm2->shape) == batch * lq * last_dim(mm2->src[1]) &&
+               plain_batched(mm2->src[1], batch, lk, last_dim(mm2->src[1])))) {
+    if (!shared)
+      return;
+    mm2 = NULL; /* P used elsewhere: the probabilities alone, the product stays */
+  }
+  Node *anchor = mm2 && shared ? probs_anchor(c, sm, via, mm2) : NULL;
+  if (shared && !anchor) /* P's other users come first: P alone, the product after it */
+    mm2 = NULL;
+  Node *v = mm2 ? mm2->src[1] : k;
+  int64_t dv = mm2 ? last_dim(v) : lk;
   Node *out = mm2 ? mm2 : sm; /* the node the fused one replaces */
   Node **src = xalloc(sizeof(Node *) * (size_t)(3 + ch.noperands));
   src[0] = q;
@@ -240,8 +284,17 @@ static void try_fuse(Ctx *c, Node *sm) {
   f->dv = dv;
   f->k_rows = mm1->trans_b;
   f->attn_probs = mm2 == NULL;
-  graph_insert_before(g, f, out);
+  graph_insert_before(g, f, anchor ? anchor : out);
   graph_replace_uses(g, out, f);
+  if (anchor) { /* P, written by f too: a node of its own right after it */
+    Node *pn = graph_add(g, OP_ATTN_PROBS, &f, 1, sm->loc, sm->path);
+    pn->shape = sm->shape;
+    pn->dtype = DT_F32;
+    pn->live = true;
+    f->probs_out = pn;
+    graph_insert_before(g, pn, g->nodes[f->id + 1]);
+    graph_replace_uses(g, sm, pn);
+  }
 }
 
 void fuse_attention(Graph *g) {

@@ -249,6 +249,8 @@ void graph_dump(const Graph *g, FILE *out) {
     }
     if (n->op == OP_ATTENTION && n->attn_probs)
       fprintf(out, " weights"); /* stops at the softmax: its result is P */
+    if (n->op == OP_ATTENTION && n->probs_out)
+      fprintf(out, " weights=%%%d", n->probs_out->id); /* writes P there too */
     const char *sep = " strided: "; /* attention operands read or written in place */
     for (int v = 0; n->op == OP_ATTENTION && n->views && v < 4; v++)
       if (n->views[v].is_view) {
@@ -279,6 +281,10 @@ int graph_users(const Graph *g, const Node *n, Node **users, int max) {
   for (int k = 0; k < g->noutputs; k++)
     if (g->outputs[k].node == n)
       return -1;
+  return graph_readers(g, n, users, max);
+}
+
+int graph_readers(const Graph *g, const Node *n, Node **users, int max) {
   int count = 0;
   for (int i = n->id + 1; i < g->nnodes; i++) {
     Node *m = g->nodes[i];

@@ -90,12 +90,18 @@ void memplan_run(Graph *g) {
   g->naive_bytes = g->max_live_bytes = 0;
   for (int i = 0; i < g->nnodes; i++) {
     Node *n = g->nodes[i];
-    if (n->live && n->storage == ST_WORK) {
-      int64_t size = aligned_size(n);
-      n->offset = first_fit(busy, nbusy, size);
-      busy[nbusy++] = (Slot){n->offset, size, n->id};
-      if (n->offset + size > peak)
-        peak = n->offset + size;
+    /* a node's own result, and the second one its kernel writes (an attention's weights:
+     * placed with the attention, not later where the node standing for them sits) */
+    Node *results[2] = {n, n->op == OP_ATTENTION ? n->probs_out : NULL};
+    for (int r = 0; r < 2; r++) {
+      Node *x = results[r];
+      if (!x || !x->live || x->storage != ST_WORK || (r == 0 && op_kinds[x->op] == OK_SIDE))
+        continue;
+      int64_t size = aligned_size(x);
+      x->offset = first_fit(busy, nbusy, size);
+      busy[nbusy++] = (Slot){x->offset, size, x->id};
+      if (x->offset + size > peak)
+        peak = x->offset + size;
       g->naive_bytes += size;
       live_bytes += size;
     }

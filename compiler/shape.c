@@ -304,6 +304,7 @@ bool shape_infer(Node *n, char *msg, size_t len) {
   case OK_LEAF:
   case OK_PACK: /* shapes set by the pass that makes them */
   case OK_ATTENTION:
+  case OK_SIDE:
   case OK_FUSED:
   case OK_LAYERNORM:
     return true;

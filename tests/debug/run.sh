@@ -64,12 +64,12 @@ ATTNCC_FAULT=feed_forward_layers.1/relu0 run_debug fault_by_name 1 $M -D LAYERS=
 ATTNCC_FAULT=attention run_debug fault_runtime_weights 1 $M -D LAYERS=2 "${W[@]}" --runtime-weights --threads 2 &&
   expect_line fault_runtime_weights "${loc%% *}: first divergence: matmul (${loc#* })"
 
-# ---- attention weights as an output: one kernel (an attention marked "weights") computes
-# them, its tensor named after the softmax; the P V matmul stays separate ----
+# ---- attention weights as an output: the fused attention writes them too, into a tensor
+# of their own (an attn_probs node) named after the softmax, checked after the kernel ----
 M=mha_mask_weights.lua
 make_ref mha "$ROOT/examples/$M"
 W=(--weights "$TMP/mha.w.safetensors" --ref "$TMP/mha.r.safetensors")
-loc=$(dump_loc "$TMP/mha.graph" attention)
+loc=$(dump_loc "$TMP/mha.graph" attn_probs)
 ATTNCC_FAULT=softmax run_debug fault_softmax 1 $M "${W[@]}" &&
   expect_line fault_softmax "${loc%% *}: first divergence: softmax [2,4,16,16] max |err|"
 
@@ -129,7 +129,8 @@ grep -q debug_hook "$TMP/plain.c" "$TMP/plain.h" && bad "plain build mentions th
 # reference file lacks comes from kernels.c, which must then build beside it): the LSTM
 # example (skinny products, a strided sum, a plain softmax) and the op-level models agree ----
 for m in lstm_attention.lua ../tests/e2e/ops/reductions.lua ../tests/e2e/ops/skinny.lua \
-         ../tests/e2e/ops/softmax.lua ../tests/e2e/ops/attn_weights.lua; do
+         ../tests/e2e/ops/softmax.lua ../tests/e2e/ops/attn_weights.lua \
+         ../tests/e2e/ops/attn_weights_pv.lua; do
   n=$(basename "$m" .lua)
   make_ref "$n" "$ROOT/examples/$m"
   run_debug "$n" 0 "$m" --weights "$TMP/$n.w.safetensors" --ref "$TMP/$n.r.safetensors" &&

@@ -339,6 +339,14 @@ def _ops_attn_weights(seed):
                 ["swapped", "head_mean"], seed)
 
 
+def _ops_attn_weights_pv(seed):
+    return _ops("attn_weights_pv", op_models.AttnWeightsPV,
+                lambda g: {"q": randn(g, 2, 3, 20, 16), "k": randn(g, 2, 3, 300, 16),
+                           "v": randn(g, 2, 3, 300, 24), "bias": randn(g, 20, 300),
+                           "mask": _attn_weights_mask(g)},
+                ["out_swapped", "p_swapped", "out_late", "p_late_sum", "out_early", "early"], seed)
+
+
 def _ops_softmax(seed):
     return _ops("softmax", op_models.Softmax,
                 lambda g: {"x": randn(g, 3, 5, 7), "w": randn(g, 4, 20, 33), "mask": _softmax_mask(g),
@@ -466,7 +474,7 @@ CASES += [
 ]
 
 CASES += [_ops_reductions(seed=90), _ops_skinny(seed=91), _ops_softmax(seed=92),
-          _ops_attn_weights(seed=93)]
+          _ops_attn_weights(seed=93), _ops_attn_weights_pv(seed=94)]
 
 _names = [c.name for c in CASES]
 assert len(_names) == len(set(_names)), "duplicate case names"

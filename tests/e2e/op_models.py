@@ -45,6 +45,22 @@ class Softmax(nn.Module):
                 u.log_softmax(1))
 
 
+class AttnWeightsPV(nn.Module):
+    """tests/e2e/ops/attn_weights_pv.lua"""
+
+    def forward(self, q, k, v, bias, mask):
+        def scores(c):
+            return (q @ k.transpose(-2, -1) * c + bias).masked_fill(mask, float("-inf"))
+        p = torch.softmax(scores(25), -1)
+        p_late = torch.softmax(scores(0.25), -1)
+        v_late = v * 2 + 1
+        p_early = torch.softmax(scores(1), -1)
+        early = p_early.amax(-1)
+        v_early = v - early.mean(-1, True).unsqueeze(-1)
+        return ((p @ v).permute(0, 2, 1, 3), p.permute(0, 2, 1, 3), p_late @ v_late,
+                p_late.sum(1), p_early @ v_early, early)
+
+
 class AttnWeights(nn.Module):
     """tests/e2e/ops/attn_weights.lua"""
 

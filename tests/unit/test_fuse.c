@@ -1,5 +1,6 @@
 /* test_fuse.c: the fusion passes on small graphs: attention is recognized and its
- * near misses stop at the softmax (weights as an output, scaling after it), and reads
+ * near misses stop at the softmax (scaling after it, weights read before V exists), with
+ * weights as an output it writes them too, and reads
  * and writes multi-head layouts through the permutes around it; matmul
  * epilogues absorb bias, activation and residual; elementwise trees inline only
  * single-use, same-shape nodes; LayerNorm spelled out in ops becomes one node that
@@ -73,8 +74,8 @@ static void test_attention_fused(void **state) {
   assert_int_equal(f->dv, 12);
 }
 
-/* the weights as an output: one node computes them (QK^T, the chain, the softmax), the
- * P V product stays a matmul reading it */
+/* the weights as an output: the fused node computes P V and writes P too, into an
+ * ATTN_PROBS node right after it that the output reads */
 static void test_attention_weights_output_probs(void **state) {
   (void)state;
   Node *probs;
@@ -83,14 +84,80 @@ static void test_attention_weights_output_probs(void **state) {
   graph_add_output(g, "weights", probs);
   fuse_attention(g);
   assert_int_equal(count_live(OP_ATTENTION), 1);
-  assert_int_equal(count_probs(), 1);
+  assert_int_equal(count_probs(), 0);
   assert_int_equal(count_live(OP_SOFTMAX), 0);
-  Node *f = g->outputs[1].node, *mm = g->outputs[0].node;
+  assert_int_equal(count_live(OP_MATMUL), 0);
+  Node *f = g->outputs[0].node, *p = g->outputs[1].node;
   assert_int_equal(f->op, OP_ATTENTION);
   assert_int_equal(f->nsteps, 2);
-  assert_int_equal(f->dv, 9); /* its rows are P's: Lk wide */
-  assert_int_equal(mm->op, OP_MATMUL);
-  assert_ptr_equal(mm->src[0], f);
+  assert_int_equal(f->dv, 12);
+  assert_int_equal(p->op, OP_ATTN_PROBS);
+  assert_ptr_equal(f->probs_out, p);
+  assert_ptr_equal(p->src[0], f);
+  assert_int_equal(p->id, f->id + 1);
+  assert_int_equal(p->shape.dim[2], 9); /* P: [2, 7, 9] */
+}
+
+/* V computed after the softmax: the fused node goes where the P V product was, unless
+ * P's other user comes before that (then the probabilities alone, the product a matmul) */
+static void weights_with_late_v(bool early_user) {
+  Node *q = b_input(g, "q", shp(3, 2, 7, 16), DT_F32);
+  Node *k = b_input(g, "k", shp(3, 2, 9, 16), DT_F32);
+  Node *x = b_input(g, "x", shp(3, 2, 9, 12), DT_F32);
+  Node *p = softmax_last(matmul(q, k, true));
+  Node *early = early_user ? b_op1(g, OP_EXP, p) : NULL;
+  Node *v = b_op1(g, OP_TANH, x);
+  graph_add_output(g, "out", matmul(p, v, false));
+  graph_add_output(g, "weights", early ? early : b_op1(g, OP_NEG, p));
+  fuse_attention(g);
+  assert_int_equal(count_live(OP_SOFTMAX), 0);
+  assert_int_equal(count_live(OP_ATTENTION), 1);
+  assert_int_equal(count_probs(), early_user ? 1 : 0);
+  assert_int_equal(count_live(OP_MATMUL), early_user ? 1 : 0);
+  Node *f = g->outputs[0].node;
+  if (!early_user) {
+    assert_int_equal(f->op, OP_ATTENTION);
+    assert_true(f->id > v->id);
+    assert_true(f->probs_out->id < g->outputs[1].node->id);
+  }
+}
+
+static void test_weights_late_v(void **state) {
+  (void)state;
+  weights_with_late_v(false);
+}
+
+static void test_weights_read_before_v(void **state) {
+  (void)state;
+  weights_with_late_v(true);
+}
+
+static bool share_bytes(int64_t a, int64_t na, int64_t b, int64_t nb) {
+  return a < b + nb && b < a + na;
+}
+
+/* the weights' buffer is placed with the attention that writes them: it shares no byte
+ * with the attention's scratch, its result, or Q, K, V (computed, dead after it) */
+static void test_weights_buffer_placed_with_attention(void **state) {
+  (void)state;
+  Node *q = b_op1(g, OP_EXP, b_input(g, "q", shp(3, 2, 7, 16), DT_F32));
+  Node *k = b_op1(g, OP_TANH, b_input(g, "k", shp(3, 2, 9, 16), DT_F32));
+  Node *v = b_op1(g, OP_NEG, b_input(g, "v", shp(3, 2, 9, 12), DT_F32));
+  Node *p = softmax_last(matmul(q, k, true));
+  graph_add_output(g, "out", b_op1(g, OP_RELU, matmul(p, v, false)));
+  graph_add_output(g, "w", b_op1(g, OP_EXP, p)); /* the weights an intermediate */
+  fuse_attention(g);
+  Node *f = g->outputs[0].node->src[0], *pn = f->probs_out;
+  assert_non_null(pn);
+  f->scratch_bytes = 4096;
+  memplan_run(g);
+  assert_int_equal(pn->storage, ST_WORK);
+  const int64_t np = shape_numel(&pn->shape) * 4;
+  assert_false(share_bytes(pn->offset, np, f->scratch_offset, f->scratch_bytes));
+  assert_false(share_bytes(pn->offset, np, f->offset, shape_numel(&f->shape) * 4));
+  const Node *qkv[] = {q, k, v};
+  for (int i = 0; i < 3; i++)
+    assert_false(share_bytes(pn->offset, np, qkv[i]->offset, shape_numel(&qkv[i]->shape) * 4));
 }
 
 static void test_scale_after_softmax_not_fused(void **state) {
@@ -268,6 +335,9 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_layernorm_fused, setup, teardown),
       cmocka_unit_test_setup_teardown(test_layernorm_intermediate_used, setup, teardown),
       cmocka_unit_test_setup_teardown(test_attention_weights_output_probs, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_weights_late_v, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_weights_read_before_v, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_weights_buffer_placed_with_attention, setup, teardown),
       cmocka_unit_test_setup_teardown(test_scale_after_softmax_not_fused, setup, teardown),
       cmocka_unit_test_setup_teardown(test_attention_reads_and_writes_heads_in_place, setup,
                                       teardown),

@@ -1,0 +1,36 @@
+-- Op-level compile-and-compare model (not an example): attention whose weights are both
+-- an output and multiplied by V, so the fused kernel writes P too (an attention node with
+-- "weights=%N", compiler/fuse_attention.c), in the layouts the examples do not reach:
+-- P returned through a permute (written dense, then copied) and P V through one (the
+-- kernel's output rows go through the permute's strides); V computed after the softmax
+-- (the kernel goes where the product was); P read before V is computed (the weights kernel
+-- alone, then a batched product); over 300 keys (two key blocks, scores in the hundreds)
+-- with a bias and a -inf mask that empties one query row (NaN, as in PyTorch).
+-- PyTorch twin: tests/e2e/op_models.py.
+--
+-- inputs:  q [2, 3, 20, 16], k [2, 3, 300, 16], v [2, 3, 300, 24], bias [20, 300],
+--          mask [2, 1, 20, 300] (bool, true = masked)
+-- outputs: the tensors below, in order
+
+local q = input("q", {2, 3, 20, 16})
+local k = input("k", {2, 3, 300, 16})
+local v = input("v", {2, 3, 300, 24})
+local bias = input("bias", {20, 300})
+local mask = input("mask", {2, 1, 20, 300}, "bool")
+-- (the scores computed for each: an intermediate used by two would keep either from fusing)
+local function scores(c) return (matmul(q, k:transpose(-2, -1)) * c + bias):masked_fill(mask, -math.huge) end
+
+local p = softmax(scores(25), -1)
+output("out_swapped", matmul(p, v):permute(0, 2, 1, 3))
+output("p_swapped", p:permute(0, 2, 1, 3))
+
+local p_late = softmax(scores(0.25), -1)
+local v_late = v * 2 + 1
+output("out_late", matmul(p_late, v_late))
+output("p_late_sum", p_late:sum(1))
+
+local p_early = softmax(scores(1), -1)
+local early = p_early:amax(-1)
+local v_early = v - early:mean(-1, true):unsqueeze(-1)
+output("out_early", matmul(p_early, v_early))
+output("early", early)
