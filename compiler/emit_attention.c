@@ -428,16 +428,30 @@ void emit_attention(StrBuf *sb, const EmitOptions *o, const Node *n) {
     sb_printf(sb, "      for (int64_t i = 0; i < in; i++)\n"
                   "        %s_row_softmax(%s + i * %lld, %lld, rmax[i], %s);\n", P,
               side ? "pq" : "out", lds, lk, scale);
-    if (side) { /* O = P V, P's rows of this block of queries still in L2: per key block, each
-                 * strip's part copied to the tile at the packed-strip stride, then the product */
+    if (side) { /* O = P V, P's rows of this block of queries still in L2: per key block, a
+                 * full strip read in place by the target's strided tile (copying it cost the
+                 * mask-and-weights MHA, 512 and 768 tokens, d=512, 2-3 %; 1024, whose rows are
+                 * 4 KiB apart, the same), else its part copied to the tile at the
+                 * packed-strip stride, then the product */
       sb_printf(sb, "      for (int64_t jb = 0; jb < %lld; jb++) {\n"
                     "        const int64_t j0 = jb * %lld, jn = %lld - j0 < %lld ? %lld - j0 : %lld, js = jn;\n"
                     "        for (int64_t i1 = 0; i1 < in; i1 += %s_GEMM_MR) {\n"
                     "          const int64_t mr = in - i1 < %s_GEMM_MR ? in - i1 : %s_GEMM_MR;\n"
-                    "          float *ss = st, *os = out + i1 * %lld;\n"
-                    "          for (int64_t i = 0; i < mr; i++)\n"
+                    "          float *ss = st, *os = out + i1 * %lld;\n",
+                blocks, kblock, lk, kblock, lk, kblock, P, P, P, dv);
+      if (o->target->driver)
+        sb_printf(sb, "#ifdef %s_GEMM_STRIDED_TILE\n"
+                      "          if (mr == %s_GEMM_MR) {\n"
+                      "            for (int64_t j = 0; j < %lld; j += %s_GEMM_NR)\n"
+                      "              %s_gemm_ukr_strided(js, pq + i1 * %lld + j0, %lld, vp + jb * %lld + j * jn,\n"
+                      "                                  %lld - j < %s_GEMM_NR ? %lld - j : %s_GEMM_NR,\n"
+                      "                                  os + j, %lld, os + j, %lld, NULL, NULL, NULL, 0, 0);\n"
+                      "            continue;\n"
+                      "          }\n"
+                      "#endif\n", P, P, dv, P, P, lk, lk, (long long)vp, dv, P, dv, P, dv, dv);
+      sb_printf(sb, "          for (int64_t i = 0; i < mr; i++)\n"
                     "            memcpy(ss + i * %d, pq + (i1 + i) * %lld + j0, (size_t)js * sizeof(float));\n",
-                blocks, kblock, lk, kblock, lk, kblock, P, P, P, dv, ATTN_LD, lk);
+                ATTN_LD, lk);
       attn_pv_tiles(sb, o, dv, (long long)vp, direct, every_strip);
       sb_puts(sb, "        }\n      }\n");
       if (otile)
