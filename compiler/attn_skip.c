@@ -97,13 +97,13 @@ bool attention_has_constant_mask(const Node *n) {
   return masking_steps(n, mask) > 0;
 }
 
-bool attention_mask_only(const Node *n, int nsteps) {
-  for (int t = 0; t < nsteps; t++) {
+bool attention_mask_only(const Node *n, int first, int nsteps) {
+  for (int t = first; t < nsteps; t++) {
     double bound;
     if (n->steps[t].op != OP_WHERE || !masking_step(n, &n->steps[t], &bound))
       return false;
   }
-  return nsteps > 0;
+  return nsteps > first;
 }
 
 bool attention_key_blocks(const Node *n, int64_t qblock, int64_t kblock, AttnSkip *sk) {

@@ -333,8 +333,8 @@ typedef struct {
 /* fills sk (lq / qblock rounded up, and lq entries); false when every key of every block
  * must be visited */
 bool attention_key_blocks(const Node *n, int64_t qblock, int64_t kblock, AttnSkip *sk);
-/* are the chain's first nsteps steps all fills of a constant mask (identity elsewhere)? */
-bool attention_mask_only(const Node *n, int nsteps);
+/* are the chain's steps [first, nsteps) all fills of a constant mask (identity elsewhere)? */
+bool attention_mask_only(const Node *n, int first, int nsteps);
 /* attn_skip.c: whether a chain step masks with a constant (so key blocks may be skipped) */
 bool attention_has_constant_mask(const Node *n);
 int64_t emit_attention_scratch(const Node *n, int gemm_nr, int threads); /* bytes it needs */

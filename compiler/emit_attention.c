@@ -67,12 +67,12 @@ static int attn_trailing_scale(const Node *n, float *c) {
   return t;
 }
 
-/* Whether the chain's first nsteps steps commute with scaling the scores by k > 0, the
+/* Whether the chain's steps [first, nsteps) commute with scaling the scores by k > 0, the
  * literals they add or fill in scaled too: every step multiplies, divides the score by
  * something, or adds, subtracts or fills in a literal whose scaled value stays finite (a
  * tensor added would need a multiply per score, which is what scaling the queries saves). */
-static bool attn_prescalable(const Node *n, int nsteps, float k) {
-  for (int t = 0; t < nsteps; t++) {
+static bool attn_prescalable(const Node *n, int first, int nsteps, float k) {
+  for (int t = first; t < nsteps; t++) {
     const AttnStep *st = &n->steps[t];
     if (st->op == OP_MUL || (st->op == OP_DIV && st->score_first))
       continue;
@@ -82,11 +82,12 @@ static bool attn_prescalable(const Node *n, int nsteps, float k) {
   return true;
 }
 
-/* the score chain's first nsteps steps: one statement per step, reading sv (k: see attn_value) */
-static void attn_steps(const Node *n, int nsteps, float k, StrBuf *code, StrBuf *rows) {
+/* the score chain's steps [first, nsteps): one statement per step, reading sv (k: see
+ * attn_value) */
+static void attn_steps(const Node *n, int first, int nsteps, float k, StrBuf *code, StrBuf *rows) {
   static const char *const sym[] = {[OP_ADD] = "+", [OP_SUB] = "-", [OP_MUL] = "*", [OP_DIV] = "/"};
   int id = 0;
-  for (int t = 0; t < nsteps; t++) {
+  for (int t = first; t < nsteps; t++) {
     const AttnStep *st = &n->steps[t];
     const char *v = attn_value(n, st, st->operand, rows, id++, k);
     if (st->op == OP_WHERE) {
@@ -253,9 +254,17 @@ void emit_attention(StrBuf *sb, const EmitOptions *o, const Node *n) {
    * exponentials then skip a multiply (about 1.4 % of the attention with 32-dim heads, 0.7 %
    * with 64); e^((s' - m') ln 2) is the same softmax on every target. */
   const float k = (float)((double)c * 1.4426950408889634074);
-  bool stage = attn_staged(n), prescale = stage && attn_prescalable(n, nsteps, k);
+  /* Leading scales of staged queries go with them too: (Q c) K^T = c Q K^T (the query scaling
+   * of nn.MultiheadAttention, absorbed by fuse_attention.c, or a chain that scales, then
+   * masks with a tensor); the chain then starts at step `first` */
+  const bool stage = attn_staged(n);
+  int first = 0;
+  double lead = 1.0;
+  while (stage && first < nsteps && attn_step_scale(&n->steps[first], &lead))
+    first++;
+  const bool prescale = stage && attn_prescalable(n, first, nsteps, k);
   const bool probs = n->attn_probs, side = n->probs_out != NULL, exact = attn_exact_p(n);
-  attn_steps(n, nsteps, prescale ? k : 1.0f, &steps, &rows);
+  attn_steps(n, first, nsteps, prescale ? k : 1.0f, &steps, &rows);
   StrBuf lit = {0};
   emit_float_literal(&lit, prescale ? (float)0.69314718055994530942 : c);
   const char *scale = xstrdup(lit.buf);
@@ -271,7 +280,7 @@ void emit_attention(StrBuf *sb, const EmitOptions *o, const Node *n) {
   /* (the probabilities are written for every key: no block is skipped) */
   const bool skip = !exact && attention_key_blocks(n, ATTN_QUERIES, kblock, &sk);
   /* a chain of constant-mask fills only is the identity on a strip without masked keys */
-  const bool clean = skip && attention_mask_only(n, nsteps);
+  const bool clean = skip && attention_mask_only(n, first, nsteps);
   if (skip) {
     long long visited = 0;
     for (long long qb = 0; qb < nqb; qb++)
@@ -325,11 +334,12 @@ void emit_attention(StrBuf *sb, const EmitOptions *o, const Node *n) {
   sb_printf(sb, "      const int64_t in = %lld - i0 < %d ? %lld - i0 : %d;\n", lq, ATTN_QUERIES, lq,
             ATTN_QUERIES);
   sb_printf(sb, "      const float *q = qb + i0 * %lld;\n", ldq);
-  if (prescale) { /* the block's queries at the packed-strip stride, once for all key blocks */
+  const float qscale = (float)((prescale ? (double)k : 1.0) * lead);
+  if (stage && qscale != 1.0f) { /* the block's queries at the packed-strip stride, once */
     sb_printf(sb, "      for (int64_t i = 0; i < in; i++)\n"
                   "        for (int64_t c = 0; c < %lld; c++)\n"
                   "          qs[i * %d + c] = q[i * %lld + c] * ", dh, ATTN_LD, ldq);
-    emit_float_literal(sb, k);
+    emit_float_literal(sb, qscale);
     sb_puts(sb, ";\n");
   } else if (stage)
     sb_printf(sb, "      for (int64_t i = 0; i < in; i++)\n"

@@ -187,6 +187,25 @@ static Node *walk_chain(Ctx *c, Chain *ch, Node *sm) {
   return x;
 }
 
+/* A positive literal scale of the queries, (Q * c) K^T or (Q / c) K^T (nn.MultiheadAttention
+ * scales q by 1 / sqrt(head dim)), becomes the chain's first step, as if it scaled the scores:
+ * the kernel applies it as it copies the queries (emit_attention.c), instead of a pass over
+ * Q that also copied it out of its heads' permute. Returns the unscaled queries, or q. */
+static Node *absorb_query_scale(Ctx *c, Chain *ch, Node *q, const Node *scores) {
+  if ((q->op != OP_MUL && q->op != OP_DIV) || c->uses[q->id] != 1 || ch->nsteps == MAX_STEPS)
+    return q;
+  int t = q->op == OP_MUL && is_scalar_const(q->src[0]) ? 1 : 0; /* the tensor's src index */
+  Node *x = q->src[t], *v = q->src[1 - t];
+  if (!is_scalar_const(v) || is_scalar_const(x) || x->dtype != DT_F32 ||
+      !shape_equal(&x->shape, &q->shape) || !(scalar_value(v) > 0) || !isfinite(scalar_value(v)))
+    return q;
+  memmove(ch->steps + 1, ch->steps, sizeof(AttnStep) * (size_t)ch->nsteps);
+  ch->steps[0] = (AttnStep){.op = q->op, .operand = -1, .literal = scalar_value(v), .cond = -1,
+                            .score_first = true, .shape = scores->shape};
+  ch->nsteps++;
+  return x;
+}
+
 /* Q, K, V: dense per batch item, no batch broadcasting */
 static bool plain_batched(const Node *t, int64_t batch, int64_t rows, int64_t cols) {
   return t->dtype == DT_F32 && t->shape.ndim >= 2 && t->shape.dim[t->shape.ndim - 2] == rows &&
@@ -245,7 +264,7 @@ static void try_fuse(Ctx *c, Node *sm) {
   Node *mm1 = walk_chain(c, &ch, sm);
   if (!mm1)
     return;
-  Node *q = mm1->src[0], *k = mm1->src[1];
+  Node *q = absorb_query_scale(c, &ch, mm1->src[0], mm1), *k = mm1->src[1];
   int64_t lq = mm1->shape.dim[mm1->shape.ndim - 2], lk = last_dim(mm1);
   int64_t batch = shape_numel(&mm1->shape) / (lq * lk);
   int64_t dh = last_dim(q);

@@ -79,16 +79,18 @@ done
 # the staged queries carry the scale times log2(e) (the softmax then works in base 2) when
 # the score chain allows it: none, or a constant mask filled with a literal (scaled too:
 # transformer_block divides by sqrt(64), the causal fill is -1e20); a bias tensor added to
-# the scores (timesformer's relative position bias) keeps the plain copy
+# the scores (timesformer's relative position bias) keeps them in base e, the staged
+# queries carrying only the scale before the bias (* 16^-0.5, no pass over the scores)
 "$ATTNCC" "$ROOT/examples/transformer_block.lua" -D MASK=3 -o "$TMP/p.c" &&
   grep -q 'qs\[i \* 272 + c\] = q\[i \* 64 + c\] \* 0x1.715476p-3f;' "$TMP/p.c" &&
   grep -q 'sv = s[0-9]*\[o[0-9]* + jj\] ? -0x1.f4891p+63f : sv;' "$TMP/p.c" &&
   ok || bad "transformer_block, causal: queries not scaled in base 2, or the fill not scaled"
-"$ATTNCC" "$ROOT/examples/timesformer_attention.lua" -o "$TMP/p.c" && grep -q 'memcpy(qs' "$TMP/p.c" &&
-  ok || bad "timesformer_attention: a bias added to the scores, but the queries were scaled"
+"$ATTNCC" "$ROOT/examples/timesformer_attention.lua" -o "$TMP/p.c" &&
+  grep -q 'qs\[i \* 272 + c\] = q\[i \* 16 + c\] \* 0x1p-2f;' "$TMP/p.c" && ! grep -q 'sv = sv \*' "$TMP/p.c" &&
+  ok || bad "timesformer_attention: queries not scaled by the scale alone, or the scores scaled"
 # multi-head attention reads Q, K, V from the projections through the head split's
 # permutes and writes its result in the merged [B, L, H, d] layout: no permute copy is
-# left before or after it (torch_mha's Q is scaled, and read by that fused kernel)
+# left before or after it (torch_mha's query scaling goes with the staged queries)
 heads() {
   "$ATTNCC" "$ROOT/examples/$1.lua" "${@:3}" -o "$TMP/h.c" --dump-graph > "$TMP/h.txt" &&
     grep -q " = attention .* strided: $2 : " "$TMP/h.txt" && ! grep -q ' = permute ' "$TMP/h.txt"
@@ -96,8 +98,8 @@ heads() {
 heads transformer_block q,k,v,out && ok || bad "transformer_block: permute copies around the attention"
 heads transformer_block q,k,v,out -D MASK=0 -D HEADS=8 && ok || bad "transformer_block (8 heads): permute copies"
 heads d2l_multihead q,k,v,out && ok || bad "d2l_multihead: permute copies around the attention"
-heads torch_mha k,v,out -D NEED_WEIGHTS=0 && ok || bad "torch_mha: permute copies around the attention"
-heads encoder k,v,out && ok || bad "encoder: permute copies around the attention"
+heads torch_mha q,k,v,out -D NEED_WEIGHTS=0 -D HEADS=2 && ok || bad "torch_mha: permute copies around the attention"
+heads encoder q,k,v,out && ok || bad "encoder: permute copies around the attention"
 # a constant causal mask (built by tril in the model): the kernel skips the key blocks
 # it fully masks; 300 queries = 4 blocks of 96, 300 keys = 3 blocks of 128: 9 of 12 pairs
 "$ATTNCC" "$ROOT/examples/transformer_block.lua" -D B=1 -D QLEN=300 -D KLEN=300 -D MASK=3 -o "$TMP/c.c" &&

@@ -78,15 +78,16 @@ static void test_band_mask_tables(void **state) {
   assert_int_equal(key_end[0], 3);
   assert_int_equal(mask_start[0], 3);
   assert_int_equal(mask_start[2], 0); /* key 0 is left of row 2's band */
-  assert_true(attention_mask_only(f, f->nsteps));
+  assert_true(attention_mask_only(f, 0, f->nsteps));
 }
 
 static void test_scaled_chain_is_not_mask_only(void **state) {
   (void)state;
   const Node *f = band_attention(true, false);
   assert_int_equal(f->nsteps, 2);
-  assert_false(attention_mask_only(f, f->nsteps)); /* / 8 before the fill */
-  assert_false(attention_mask_only(f, 0));
+  assert_false(attention_mask_only(f, 0, f->nsteps)); /* / 8 before the fill */
+  assert_false(attention_mask_only(f, 0, 0));
+  assert_true(attention_mask_only(f, 1, f->nsteps)); /* the fill alone (the / 8 staged) */
 }
 
 /* + 0.5 on the kept keys is not the identity there: the chain must run */
@@ -97,7 +98,7 @@ static void test_additive_mask_is_not_mask_only(void **state) {
   AttnSkip sk = {lo, hi, key_end, mask_start};
   assert_true(attention_key_blocks(f, 96, 4, &sk)); /* it still masks */
   assert_int_equal(key_end[0], 3);
-  assert_false(attention_mask_only(f, f->nsteps));
+  assert_false(attention_mask_only(f, 0, f->nsteps));
 }
 
 int main(void) {

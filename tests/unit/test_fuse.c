@@ -132,6 +132,51 @@ static void test_weights_read_before_v(void **state) {
   weights_with_late_v(true);
 }
 
+/* (q / c) k^T: the query scaling becomes the chain's first step (the kernel applies it to
+ * the queries it stages); not when q is scaled by a tensor, a negative literal, or is read
+ * again */
+static void query_scale(Node *scale, bool q_used_twice, bool absorbed) {
+  Node *q0 = b_input(g, "q", shp(3, 2, 7, 16), DT_F32);
+  Node *k = b_input(g, "k", shp(3, 2, 9, 16), DT_F32);
+  Node *v = b_input(g, "v", shp(3, 2, 9, 12), DT_F32);
+  Node *q = b_op2(g, OP_DIV, q0, scale);
+  Node *s = b_op2(g, OP_ADD, matmul(q, k, true), b_input(g, "bias", shp(2, 7, 9), DT_F32));
+  graph_add_output(g, "out", matmul(softmax_last(s), v, false));
+  if (q_used_twice)
+    graph_add_output(g, "q", q);
+  fuse_attention(g);
+  Node *f = g->outputs[0].node;
+  assert_int_equal(f->op, OP_ATTENTION);
+  assert_ptr_equal(f->src[0], absorbed ? q0 : q);
+  assert_int_equal(f->nsteps, absorbed ? 2 : 1);
+  if (absorbed) {
+    assert_int_equal(f->steps[0].op, OP_DIV);
+    assert_true(f->steps[0].score_first && f->steps[0].operand < 0);
+    assert_true(f->steps[0].literal == 4.0f);
+    assert_int_equal(f->steps[1].op, OP_ADD);
+  }
+}
+
+static void test_query_scale_absorbed(void **state) {
+  (void)state;
+  query_scale(b_scalar(g, 4.0f), false, true);
+}
+
+static void test_query_scale_kept(void **state) {
+  (void)state;
+  query_scale(b_scalar(g, -4.0f), false, false);
+}
+
+static void test_query_scale_kept_when_read_again(void **state) {
+  (void)state;
+  query_scale(b_scalar(g, 4.0f), true, false);
+}
+
+static void test_query_scaled_by_tensor_kept(void **state) {
+  (void)state;
+  query_scale(b_input(g, "c", shp(3, 2, 7, 16), DT_F32), false, false);
+}
+
 static bool share_bytes(int64_t a, int64_t na, int64_t b, int64_t nb) {
   return a < b + nb && b < a + na;
 }
@@ -338,6 +383,10 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_weights_late_v, setup, teardown),
       cmocka_unit_test_setup_teardown(test_weights_read_before_v, setup, teardown),
       cmocka_unit_test_setup_teardown(test_weights_buffer_placed_with_attention, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_query_scale_absorbed, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_query_scale_kept, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_query_scale_kept_when_read_again, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_query_scaled_by_tensor_kept, setup, teardown),
       cmocka_unit_test_setup_teardown(test_scale_after_softmax_not_fused, setup, teardown),
       cmocka_unit_test_setup_teardown(test_attention_reads_and_writes_heads_in_place, setup,
                                       teardown),
