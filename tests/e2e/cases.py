@@ -344,7 +344,8 @@ def _ops_attn_weights_pv(seed):
                 lambda g: {"q": randn(g, 2, 3, 20, 16), "k": randn(g, 2, 3, 300, 16),
                            "v": randn(g, 2, 3, 300, 24), "bias": randn(g, 20, 300),
                            "mask": _attn_weights_mask(g)},
-                ["out_swapped", "p_swapped", "out_late", "p_late_sum", "out_early", "early"], seed)
+                ["out_swapped", "p_swapped", "out_late", "p_late_sum", "out_early", "early",
+                 "out_flat", "p_flat_max"], seed)
 
 
 def _ops_softmax(seed):

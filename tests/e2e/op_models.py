@@ -57,8 +57,10 @@ class AttnWeightsPV(nn.Module):
         p_early = torch.softmax(scores(1), -1)
         early = p_early.amax(-1)
         v_early = v - early.mean(-1, True).unsqueeze(-1)
+        p_flat = torch.softmax(scores(0.5), -1)
         return ((p @ v).permute(0, 2, 1, 3), p.permute(0, 2, 1, 3), p_late @ v_late,
-                p_late.sum(1), p_early @ v_early, early)
+                p_late.sum(1), p_early @ v_early, early,
+                p_flat.reshape(6, 20, 300) @ v.reshape(6, 300, 24), p_flat.amax(1))
 
 
 class AttnWeights(nn.Module):

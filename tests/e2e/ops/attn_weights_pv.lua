@@ -4,8 +4,9 @@
 -- P returned through a permute (written dense, then copied) and P V through one (the
 -- kernel's output rows go through the permute's strides); V computed after the softmax
 -- (the kernel goes where the product was); P read before V is computed (the weights kernel
--- alone, then a batched product); over 300 keys (two key blocks, scores in the hundreds)
--- with a bias and a -inf mask that empties one query row (NaN, as in PyTorch).
+-- alone, then a batched product); P reshaped on its way to the product (bmm style); over
+-- 300 keys (two key blocks, scores in the hundreds) with a bias and a -inf mask that
+-- empties one query row (NaN, as in PyTorch).
 -- PyTorch twin: tests/e2e/op_models.py.
 --
 -- inputs:  q [2, 3, 20, 16], k [2, 3, 300, 16], v [2, 3, 300, 24], bias [20, 300],
@@ -34,3 +35,7 @@ local early = p_early:amax(-1)
 local v_early = v - early:mean(-1, true):unsqueeze(-1)
 output("out_early", matmul(p_early, v_early))
 output("early", early)
+
+local p_flat = softmax(scores(0.5), -1)
+output("out_flat", matmul(p_flat:reshape(6, 20, 300), v:reshape(6, 300, 24)))
+output("p_flat_max", p_flat:amax(1))
