@@ -133,13 +133,23 @@ static void attention_scratch(const Node *n, int nr, int64_t *kp, int64_t *vp, i
            (attn_out_tile(n) ? ATTN_QUERIES * n->dv : 0);
 }
 
-/* the threads an attention runs on: batch items are split between them when there are
- * enough items and enough work (QK^T and PV) */
+/* The work items an attention's threads share: its batch items, each packing its K and V
+ * once, when they split evenly; else (one batch item, as a single-head attention at batch
+ * 1, or 3 items on 2 threads) each item's blocks of queries, a thread packing K and V of
+ * every item it has a block of. */
+static int64_t attention_items(const Node *n, int threads) {
+  const int64_t batch = shape_numel(&n->shape) / (n->lq * n->dv);
+  return threads <= 1 || batch % threads == 0 ? batch
+                                              : batch * ((n->lq + ATTN_QUERIES - 1) / ATTN_QUERIES);
+}
+
+/* the threads an attention runs on: its work items are split between them when there are
+ * enough of them and enough work (QK^T and PV) */
 static int attention_threads(const Node *n, int threads) {
-  int64_t batch = shape_numel(&n->shape) / (n->lq * n->dv);
-  if (threads <= 1 || batch <= 1 || profile_flops(n) < MIN_PARALLEL_FLOPS)
+  const int64_t items = attention_items(n, threads);
+  if (threads <= 1 || items <= 1 || profile_flops(n) < MIN_PARALLEL_FLOPS)
     return 1;
-  return threads < batch ? threads : (int)batch;
+  return threads < items ? threads : (int)items;
 }
 
 int64_t emit_attention_scratch(const Node *n, int nr, int threads) {
@@ -299,7 +309,7 @@ void emit_attention(StrBuf *sb, const EmitOptions *o, const Node *n) {
   int t = attention_threads(n, o->threads);
   if (t > 1)
     emit_parallel_for(sb, t);
-  sb_printf(sb, "  for (int t = 0; t < %d; t++) { /* each thread: its batch items, its scratch */\n", t);
+  sb_printf(sb, "  for (int t = 0; t < %d; t++) { /* each thread: its work items, its scratch */\n", t);
   sb_printf(sb, "  float *kp = scratch + t * %lld, *vp = kp + %lld, *st = vp + %lld;\n",
             (long long)total, blocks * (long long)kp, blocks * (long long)vp);
   /* after the tile: each row's running max, its running sum (16 partial sums; not for the
@@ -313,8 +323,16 @@ void emit_attention(StrBuf *sb, const EmitOptions *o, const Node *n) {
   if (otile)
     sb_printf(sb, "  float *ot = rmax + %lld;\n",
               17 * ATTN_QUERIES + (stage ? (long long)ATTN_QUERIES * ATTN_LD : 0));
-  sb_printf(sb, "  for (int64_t b = t * %lld / %d; b < (t + 1) * %lld / %d; b++) {\n", batch, t,
-            batch, t);
+  const long long items = attention_items(n, t); /* batch, or batch x blocks of queries */
+  if (items == batch)
+    sb_printf(sb, "  for (int64_t b = t * %lld / %d; b < (t + 1) * %lld / %d; b++) {\n", batch, t,
+              batch, t);
+  else /* the thread's blocks of queries [wlo, whi): those of item b are [qlo, qhi) */
+    sb_printf(sb, "  const int64_t wlo = t * %lld / %d, whi = (t + 1) * %lld / %d;\n"
+                  "  for (int64_t b = wlo / %lld; b < (whi + %lld) / %lld; b++) {\n"
+                  "    const int64_t qlo = b * %lld > wlo ? 0 : wlo - b * %lld;\n"
+                  "    const int64_t qhi = (b + 1) * %lld < whi ? %lld : whi - b * %lld;\n",
+              items, t, items, t, nqb, nqb - 1, nqb, nqb, nqb, nqb, nqb, nqb);
   sb_printf(sb, "    const float *qb = s0 + %s;\n    const float *kb = s1 + %s;\n", mq.at, mk.at);
   if (!probs)
     sb_printf(sb, "    const float *vb = s2 + %s;\n", mv.at);
@@ -330,7 +348,11 @@ void emit_attention(StrBuf *sb, const EmitOptions *o, const Node *n) {
     sb_printf(sb, "      %s_pack_b(jn, %lld, vb + j0 * %lld, %lld, %lld, vp + jb * %lld);\n", P, dv,
               (long long)mv.rs, (long long)mv.rs, (long long)mv.cs, (long long)vp);
   sb_puts(sb, "    }\n");
-  sb_printf(sb, "    for (int64_t i0 = 0; i0 < %lld; i0 += %d) {\n", lq, ATTN_QUERIES);
+  if (items == batch)
+    sb_printf(sb, "    for (int64_t i0 = 0; i0 < %lld; i0 += %d) {\n", lq, ATTN_QUERIES);
+  else
+    sb_printf(sb, "    for (int64_t i0 = qlo * %d; i0 < qhi * %d; i0 += %d) {\n", ATTN_QUERIES,
+              ATTN_QUERIES, ATTN_QUERIES);
   sb_printf(sb, "      const int64_t in = %lld - i0 < %d ? %lld - i0 : %d;\n", lq, ATTN_QUERIES, lq,
             ATTN_QUERIES);
   sb_printf(sb, "      const float *q = qb + i0 * %lld;\n", ldq);

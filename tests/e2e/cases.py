@@ -364,6 +364,8 @@ CASES = [
     _fc(2, 16, 64, 1, seed=1),
     _fc(1, 1, 36, 1, seed=2),
     _fc(3, 7, 20, 3, seed=3),
+    # one head, batch 1, 3 blocks of queries: --threads 2 splits the blocks, not the items
+    _fc(1, 200, 64, 1, seed=4),
     # 2. SelfAttention with einsum (seed 001)
     _sa(2, 16, 16, 64, 4, MASK=1, seed=10),
     _sa(3, 7, 5, 36, 3, MASK=0, seed=11),
@@ -421,6 +423,9 @@ CASES = [
     # big enough that --threads 2 splits the score and value products' 8 batch items (and
     # the softmax's rows) between the threads
     _mha(2, 64, 80, 128, 4, MASK=1, seed=64),
+    # one head: --threads 2 splits blocks of queries (batch 3: an item's blocks on both threads)
+    _mha(1, 200, 150, 32, 1, MASK=2, seed=66),
+    _mha(3, 100, 100, 48, 1, MASK=1, seed=67),
     # a head dim above 256: the attention-weights kernel reads the queries in place (not
     # staged; also with 300 keys, two key blocks, below); weights randn / sqrt(fan_in), as
     # randn * 0.2 saturates the attention at these widths

@@ -57,9 +57,10 @@ done
 
 # determinism: every example (native), single-threaded code run by two threads at once
 # under ThreadSanitizer (shared mutable state in the generated code is a race report),
-# and the OpenMP code (--threads 2) of three examples, optimized and unsanitized (the
-# attention-weights model at a shape whose score and value products split their batch items,
-# each thread packing into its own scratch)
+# and the OpenMP code (--threads 2) of four examples, optimized and unsanitized (the
+# attention-weights model at a shape whose attention splits its batch items, each thread
+# packing into its own scratch; the single-head layer at batch 1, whose attention splits
+# its blocks of queries)
 determinism() { # CASE TARGET FLAGS...
   if ! build "$1" "$2" determinism_main.c -pthread "${@:3}"; then
     bad "$1: determinism build failed"; head -20 "$TMP/$1/build.log"; return
@@ -74,9 +75,10 @@ done
 omp_shape() { # the -D flags of an example's --threads 2 run
   case $1 in
     mha_mask_weights) echo "-D B=2 -D LQ=64 -D LK=80 -D D_MODEL=128 -D HEADS=4 -D MASK=1" ;;
+    fc_self_attention) echo "-D B=1 -D SEQ=200 -D DIM=64" ;;
   esac
 }
-for name in transformer_block lstm_attention mha_mask_weights; do
+for name in transformer_block lstm_attention mha_mask_weights fc_self_attention; do
   # shellcheck disable=SC2046  # omp_shape's words are separate arguments
   generate "$name-omp" "$ROOT/examples/$name.lua" native --threads 2 $(omp_shape "$name") ||
     bad "$name --threads 2: no code"
