@@ -124,7 +124,7 @@ grep -q "for (int64_t i0 = t \* 20, e0 = i0 + 20 < 40 ? i0 + 20 : 40; i0 < e0; i
 "$ATTNCC" "$ROOT/examples/fc_self_attention.lua" --threads 2 -o "$TMP/f.c" &&
   ! grep -q "omp parallel" "$TMP/f.c" && ok || bad "a tiny attention is split between threads"
 "$ATTNCC" "$ROOT/examples/fc_self_attention.lua" -D SEQ=256 --threads 2 -o "$TMP/f.c" &&
-  grep -B3 "each thread: its batch items" "$TMP/f.c" | grep -q "omp parallel for num_threads(2)" &&
+  grep -B3 "each thread: its work items" "$TMP/f.c" | grep -q "omp parallel for num_threads(2)" &&
   ok || bad "a 2 x 256 x 256 attention is not split between threads"
 # at batch 1 the step's slice is one row: the GEMM's bias, read in place the same way
 "$ATTNCC" "$ROOT/examples/lstm_attention.lua" -D B=1 -D SEQ=5 -D EMBED=24 -D HIDDEN=128 \
