@@ -287,8 +287,9 @@ void emit_attention(StrBuf *sb, const EmitOptions *o, const Node *n) {
    * unmasked keys and its first masked key */
   AttnSkip sk = {xalloc(sizeof(int32_t) * (size_t)nqb), xalloc(sizeof(int32_t) * (size_t)nqb),
                  xalloc(sizeof(int32_t) * (size_t)lq), xalloc(sizeof(int32_t) * (size_t)lq)};
-  /* (the probabilities are written for every key: no block is skipped) */
+  /* kernels that compute P exactly skip whole key blocks only, and write their zeros */
   const bool skip = !exact && attention_key_blocks(n, ATTN_QUERIES, kblock, &sk);
+  const bool bskip = exact && attention_key_blocks(n, ATTN_QUERIES, kblock, &sk);
   /* a chain of constant-mask fills only is the identity on a strip without masked keys */
   const bool clean = skip && attention_mask_only(n, first, nsteps);
   if (skip) {
@@ -305,6 +306,16 @@ void emit_attention(StrBuf *sb, const EmitOptions *o, const Node *n) {
     put_int_table(sb, "ke", sk.key_end, lq);
     if (clean)
       put_int_table(sb, "km", sk.mask_start, lq);
+  } else if (bskip) {
+    long long visited = 0;
+    for (long long qb = 0; qb < nqb; qb++)
+      visited += sk.hi[qb] - sk.lo[qb];
+    sb_printf(sb, "  /* a constant mask: each block of %d queries computes only the key blocks\n"
+                  "     [kb_lo, kb_hi) holding unmasked keys, %lld of %lld (query, key) block pairs;\n"
+                  "     P is 0 in the others (e^(fill - max) underflows) */\n",
+              ATTN_QUERIES, visited, nqb * blocks);
+    put_int_table(sb, "kb_lo", sk.lo, nqb);
+    put_int_table(sb, "kb_hi", sk.hi, nqb);
   }
   int t = attention_threads(n, o->threads);
   if (t > 1)
@@ -380,7 +391,7 @@ void emit_attention(StrBuf *sb, const EmitOptions *o, const Node *n) {
     sb_puts(sb, "      for (int64_t i = 0; i < 16 * in; i++)\n        rsum[i] = 0.0f;\n");
   /* the score rows' stride (attn_score_row) */
   const long long lds = side ? lk : probs ? ldo : ATTN_LD;
-  if (skip)
+  if (skip || bskip)
     sb_printf(sb, "      for (int64_t jb = kb_lo[i0 / %d]; jb < kb_hi[i0 / %d]; jb++) {\n",
               ATTN_QUERIES, ATTN_QUERIES);
   else
@@ -457,20 +468,35 @@ void emit_attention(StrBuf *sb, const EmitOptions *o, const Node *n) {
                   "          }\n        }\n      }\n", P, lds);
     /* each row: e^((s - max) c), its sum, the row over the sum (a row of -inf, or with a
      * NaN, gives NaN, as in PyTorch) */
-    sb_printf(sb, "      for (int64_t i = 0; i < in; i++)\n"
-                  "        %s_row_softmax(%s + i * %lld, %lld, rmax[i], %s);\n", P,
-              side ? "pq" : "out", lds, lk, scale);
+    if (bskip) /* the keys of the blocks computed; zeros around them */
+      sb_printf(sb, "      const int64_t jlo = kb_lo[i0 / %d] * %lld,\n"
+                    "                    jhi = kb_hi[i0 / %d] * %lld < %lld ? kb_hi[i0 / %d] * %lld : %lld;\n"
+                    "      for (int64_t i = 0; i < in; i++) {\n"
+                    "        float *pr = %s + i * %lld;\n"
+                    "        memset(pr, 0, (size_t)jlo * sizeof(float));\n"
+                    "        memset(pr + jhi, 0, (size_t)(%lld - jhi) * sizeof(float));\n"
+                    "        %s_row_softmax(pr + jlo, jhi - jlo, rmax[i], %s);\n"
+                    "      }\n", ATTN_QUERIES, kblock, ATTN_QUERIES, kblock, lk, ATTN_QUERIES, kblock,
+                lk, side ? "pq" : "out", lds, lk, P, scale);
+    else
+      sb_printf(sb, "      for (int64_t i = 0; i < in; i++)\n"
+                    "        %s_row_softmax(%s + i * %lld, %lld, rmax[i], %s);\n", P,
+                side ? "pq" : "out", lds, lk, scale);
     if (side) { /* O = P V, P's rows of this block of queries still in L2: per key block, a
                  * full strip read in place by the target's strided tile (copying it cost the
                  * mask-and-weights MHA, 512 and 768 tokens, d=512, 2-3 %; 1024, whose rows are
                  * 4 KiB apart, the same), else its part copied to the tile at the
                  * packed-strip stride, then the product */
-      sb_printf(sb, "      for (int64_t jb = 0; jb < %lld; jb++) {\n"
-                    "        const int64_t j0 = jb * %lld, jn = %lld - j0 < %lld ? %lld - j0 : %lld, js = jn;\n"
+      if (bskip)
+        sb_printf(sb, "      for (int64_t jb = kb_lo[i0 / %d]; jb < kb_hi[i0 / %d]; jb++) {\n",
+                  ATTN_QUERIES, ATTN_QUERIES);
+      else
+        sb_printf(sb, "      for (int64_t jb = 0; jb < %lld; jb++) {\n", blocks);
+      sb_printf(sb, "        const int64_t j0 = jb * %lld, jn = %lld - j0 < %lld ? %lld - j0 : %lld, js = jn;\n"
                     "        for (int64_t i1 = 0; i1 < in; i1 += %s_GEMM_MR) {\n"
                     "          const int64_t mr = in - i1 < %s_GEMM_MR ? in - i1 : %s_GEMM_MR;\n"
                     "          float *ss = st, *os = out + i1 * %lld;\n",
-                blocks, kblock, lk, kblock, lk, kblock, P, P, P, dv);
+                kblock, lk, kblock, lk, kblock, P, P, P, dv);
       if (o->target->driver)
         sb_printf(sb, "#ifdef %s_GEMM_STRIDED_TILE\n"
                       "          if (mr == %s_GEMM_MR) {\n"

@@ -121,6 +121,11 @@ int main(int argc, char **argv) {
       goto done;
     }
   }
+  /* every output and the workspace start as 0x7f bytes (floats of 3.4e38, not 0): an
+   * element the model forgets to write, or scratch it reads before writing, shows */
+  for (int k = 0; k < nout; k++)
+    memset(out[k], 0x7f, (size_t)m->outputs[k].numel * 4);
+  memset(ws, 0x7f, ws_bytes);
   int rc = m->call(in, out, params, ws);
   if (rc != 0)
     printf("check: the model returned %d (an index input out of range)\n", rc);

@@ -345,7 +345,7 @@ def _ops_attn_weights_pv(seed):
                            "v": randn(g, 2, 3, 300, 24), "bias": randn(g, 20, 300),
                            "mask": _attn_weights_mask(g)},
                 ["out_swapped", "p_swapped", "out_late", "p_late_sum", "out_early", "early",
-                 "out_flat", "p_flat_max"], seed)
+                 "out_flat", "p_flat_max", "out_band", "p_band", "p_band_alone"], seed)
 
 
 def _ops_softmax(seed):

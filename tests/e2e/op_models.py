@@ -58,9 +58,16 @@ class AttnWeightsPV(nn.Module):
         early = p_early.amax(-1)
         v_early = v - early.mean(-1, True).unsqueeze(-1)
         p_flat = torch.softmax(scores(0.5), -1)
+        ones = torch.ones(20, 300)
+        band = (torch.tril(ones, 150) * torch.triu(ones, 130)) == 0
+
+        def banded(c):
+            return (q @ k.transpose(-2, -1) * c).masked_fill(band, -1e9)
+        p_band = torch.softmax(banded(0.5), -1)
         return ((p @ v).permute(0, 2, 1, 3), p.permute(0, 2, 1, 3), p_late @ v_late,
                 p_late.sum(1), p_early @ v_early, early,
-                p_flat.reshape(6, 20, 300) @ v.reshape(6, 300, 24), p_flat.amax(1))
+                p_flat.reshape(6, 20, 300) @ v.reshape(6, 300, 24), p_flat.amax(1),
+                p_band @ v, p_band, torch.softmax(banded(2), -1))
 
 
 class AttnWeights(nn.Module):

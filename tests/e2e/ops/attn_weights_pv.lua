@@ -4,7 +4,9 @@
 -- P returned through a permute (written dense, then copied) and P V through one (the
 -- kernel's output rows go through the permute's strides); V computed after the softmax
 -- (the kernel goes where the product was); P read before V is computed (the weights kernel
--- alone, then a batched product); P reshaped on its way to the product (bmm style); over
+-- alone, then a batched product); P reshaped on its way to the product (bmm style); a
+-- constant band mask (keys q+130 .. q+150 of 128-key blocks: the kernels compute only the
+-- middle block and write zeros in the others), with V and without (the weights alone); over
 -- 300 keys (two key blocks, scores in the hundreds) with a bias and a -inf mask that
 -- empties one query row (NaN, as in PyTorch).
 -- PyTorch twin: tests/e2e/op_models.py.
@@ -39,3 +41,11 @@ output("early", early)
 local p_flat = softmax(scores(0.5), -1)
 output("out_flat", matmul(p_flat:reshape(6, 20, 300), v:reshape(6, 300, 24)))
 output("p_flat_max", p_flat:amax(1))
+
+-- band: query q keeps keys q + 130 .. q + 150 (a constant; -1e9 elsewhere)
+local band = (tril(ones({20, 300}), 150) * triu(ones({20, 300}), 130)):eq(0)
+local function banded(c) return (matmul(q, k:transpose(-2, -1)) * c):masked_fill(band, -1e9) end
+local p_band = softmax(banded(0.5), -1)
+output("out_band", matmul(p_band, v))
+output("p_band", p_band)
+output("p_band_alone", softmax(banded(2), -1))
