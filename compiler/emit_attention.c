@@ -292,31 +292,25 @@ void emit_attention(StrBuf *sb, const EmitOptions *o, const Node *n) {
   const bool bskip = exact && attention_key_blocks(n, ATTN_QUERIES, kblock, &sk);
   /* a chain of constant-mask fills only is the identity on a strip without masked keys */
   const bool clean = skip && attention_mask_only(n, first, nsteps);
-  if (skip) {
+  if (skip || bskip) {
     long long visited = 0;
     for (long long qb = 0; qb < nqb; qb++)
       visited += sk.hi[qb] - sk.lo[qb];
     sb_printf(sb, "  /* a constant mask: each block of %d queries visits only the key blocks\n"
-                  "     [kb_lo, kb_hi) holding unmasked keys, %lld of %lld (query, key) block pairs;\n"
-                  "     a full strip of queries stops after the last key one of them keeps (ke)%s */\n",
-              ATTN_QUERIES, visited, nqb * blocks,
-              clean ? ",\n     and skips the chain where none of them masks a key (km, the first masked)" : "");
-    put_int_table(sb, "kb_lo", sk.lo, nqb);
-    put_int_table(sb, "kb_hi", sk.hi, nqb);
-    put_int_table(sb, "ke", sk.key_end, lq);
-    if (clean)
-      put_int_table(sb, "km", sk.mask_start, lq);
-  } else if (bskip) {
-    long long visited = 0;
-    for (long long qb = 0; qb < nqb; qb++)
-      visited += sk.hi[qb] - sk.lo[qb];
-    sb_printf(sb, "  /* a constant mask: each block of %d queries computes only the key blocks\n"
-                  "     [kb_lo, kb_hi) holding unmasked keys, %lld of %lld (query, key) block pairs;\n"
-                  "     P is 0 in the others (e^(fill - max) underflows) */\n",
+                  "     [kb_lo, kb_hi) holding unmasked keys, %lld of %lld (query, key) block pairs;\n",
               ATTN_QUERIES, visited, nqb * blocks);
+    if (skip)
+      sb_printf(sb, "     a full strip of queries stops after the last key one of them keeps (ke)%s */\n",
+                clean ? ",\n     and skips the chain where none of them masks a key (km, the first masked)" : "");
+    else
+      sb_puts(sb, "     P is 0 in the others (e^(fill - max) underflows) */\n");
     put_int_table(sb, "kb_lo", sk.lo, nqb);
     put_int_table(sb, "kb_hi", sk.hi, nqb);
   }
+  if (skip)
+    put_int_table(sb, "ke", sk.key_end, lq);
+  if (clean)
+    put_int_table(sb, "km", sk.mask_start, lq);
   int t = attention_threads(n, o->threads);
   if (t > 1)
     emit_parallel_for(sb, t);
