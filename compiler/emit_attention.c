@@ -170,6 +170,16 @@ static const char *attn_score_row(const Node *n, long long ldo, const char *i) {
   return n->attn_probs ? xformat("out + %s * %lld + j0", i, ldo) : xformat("st + %s * %d", i, ATTN_LD);
 }
 
+/* the loop over a block of queries' key blocks: those [kb_lo, kb_hi) of the constant mask's
+ * tables (attn_skip.c) when it skips some, else all */
+static void attn_key_loop(StrBuf *sb, bool skipping, long long blocks) {
+  if (skipping)
+    sb_printf(sb, "      for (int64_t jb = kb_lo[i0 / %d]; jb < kb_hi[i0 / %d]; jb++) {\n",
+              ATTN_QUERIES, ATTN_QUERIES);
+  else
+    sb_printf(sb, "      for (int64_t jb = 0; jb < %lld; jb++) {\n", blocks);
+}
+
 /* O += P V for a strip of mr rows (ss, ATTN_LD apart) and key block jb (js deep) on the
  * register tile, or through the GEMM where the target has no tile for a partial strip */
 static void attn_pv_tiles(StrBuf *sb, const EmitOptions *o, long long dv, long long vp,
@@ -287,9 +297,9 @@ void emit_attention(StrBuf *sb, const EmitOptions *o, const Node *n) {
    * unmasked keys and its first masked key */
   AttnSkip sk = {xalloc(sizeof(int32_t) * (size_t)nqb), xalloc(sizeof(int32_t) * (size_t)nqb),
                  xalloc(sizeof(int32_t) * (size_t)lq), xalloc(sizeof(int32_t) * (size_t)lq)};
-  /* kernels that compute P exactly skip whole key blocks only, and write their zeros */
-  const bool skip = !exact && attention_key_blocks(n, ATTN_QUERIES, kblock, &sk);
-  const bool bskip = exact && attention_key_blocks(n, ATTN_QUERIES, kblock, &sk);
+  /* kernels that compute P exactly skip whole key blocks only (bskip), and write their zeros */
+  const bool skipping = attention_key_blocks(n, ATTN_QUERIES, kblock, &sk);
+  const bool skip = skipping && !exact, bskip = skipping && exact;
   /* a chain of constant-mask fills only is the identity on a strip without masked keys */
   const bool clean = skip && attention_mask_only(n, first, nsteps);
   if (skip || bskip) {
@@ -385,11 +395,7 @@ void emit_attention(StrBuf *sb, const EmitOptions *o, const Node *n) {
     sb_puts(sb, "      for (int64_t i = 0; i < 16 * in; i++)\n        rsum[i] = 0.0f;\n");
   /* the score rows' stride (attn_score_row) */
   const long long lds = side ? lk : probs ? ldo : ATTN_LD;
-  if (skip || bskip)
-    sb_printf(sb, "      for (int64_t jb = kb_lo[i0 / %d]; jb < kb_hi[i0 / %d]; jb++) {\n",
-              ATTN_QUERIES, ATTN_QUERIES);
-  else
-    sb_printf(sb, "      for (int64_t jb = 0; jb < %lld; jb++) {\n", blocks);
+  attn_key_loop(sb, skip || bskip, blocks);
   sb_printf(sb, "        const int64_t j0 = jb * %lld, jn = %lld - j0 < %lld ? %lld - j0 : %lld;\n",
             kblock, lk, kblock, lk, kblock);
   /* strips of the GEMM's MR rows: S = Q K^T, the chain, the softmax and O += P V while
@@ -481,11 +487,7 @@ void emit_attention(StrBuf *sb, const EmitOptions *o, const Node *n) {
                  * mask-and-weights MHA, 512 and 768 tokens, d=512, 2-3 %; 1024, whose rows are
                  * 4 KiB apart, the same), else its part copied to the tile at the
                  * packed-strip stride, then the product */
-      if (bskip)
-        sb_printf(sb, "      for (int64_t jb = kb_lo[i0 / %d]; jb < kb_hi[i0 / %d]; jb++) {\n",
-                  ATTN_QUERIES, ATTN_QUERIES);
-      else
-        sb_printf(sb, "      for (int64_t jb = 0; jb < %lld; jb++) {\n", blocks);
+      attn_key_loop(sb, bskip, blocks);
       sb_printf(sb, "        const int64_t j0 = jb * %lld, jn = %lld - j0 < %lld ? %lld - j0 : %lld, js = jn;\n"
                     "        for (int64_t i1 = 0; i1 < in; i1 += %s_GEMM_MR) {\n"
                     "          const int64_t mr = in - i1 < %s_GEMM_MR ? in - i1 : %s_GEMM_MR;\n"
