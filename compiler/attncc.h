@@ -215,6 +215,8 @@ bool graph_depends_on_input(const Graph *g, const Node *n);
 void graph_replace_uses(Graph *g, Node *old, Node *new_node); /* srcs, epilogue links, outputs */
 void graph_move_after(Graph *g, Node *n, Node *anchor); /* reorders; ids follow positions */
 void graph_insert_before(Graph *g, Node *n, Node *anchor); /* n was just added (last) */
+/* a float constant shaped (and located) like `like`, holding data, placed before `before` */
+Node *graph_add_const(Graph *g, const Node *like, float *data, Node *before);
 void graph_dump(const Graph *g, FILE *out);
 /* the distinct live users of n, up to max in users[]; returns how many there are, or -1
  * when n is a graph output (its value is needed as it is) */
@@ -250,6 +252,11 @@ void fuse_attention(Graph *g);             /* matmul -> scale/mask/bias -> softm
 void fold_scale(Graph *g);                 /* power-of-two query scales into the weights */
 /* a chain step * c or / c (score first) with a positive finite literal: *c gets it, true */
 bool attn_step_scale(const AttnStep *st, double *c);
+
+// fold_projection.c
+/* an attention's square key and value projections (no bias) into the query's and the
+ * output product's constant weights (the pass after attn_layout) */
+void fold_projections(Graph *g);
 
 // attn_layout.c
 /* each attention reads Q, K, V through permutes and slices and writes its result in

@@ -155,17 +155,6 @@ static float *scaled_copy(const Node *w, const bool *cols, bool by_row, double c
   return out;
 }
 
-/* a new constant like w holding data, placed before `before` */
-static Node *new_const(Graph *g, const Node *w, float *data, Node *before) {
-  Node *k = graph_add(g, OP_CONST, NULL, 0, w->loc, w->path);
-  k->shape = w->shape;
-  k->dtype = DT_F32;
-  k->data = data;
-  k->live = true;
-  graph_insert_before(g, k, before);
-  return k;
-}
-
 /* scales x (read by consumer) by c through its projection's weights; false: unchanged */
 static bool fold_into_weights(Graph *g, Node *x, Node *consumer, double c) {
   Producer p;
@@ -182,9 +171,9 @@ static bool fold_into_weights(Graph *g, Node *x, Node *consumer, double c) {
   float *bd = p.bias ? scaled_copy(p.bias, cols, false, c) : NULL;
   if (!wd || (p.bias && !bd))
     return false;
-  p.mm->src[1] = new_const(g, w, wd, p.mm);
+  p.mm->src[1] = graph_add_const(g, w, wd, p.mm);
   if (p.bias) {
-    Node *b = new_const(g, p.bias, bd, p.mm);
+    Node *b = graph_add_const(g, p.bias, bd, p.mm);
     for (int s = 0; s < 2; s++)
       if (p.add->src[s] == p.bias)
         p.add->src[s] = b;

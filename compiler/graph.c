@@ -207,6 +207,16 @@ void graph_insert_before(Graph *g, Node *n, Node *anchor) {
   renumber(g, at, last);
 }
 
+Node *graph_add_const(Graph *g, const Node *like, float *data, Node *before) {
+  Node *k = graph_add(g, OP_CONST, NULL, 0, like->loc, like->path);
+  k->shape = like->shape;
+  k->dtype = DT_F32;
+  k->data = data;
+  k->live = true;
+  graph_insert_before(g, k, before);
+  return k;
+}
+
 void graph_dump(const Graph *g, FILE *out) {
   char buf[128];
   for (int i = 0; i < g->nnodes; i++) {

@@ -1,6 +1,6 @@
 /* main.c: the attncc command line. Parses flags, runs the pipeline
  *   lua_host_run -> [weights_load] -> fold_constants -> simplify_run -> fuse_attention
- *   -> fuse_epilogues -> fuse_layernorm -> fuse_elementwise -> pack_weights
+ *   -> fold_scale -> attention_layouts -> fold_projections -> fuse_epilogues -> fuse_layernorm -> fuse_elementwise -> pack_weights
  *   -> memplan_run -> emit_source/emit_header
  * and writes OUT.c and OUT.h atomically (temporary files renamed at the end, so an
  * error never leaves a half-written output). `attncc check` runs the same pipeline
@@ -41,8 +41,9 @@ static const char usage[] =
     "                      or as a Graphviz digraph (--dump-graph=dot)\n"
     "  --dump-after=PASSES print the graph after each named pass instead (comma-separated:\n"
     "                      lua, fold, simplify, fuse_attention, fold_scale,\n"
-    "                      attn_layout, fuse_epilogues, fuse_layernorm,\n"
-    "                      fuse_elementwise, pack_weights, memplan; or all)\n"
+    "                      attn_layout, fold_projection, fuse_epilogues,\n"
+    "                      fuse_layernorm, fuse_elementwise, pack_weights, memplan;\n"
+    "                      or all)\n"
     "  --debug             a debug build: the run function hands every intermediate tensor\n"
     "                      to a hook, described by a table (name, op, model.lua line, module)\n"
     "  --report            print the memory plan: workspace bytes, the naive sum of all\n"
@@ -137,7 +138,8 @@ static const struct {
   void (*run)(Graph *);
 } passes[] = {{"fold", fold_constants},           {"simplify", simplify_run},
               {"fuse_attention", fuse_attention}, {"fold_scale", fold_scale},
-              {"attn_layout", attention_layouts}, {"fuse_epilogues", fuse_epilogues},
+              {"attn_layout", attention_layouts}, {"fold_projection", fold_projections},
+              {"fuse_epilogues", fuse_epilogues},
               {"fuse_layernorm", fuse_layernorm}, {"fuse_elementwise", fuse_elementwise},
               {"pack_weights", pack_weights},
               {"memplan", memplan_run}};

@@ -176,6 +176,30 @@ sed 's/local p = self.fc(x):chunk(2, -1)/local y = self.fc(x); local p = y:chunk
   "$TMP/qkv.lua" > "$TMP/qkv2.lua"
 [ "$(scaled qkv2 1 --weights "$TMP/ramp.safetensors")" -eq 1 ] && ok ||
   bad "fold_scale: folded although another narrow reads a q column"
+# fold_projection: seed 001's key and value projections (16 x 16, no bias) fold into the
+# queries' and fc_out's weights when those are embedded: two products of four remain
+"$PY" - "$TMP/sa.safetensors" <<'PY'
+import json, struct, sys
+shapes = {"values.weight": [16, 16], "keys.weight": [16, 16], "queries.weight": [16, 16],
+          "fc_out.weight": [64, 64], "fc_out.bias": [64]}
+hdr, data = {}, b""
+for i, (name, shape) in enumerate(shapes.items()):
+    n = 1
+    for d in shape:
+        n *= d
+    vals = [((j * 7 + i * 13) % 23 - 11) / 64 for j in range(n)]
+    hdr[name] = {"dtype": "F32", "shape": shape, "data_offsets": [len(data), len(data) + 4 * n]}
+    data += struct.pack("<%df" % n, *vals)
+h = json.dumps(hdr).encode()
+h += b" " * (-len(h) % 8)
+open(sys.argv[1], "wb").write(struct.pack("<Q", len(h)) + h + data)
+PY
+products() { graph_of selfattention_einsum "$@" | grep -c ' = matmul '; }
+[ "$(products)" -eq 4 ] && [ "$(products --weights "$TMP/sa.safetensors" --runtime-weights)" -eq 4 ] &&
+  ok || bad "fold_projection: folded without embedded weights"
+[ "$(products --weights "$TMP/sa.safetensors")" -eq 2 ] && ok || bad "fold_projection: K and V products stayed"
+graph_of selfattention_einsum --weights "$TMP/sa.safetensors" | grep ' = attention ' | grep -q 'attention %[0-9]*, %10, %9, ' &&
+  ok || bad "fold_projection: the attention does not read the keys' and values' reshaped inputs"
 # the bias 3, 3.25 | 3.5, 3.75 becomes 1.5, 1.625 | 3.5, 3.75
 grep -q "0x1.8p+0f,0x1.ap+0f,0x1.cp+1f,0x1.ep+1f," "$TMP/q.c" && ok ||
   bad "fold_scale: the q half of the bias was not halved, or the k half changed"
@@ -193,7 +217,7 @@ fi
   sed -n '/after fuse_attention/,/^}/p' "$TMP/g2.dot" | grep -q '[0-9] attention' &&
   ok || bad "--dump-after=simplify,fuse_attention (dot)"
 "$ATTNCC" "$ROOT/examples/transformer_block.lua" -o "$TMP/g.c" --dump-after=all > "$TMP/all.txt" &&
-  [ "$(grep -c '^# after ' "$TMP/all.txt")" -eq 11 ] && grep -q '^# after lua$' "$TMP/all.txt" &&
+  [ "$(grep -c '^# after ' "$TMP/all.txt")" -eq 12 ] && grep -q '^# after lua$' "$TMP/all.txt" &&
   grep -q '^# after memplan$' "$TMP/all.txt" && ok || bad "--dump-after=all: $(grep '^#' "$TMP/all.txt")"
 [ "$("$ATTNCC" "$ROOT/examples/transformer_block.lua" -o "$TMP/g.c" --dump-graph | md5sum)" = \
   "$(sed -n '/^# after memplan$/,$p' "$TMP/all.txt" | tail -n +2 | md5sum)" ] && ok || bad "--dump-graph is not the graph after memplan"

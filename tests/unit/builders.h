@@ -102,4 +102,41 @@ static inline Node *b_op1(Graph *g, OpCode op, Node *a) {
   return node(g, p, &a, 1);
 }
 
+/* the graph helpers of the fusion tests (on the test's graph g) */
+static inline Node *matmul(Node *a, Node *b, bool trans_b) {
+  Node p = {0};
+  p.op = OP_MATMUL;
+  p.trans_b = trans_b;
+  Node *src[2] = {a, b};
+  return node(g, p, src, 2);
+}
+
+static inline Node *softmax_last(Node *a) {
+  Node p = {0};
+  p.op = OP_SOFTMAX;
+  p.axis = -1;
+  return node(g, p, &a, 1);
+}
+
+static inline Node *permute(Node *a, int p0, int p1, int p2, int p3) {
+  Node p = {0};
+  p.op = OP_PERMUTE;
+  p.perm[0] = p0, p.perm[1] = p1, p.perm[2] = p2, p.perm[3] = p3;
+  return node(g, p, &a, 1);
+}
+
+static inline Node *reshape(Node *a, Shape s) {
+  Node p = {0};
+  p.op = OP_RESHAPE;
+  p.shape = s;
+  return node(g, p, &a, 1);
+}
+
+static inline int count_live(OpCode op) {
+  int n = 0;
+  for (int i = 0; i < g->nnodes; i++)
+    n += g->nodes[i]->live && g->nodes[i]->op == op;
+  return n;
+}
+
 #endif

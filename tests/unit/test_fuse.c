@@ -7,28 +7,6 @@
  * also absorbs the residual add before it, and not when an intermediate is used again. */
 #include "builders.h"
 
-static Node *matmul(Node *a, Node *b, bool trans_b) {
-  Node p = {0};
-  p.op = OP_MATMUL;
-  p.trans_b = trans_b;
-  Node *src[2] = {a, b};
-  return node(g, p, src, 2);
-}
-
-static Node *softmax_last(Node *a) {
-  Node p = {0};
-  p.op = OP_SOFTMAX;
-  p.axis = -1;
-  return node(g, p, &a, 1);
-}
-
-static int count_live(OpCode op) {
-  int n = 0;
-  for (int i = 0; i < g->nnodes; i++)
-    n += g->nodes[i]->live && g->nodes[i]->op == op;
-  return n;
-}
-
 /* live attention nodes that stop at the softmax (their result is the probabilities) */
 static int count_probs(void) {
   int n = 0;
@@ -216,20 +194,6 @@ static void test_scale_after_softmax_not_fused(void **state) {
   assert_int_equal(count_live(OP_ATTENTION), 1); /* the probabilities alone */
   assert_int_equal(count_probs(), 1);
   assert_int_equal(count_live(OP_MUL), 1);
-}
-
-static Node *permute(Node *a, int p0, int p1, int p2, int p3) {
-  Node p = {0};
-  p.op = OP_PERMUTE;
-  p.perm[0] = p0, p.perm[1] = p1, p.perm[2] = p2, p.perm[3] = p3;
-  return node(g, p, &a, 1);
-}
-
-static Node *reshape(Node *a, Shape s) {
-  Node p = {0};
-  p.op = OP_RESHAPE;
-  p.shape = s;
-  return node(g, p, &a, 1);
 }
 
 /* multi-head attention over heads split from [2, 7, 4, 16] by permutes (x -> [2, 4, 7, 16]),
