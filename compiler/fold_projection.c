@@ -75,7 +75,7 @@ static bool feature_is_last_dim(const Node *f, int i, bool rows) {
  * (its rows when `rows`) along its last dim; its B in *m */
 static bool folding_projection(const Graph *g, const Node *f, int i, bool rows, Matrix *m) {
   const Node *x = f->src[i];
-  for (int s = 0; s < 3; s++)
+  for (int s = 0; s < (f->attn_probs ? 2 : 3); s++) /* (the weights alone: slot 2 names K) */
     if (s != i && f->src[s] == x)
       return false;
   return graph_users(g, x, NULL, 0) == 1 && const_product(x, m) && m->k == m->n &&

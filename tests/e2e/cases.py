@@ -348,6 +348,20 @@ def _ops_attn_weights_pv(seed):
                  "out_flat", "p_flat_max", "out_band", "p_band", "p_band_alone"], seed)
 
 
+def _fold_projection_mask(g):
+    """[2, 40, 300] bool: about a fifth masked; query row (0, 11) all masked"""
+    m = torch.rand(2, 40, 300, generator=g) < 0.2
+    m[0, 11, :] = True
+    return m
+
+
+def _ops_fold_projection(seed):
+    return _ops("fold_projection", op_models.FoldProjection,
+                lambda g: {"x": randn(g, 2, 40, 24), "kv": randn(g, 2, 300, 24),
+                           "mask": _fold_projection_mask(g), "h": randn(g, 2, 40, 3, 8)},
+                ["cross", "with_p", "p", "probs", "heads"], seed)
+
+
 def _ops_softmax(seed):
     return _ops("softmax", op_models.Softmax,
                 lambda g: {"x": randn(g, 3, 5, 7), "w": randn(g, 4, 20, 33), "mask": _softmax_mask(g),
@@ -480,7 +494,8 @@ CASES += [
 ]
 
 CASES += [_ops_reductions(seed=90), _ops_skinny(seed=91), _ops_softmax(seed=92),
-          _ops_attn_weights(seed=93), _ops_attn_weights_pv(seed=94)]
+          _ops_attn_weights(seed=93), _ops_attn_weights_pv(seed=94),
+          _ops_fold_projection(seed=95)]
 
 _names = [c.name for c in CASES]
 assert len(_names) == len(set(_names)), "duplicate case names"

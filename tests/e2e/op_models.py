@@ -70,6 +70,35 @@ class AttnWeightsPV(nn.Module):
                 p_band @ v, p_band, torch.softmax(banded(2), -1))
 
 
+class FoldProjection(nn.Module):
+    """tests/e2e/ops/fold_projection.lua"""
+
+    def __init__(self):
+        super().__init__()
+        self.q = nn.Linear(24, 24, bias=False)
+        self.k = nn.Linear(24, 24, bias=False)
+        self.v = nn.Linear(24, 24, bias=False)
+        self.o = nn.Linear(24, 10)
+        self.hq = nn.Linear(8, 8, bias=False)
+        self.hk = nn.Linear(8, 8, bias=False)
+        self.hv = nn.Linear(8, 8, bias=False)
+        self.ho = nn.Linear(24, 24)
+
+    def forward(self, x, kv, mask, h):
+        def scores(c):
+            return self.q(x) @ self.k(kv).transpose(-2, -1) * c
+        cross = self.o(torch.softmax(scores(0.2).masked_fill(mask, float("-inf")), -1) @ self.v(kv))
+        p = torch.softmax(scores(0.5), -1)
+        with_p = self.o(p @ self.v(kv))
+        probs = torch.softmax(scores(0.25), -1)
+
+        def heads(t):
+            return t.permute(0, 2, 1, 3)
+        e = heads(self.hq(h)) @ heads(self.hk(h)).transpose(-2, -1) / 8
+        merged = heads(torch.softmax(e, -1) @ heads(self.hv(h))).reshape(2, 40, 24)
+        return cross, with_p, p, probs, self.ho(merged)
+
+
 class AttnWeights(nn.Module):
     """tests/e2e/ops/attn_weights.lua"""
 

@@ -1,11 +1,10 @@
 /* test_fold_projection.c: an attention's square key and value projections fold into the
  * query's and the output product's weights (seed 001's SelfAttention: one 8 x 8 Linear
- * without bias for every head's slice); the new weights hold the products, in the
- * stored layout; and the near misses stay as they are: a key projection with a bias,
- * one that is not square, queries that are no projection, a value read again or an
- * output, a result
- * that reaches no product or one whose rows are not whole heads, weights known only at
- * run time, and --debug builds. */
+ * without bias for every head's slice; K also for an attention returning only its
+ * weights); the new weights hold the products, in the stored layout; and the near misses
+ * stay as they are: a key projection with a bias, one that is not square, queries that
+ * are no projection, a value read again or returned, a result that reaches no product or
+ * one whose rows are not whole heads, weights known only at run time, --debug builds. */
 #include "builders.h"
 
 enum { B = 2, L = 5, H = 4, D = 8, OUT = 6 };
@@ -23,7 +22,8 @@ static Node *weight(const char *name, int rows, int cols, int seed, bool known) 
 }
 
 typedef struct {
-  bool k_bias, k_wide, q_plain, v_read_again, v_output, no_product, split_rows, runtime;
+  bool k_bias, k_wide, q_plain, v_read_again, v_output, no_product, split_rows, runtime,
+      probs_only;
 } Variant;
 
 typedef struct {
@@ -50,6 +50,11 @@ static Model build(Variant v) {
     k = b_op2(g, OP_ADD, k, b_param(g, "keys.bias", shp(1, D)));
   Node *val = matmul(m.xv, m.wv, true);
   Node *s = matmul(heads(m.q), heads(k), true);
+  if (v.probs_only) { /* the weights alone: an attention with no V */
+    m.y = softmax_last(s);
+    graph_add_output(g, "p", m.y);
+    return m;
+  }
   Node *o = matmul(softmax_last(s), heads(val), false);
   Node *merged = permute(reshape(o, shp(4, B, H, L, D)), 0, 2, 1, 3);
   if (v.no_product)
@@ -108,6 +113,17 @@ static void test_both_projections_folded(void **state) {
           sum += (double)wv[e * D + d] * wo[o * H * D + h * D + e];
         assert_float_equal(((const float *)ow->data)[o * H * D + h * D + d], sum, 1e-6);
       }
+}
+
+static void test_key_folded_for_weights_alone(void **state) {
+  (void)state;
+  Model m = build((Variant){.probs_only = true});
+  Node *f = run_passes();
+  assert_true(f->attn_probs);
+  assert_ptr_equal(f->src[1], m.xk);
+  assert_ptr_equal(f->src[2], m.xk); /* its unread V slot names K */
+  assert_int_not_equal(m.q->src[1]->op, OP_PARAM);
+  assert_int_equal(count_live(OP_MATMUL), 1);
 }
 
 /* K stays projected; V folds unless said */
@@ -191,6 +207,7 @@ static void test_debug_build_not_folded(void **state) {
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test_setup_teardown(test_both_projections_folded, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_key_folded_for_weights_alone, setup, teardown),
       cmocka_unit_test_setup_teardown(test_key_with_bias_kept, setup, teardown),
       cmocka_unit_test_setup_teardown(test_key_not_square_kept, setup, teardown),
       cmocka_unit_test_setup_teardown(test_key_kept_when_queries_are_no_projection, setup,
