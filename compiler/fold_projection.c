@@ -78,7 +78,8 @@ static bool folding_projection(const Graph *g, const Node *f, int i, bool rows, 
   for (int s = 0; s < (f->attn_probs ? 2 : 3); s++) /* (the weights alone: slot 2 names K) */
     if (s != i && f->src[s] == x)
       return false;
-  return graph_users(g, x, NULL, 0) == 1 && const_product(x, m) && m->k == m->n &&
+  /* (square: the projection's input has its output's shape) */
+  return graph_users(g, x, NULL, 0) == 1 && const_product(x, m) &&
          shape_equal(&x->src[0]->shape, &x->shape) && feature_is_last_dim(f, i, rows);
 }
 
@@ -129,9 +130,9 @@ static bool fold_value(Graph *g, Node *f) {
   Matrix bv, bo;
   Node *o = f->attn_probs ? NULL : merged_heads_product(g, f);
   const int64_t dv = f->dv;
-  if (!o || last_dim(f) != dv || !folding_projection(g, f, 2, false, &bv) ||
-      !const_product(o, &bo) || bo.k != last_dim(o->src[0]) || bo.k % dv)
+  if (!o || !folding_projection(g, f, 2, false, &bv) || !const_product(o, &bo) || bo.k % dv)
     return false;
+  ATTN_ASSERT(last_dim(f) == dv); /* attn_layout keeps the result's last dim */
   double *c = xalloc(sizeof(double) * (size_t)(bo.k * bo.n));
   for (int64_t r = 0; r < bo.k; r++) /* row r = head group h, feature d of Xv */
     for (int64_t j = 0; j < bo.n; j++) {
@@ -156,7 +157,9 @@ void fold_projections(Graph *g) {
       continue;
     bool folded = fold_key(g, f);
     folded |= fold_value(g, f);
-    if (folded)
+    if (folded) {
       graph_prune(g);
+      i = f->id; /* the new constants were placed before f */
+    }
   }
 }
