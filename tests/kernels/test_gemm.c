@@ -269,8 +269,9 @@ int main(int argc, char **argv) {
           run_shape(M, N, K, 6, (shape * 6) % 36);
       }
   /* the named awkward sizes, and bigger ones that cross the N blocking and the K blocks
-   * (AVX-512: up to 768 deep in 256-column chunks, or 256 deep when K > N would need more
-   * N blocks, 128 deep when all of N then fits one: 900 x 40 runs deep, 1600 x 1000 256
+   * (AVX-512: up to 768 deep in 256-column chunks, 128-column ones from 683 deep when N
+   * takes several: 700 x 2049 and 768 x 800; or 256 deep when K > N would need more N
+   * blocks, 128 deep when all of N then fits one: 900 x 40 runs deep, 1600 x 1000 256
    * deep, 1600 x 600 128 deep) */
   static const int64_t big[][3] = {{513, 7, 129}, {7, 513, 513}, {100, 513, 3},
                                    {129, 1000, 300}, {33, 1600, 40}, {3, 2049, 700},
