@@ -438,6 +438,8 @@ def describe_blas(info):
         s = "%s %s" % (ent["kind"], ent["path"])
         if "corename" in ent:
             s = "OpenBLAS core %s (%s) %s" % (ent["corename"], ent.get("config", ""), ent["path"])
+            if "num_threads" in ent:
+                s += " threads=%d" % ent["num_threads"]
         parts.append(s)
     if info.get("threadpoolctl"):
         parts.append("threadpoolctl: " + "; ".join(
