@@ -207,8 +207,9 @@ size_t dtype_size(DType t);
 const char *dtype_name(DType t);           /* "float32", "int32", "bool" */
 const char *dtype_ctype(DType t);          /* "float", "int32_t", "uint8_t" */
 void shape_dense_strides(const Shape *s, int64_t *stride); /* row-major, in elements */
-/* a slice or permute n read in place: returns its source and fills v with n's shape and
- * its strides and offset in the source; any other node: returns n, v untouched */
+/* a slice or permute n read in place: returns the node its chain of slices and permutes
+ * (and then reshapes) starts from, and fills v with n's shape and its strides and offset
+ * there; any other node: returns n, v untouched */
 Node *graph_view_of(Node *n, SrcView *v);
 void graph_prune(Graph *g);                /* live flags + use counts from outputs */
 bool graph_depends_on_input(const Graph *g, const Node *n);

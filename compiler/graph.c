@@ -139,14 +139,37 @@ void shape_dense_strides(const Shape *s, int64_t *stride) {
 Node *graph_view_of(Node *n, SrcView *v) {
   if (n->op != OP_SLICE && n->op != OP_PERMUTE)
     return n;
+  /* dim d of n is dim xd[d] of x, whose dim e n reads from index begin[e] on */
+  const int nd = n->shape.ndim;
+  int xd[MAX_DIMS];
+  int64_t begin[MAX_DIMS] = {0};
+  for (int d = 0; d < nd; d++)
+    xd[d] = n->op == OP_PERMUTE ? n->perm[d] : d;
+  if (n->op == OP_SLICE)
+    begin[n->axis] = n->start;
   Node *x = n->src[0];
+  while (x->op == OP_SLICE || x->op == OP_PERMUTE) { /* x's dim e is dim map(e) of its source */
+    int64_t below[MAX_DIMS] = {0};
+    for (int e = 0; e < x->shape.ndim; e++)
+      below[x->op == OP_PERMUTE ? x->perm[e] : e] = begin[e];
+    if (x->op == OP_SLICE)
+      below[x->axis] += x->start;
+    for (int d = 0; d < nd; d++)
+      xd[d] = x->op == OP_PERMUTE ? x->perm[xd[d]] : xd[d];
+    memcpy(begin, below, sizeof begin);
+    x = x->src[0];
+  }
   int64_t xs[MAX_DIMS];
   shape_dense_strides(&x->shape, xs);
   v->is_view = true;
   v->shape = n->shape;
-  for (int d = 0; d < n->shape.ndim; d++)
-    v->stride[d] = n->op == OP_PERMUTE ? xs[n->perm[d]] : xs[d];
-  v->offset = n->op == OP_SLICE ? n->start * xs[n->axis] : 0;
+  v->offset = 0;
+  for (int d = 0; d < nd; d++)
+    v->stride[d] = xs[xd[d]];
+  for (int e = 0; e < x->shape.ndim; e++)
+    v->offset += begin[e] * xs[e];
+  while (x->op == OP_RESHAPE) /* flat offsets into a reshape are flat offsets into its source */
+    x = x->src[0];
   return x;
 }
 

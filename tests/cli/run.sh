@@ -86,8 +86,13 @@ done
   grep -q 'sv = s[0-9]*\[o[0-9]* + jj\] ? -0x1.f4891p+63f : sv;' "$TMP/p.c" &&
   ok || bad "transformer_block, causal: queries not scaled in base 2, or the fill not scaled"
 "$ATTNCC" "$ROOT/examples/timesformer_attention.lua" -o "$TMP/p.c" &&
-  grep -q 'qs\[i \* 272 + c\] = q\[i \* 16 + c\] \* 0x1p-2f;' "$TMP/p.c" && ! grep -q 'sv = sv \*' "$TMP/p.c" &&
+  grep -q 'qs\[i \* 272 + c\] = q\[i \* 192 + c\] \* 0x1p-2f;' "$TMP/p.c" && ! grep -q 'sv = sv \*' "$TMP/p.c" &&
   ok || bad "timesformer_attention: queries not scaled by the scale alone, or the scores scaled"
+# ViT's qkv split (reshape, permute(2, 0, 3, 1, 4), select): the attention reads Q, K and
+# V from the qkv product's rows (3 x 64 floats apart above), the permute is not copied
+"$ATTNCC" "$ROOT/examples/timesformer_attention.lua" -o "$TMP/p.c" --dump-graph > "$TMP/p.txt" &&
+  grep -q ' = attention .* strided: q,k,v,out : ' "$TMP/p.txt" &&
+  ! grep -q ' = permute .*float32\[3,' "$TMP/p.txt" && ok || bad "timesformer_attention: the qkv split is copied"
 # multi-head attention reads Q, K, V from the projections through the head split's
 # permutes and writes its result in the merged [B, L, H, d] layout: no permute copy is
 # left before or after it (torch_mha's query scaling goes with the staged queries)

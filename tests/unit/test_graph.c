@@ -1,5 +1,6 @@
-/* test_graph.c: pruning, input dependence, the transpose-into-matmul rewrite and the
- * memory planner (no two buffers alive at once share bytes; reuse does happen). */
+/* test_graph.c: pruning, input dependence, the transpose-into-matmul rewrite, views read
+ * through chains of permutes and slices, and the memory planner (no two buffers alive at
+ * once share bytes; reuse does happen). */
 #include "builders.h"
 
 static void test_prune(void **state) {
@@ -34,6 +35,55 @@ static void test_simplify_transpose(void **state) {
   assert_true(y->trans_b);
   assert_ptr_equal(y->src[1], w);
   assert_false(wt->live);
+}
+
+/* a view read through a chain: ViT's qkv split, q = qkv.reshape(B, N, 3, H, D)
+ * .permute(2, 0, 3, 1, 4)[1:2] (here a 1 x 5 x 24 product, 3 x 2 heads x 4), is a strided
+ * view of the product itself: neither the permute nor the reshape is copied */
+static void test_view_through_chain(void **state) {
+  (void)state;
+  Node *m = b_input(g, "qkv", shp(3, 1, 5, 24), DT_F32);
+  Node *r = reshape(m, shp(5, 1, 5, 3, 2, 4));
+  Node p = {0};
+  p.op = OP_PERMUTE;
+  const int perm[5] = {2, 0, 3, 1, 4};
+  memcpy(p.perm, perm, sizeof perm);
+  Node *pm = node(g, p, &r, 1); /* [3, 1, 2, 5, 4] */
+  Node sl = {0};
+  sl.op = OP_SLICE;
+  sl.axis = 0;
+  sl.start = 1;
+  sl.len = 1;
+  Node *k = node(g, sl, &pm, 1); /* [1, 1, 2, 5, 4]: the keys */
+  SrcView v = {0};
+  assert_ptr_equal(graph_view_of(k, &v), m);
+  assert_true(v.is_view);
+  /* dims of the reshape [1, 5, 3, 2, 4] have dense strides 120, 24, 8, 4, 1 */
+  const int64_t want[5] = {8, 120, 4, 24, 1};
+  for (int d = 0; d < 5; d++)
+    assert_int_equal(v.stride[d], want[d]);
+  assert_int_equal(v.offset, 8); /* the keys start at column 8 of each row */
+  assert_int_equal(v.shape.dim[3], 5);
+  /* a permute of a permute composes; a slice's start moves with its dim */
+  Node *x = b_input(g, "x", shp(3, 2, 3, 4), DT_F32);
+  Node q = {0};
+  q.op = OP_PERMUTE;
+  q.perm[0] = 2, q.perm[1] = 0, q.perm[2] = 1;
+  Node *x1 = node(g, q, &x, 1); /* [4, 2, 3] */
+  Node sl2 = {0};
+  sl2.op = OP_SLICE;
+  sl2.axis = 2;
+  sl2.start = 1;
+  sl2.len = 2;
+  Node *x2 = node(g, sl2, &x1, 1); /* [4, 2, 2]: x's dim 1 from 1 on */
+  q.perm[0] = 1, q.perm[1] = 2, q.perm[2] = 0;
+  Node *x3 = node(g, q, &x2, 1); /* [2, 2, 4] */
+  SrcView w = {0};
+  assert_ptr_equal(graph_view_of(x3, &w), x);
+  assert_int_equal(w.stride[0], 12); /* x's dim 0 */
+  assert_int_equal(w.stride[1], 4);  /* x's dim 1 */
+  assert_int_equal(w.stride[2], 1);  /* x's dim 2 */
+  assert_int_equal(w.offset, 4);
 }
 
 /* a chain of elementwise ops and a diamond: buffers alive together never overlap */
@@ -87,6 +137,7 @@ int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test_setup_teardown(test_prune, setup, teardown),
       cmocka_unit_test_setup_teardown(test_simplify_transpose, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_view_through_chain, setup, teardown),
       cmocka_unit_test_setup_teardown(test_memplan_disjoint, setup, teardown),
       cmocka_unit_test_setup_teardown(test_reshape_aliases, setup, teardown),
   };
