@@ -430,11 +430,16 @@ void emit_attention(StrBuf *sb, const EmitOptions *o, const Node *n) {
   if (direct) {
     if (!every_strip)
       sb_printf(sb, "          if (mr == %s_GEMM_MR)\n", P);
+    /* whole tiles by the inlined tile without epilogue (kernels.c), the edges by the switch */
     sb_printf(sb, "%s          for (int64_t j = 0; j < js; j += %s_GEMM_NR)\n"
-                  "%s            %s_gemm_tile(mr, %lld, qs + i1 * %d, kp + jb * %lld + j * %lld,\n"
-                  "%s                         js - j < %s_GEMM_NR ? js - j : %s_GEMM_NR, NULL, 0, ss + j, %lld,\n"
-                  "%s                         NULL, NULL, NULL, 0, 0);\n",
-              in2, P, in2, P, dh, ATTN_LD, (long long)kp, dh, in2, P, P, lds, in2);
+                  "%s            if (mr == %s_GEMM_MR && js - j >= %s_GEMM_NR)\n"
+                  "%s              %s_gemm_tile_whole(%lld, qs + i1 * %d, kp + jb * %lld + j * %lld, ss + j, %lld);\n"
+                  "%s            else\n"
+                  "%s              %s_gemm_tile(mr, %lld, qs + i1 * %d, kp + jb * %lld + j * %lld,\n"
+                  "%s                           js - j < %s_GEMM_NR ? js - j : %s_GEMM_NR, NULL, 0, ss + j, %lld,\n"
+                  "%s                           NULL, NULL, NULL, 0, 0);\n",
+              in2, P, in2, P, P, in2, P, dh, ATTN_LD, (long long)kp, dh, lds, in2, in2, P, dh, ATTN_LD,
+              (long long)kp, dh, in2, P, P, lds, in2);
   }
   /* a partial strip computes the whole block (js == jn): the packed V's panels are jn deep */
   if (!every_strip)

@@ -136,6 +136,7 @@ static inline void PREFIX_pack_panels(int64_t K, int64_t N, const float *B, int6
 #define PREFIX_GEMM_UKR_WIDTHS(MRV)                                                               \
   PREFIX_GEMM_UKR_DEFINE(PREFIX_gemm_ukr_##MRV##_1, MRV, PREFIX_GEMM_ONE_WIDTH, PREFIX_GEMM_KCP)
 #define PREFIX_GEMM_UKR_CALL(MRV) PREFIX_gemm_ukr_##MRV##_1(PREFIX_GEMM_UKR_ARGS);
+#define PREFIX_GEMM_UKR_WHOLE PREFIX_GEMM_UKR_NAME(PREFIX_GEMM_MR, 1)
 #else
 #define PREFIX_GEMM_UKR_WIDTHS(MRV)                                                               \
   PREFIX_GEMM_UKR_DEFINE(PREFIX_gemm_ukr_##MRV##_1, MRV, 1, PREFIX_GEMM_KCP)                      \
@@ -145,7 +146,11 @@ static inline void PREFIX_pack_panels(int64_t K, int64_t N, const float *B, int6
     PREFIX_gemm_ukr_##MRV##_2(PREFIX_GEMM_UKR_ARGS);                                              \
   else                                                                                            \
     PREFIX_gemm_ukr_##MRV##_1(PREFIX_GEMM_UKR_ARGS);
+#define PREFIX_GEMM_UKR_WHOLE PREFIX_GEMM_UKR_NAME(PREFIX_GEMM_MR, 2)
 #endif
+/* the tile of MRV rows, NV vectors wide (MRV a macro for a number expands first) */
+#define PREFIX_GEMM_UKR_NAME(MRV, NV) PREFIX_GEMM_UKR_NAME_(MRV, NV)
+#define PREFIX_GEMM_UKR_NAME_(MRV, NV) PREFIX_gemm_ukr_##MRV##_##NV
 /* one case of the target's tile switch (PREFIX_gemm_tile's parameters): MRV rows; an
  * unplanned height a row at a time, each row through the switch again */
 #define PREFIX_GEMM_TILE_CASE(MRV)                                                                \
@@ -162,9 +167,17 @@ static inline void PREFIX_pack_panels(int64_t K, int64_t N, const float *B, int6
     break;
 /* A target's tiles from its list of heights, PREFIX_GEMM_HEIGHTS(X): X(1) .. X(MR), in its
  * widths, and PREFIX_gemm_tile (mr (1..MR) rows, n (1..NR) columns), the one the driver
- * calls */
+ * calls; PREFIX_gemm_tile_whole, c = A B on a whole MR x NR tile with no epilogue (the fused
+ * attention's Q K^T tiles but the last strip's and panel's): called directly, it is inlined
+ * there with its checks folded away and no height switch (Q K^T over 32 head dims 2-7 %
+ * faster; P V's deeper tiles gained nothing) */
 #define PREFIX_GEMM_TILES_DEFINE                                                                  \
   PREFIX_GEMM_HEIGHTS(PREFIX_GEMM_UKR_WIDTHS)                                                     \
+  static inline void PREFIX_gemm_tile_whole(int64_t kc, const float *a, const float *b, float *c, \
+                                            int64_t ldc) {                                        \
+    PREFIX_GEMM_UKR_WHOLE(kc, a, PREFIX_GEMM_KCP, b, PREFIX_GEMM_NR, NULL, 0, c, ldc, NULL, NULL, \
+                          NULL, 0, 0);                                                            \
+  }                                                                                               \
   static inline void PREFIX_gemm_tile(int64_t mr, int64_t kc, const float *a, const float *b,     \
                                       int64_t n, const float *cin, int64_t ldcin, float *c,       \
                                       int64_t ldc, const float *bias, const float *rin,           \

@@ -209,6 +209,13 @@ static inline void PREFIX_gemm_tile_full(int64_t kc, const float *restrict a,
 #pragma GCC pop_options
 #endif
 
+/* c = A B on a whole MR x NR tile (kernels.c's PREFIX_GEMM_TILES_DEFINE has the other
+ * targets' version) */
+static inline void PREFIX_gemm_tile_whole(int64_t kc, const float *a, const float *b, float *c,
+                                          int64_t ldc) {
+  PREFIX_gemm_tile_full(kc, a, b, NULL, 0, c, ldc, NULL, NULL, NULL, 0, 0);
+}
+
 /* a tile with mr (<= MR) rows and n (<= NR) columns valid (packed A has zero rows past
  * mr, see gemm_driver.c): a partial tile goes through zero-padded local copies of C, R
  * and bias */

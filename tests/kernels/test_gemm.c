@@ -1,6 +1,7 @@
-/* test_gemm.c: checks pack_b and gemm of one GEMM kernel template against a double
- * precision reference, over awkward shapes, both B layouts, bias / no bias, every act,
- * no residual / a separate residual / the residual in place (C == R), padded strides, and
+/* test_gemm.c: checks pack_b, gemm and the whole-tile entry (gemm_tile_whole) of one GEMM
+ * kernel template against a double precision reference, over awkward shapes, both B
+ * layouts, bias / no bias, every act, no residual / a separate residual / the residual in
+ * place (C == R), padded strides, and
  * one call or four on row x column parts (the way --threads splits a GEMM).
  * Pick the template with -DKERNELS='"../../templates/kernels_avx512.c"' (the default),
  * kernels_avx2.c, kernels_neon.c or kernels_generic.c; the last line printed is "N passed, M failed" and
@@ -246,11 +247,48 @@ static void check_ws_sizes(void) {
 static void check_ws_sizes(void) {}
 #endif
 
+/* PREFIX_gemm_tile_whole (the fused attention's Q K^T tiles): C = A B on one MR x NR tile
+ * of a packed A strip (chunks of KC columns when deeper) and a packed B panel */
+static void check_tile_whole(int64_t K) {
+  enum { MR = PREFIX_GEMM_MR, NR = PREFIX_GEMM_NR };
+  const int64_t chunks = (K + PREFIX_GEMM_KC - 1) / PREFIX_GEMM_KC, ldc = NR + 5;
+  float *A = xmalloc((size_t)(MR * K) * sizeof(float)), *B = xmalloc((size_t)(K * NR) * sizeof(float));
+  float *ap = xmalloc((size_t)(chunks * MR * PREFIX_GEMM_KCP) * sizeof(float));
+  float *bp = xmalloc((size_t)(K * NR) * sizeof(float)), *C = xmalloc((size_t)(MR * ldc) * sizeof(float));
+  for (int64_t i = 0; i < MR * K; i++)
+    A[i] = frand();
+  for (int64_t i = 0; i < K * NR; i++)
+    B[i] = frand();
+  for (int64_t i = 0; i < MR * ldc; i++)
+    C[i] = 1e30f; /* every element of the tile is written */
+  PREFIX_gemm_pack_a(MR, K, A, K, ap);
+  PREFIX_pack_b(K, NR, B, NR, 1, bp);
+  PREFIX_gemm_tile_whole(K, ap, bp, C, ldc);
+  int bad = 0;
+  for (int64_t i = 0; i < MR; i++)
+    for (int64_t j = 0; j < NR; j++) {
+      double want = 0.0, mag = 0.0;
+      for (int64_t k = 0; k < K; k++) {
+        want += (double)A[i * K + k] * (double)B[k * NR + j];
+        mag += fabs((double)A[i * K + k] * (double)B[k * NR + j]);
+      }
+      if (fabs(C[i * ldc + j] - want) > 1e-5 * (mag + 1.0)) {
+        fail("tile_whole", MR, NR, K, 0, i, j, C[i * ldc + j], want);
+        bad = 1;
+      }
+    }
+  passed += !bad;
+  free(A), free(B), free(ap), free(bp), free(C);
+}
+
 /* argument --quick (the emulated neon run, 3-4 times shorter): fewer combos per shape,
  * every shape still run */
 int main(int argc, char **argv) {
   const int quick = argc > 1 && !strcmp(argv[1], "--quick");
   check_ws_sizes();
+  static const int64_t whole_k[] = {1, 5, 32, 64, 256, 300, 768};
+  for (size_t i = 0; i < sizeof whole_k / sizeof *whole_k; i++)
+    check_tile_whole(whole_k[i]);
   static const int64_t Ms[] = {1, 2, 3, 7, 12, 13, 14, 17, 100, 129};
   static const int64_t Ns[] = {1, 7, 8, 9, 15, 16, 17, 31, 32, 33, 100, 129};
   static const int64_t Ks[] = {1, 3, 17, 100, 129, 256, 257, 513, 800};
