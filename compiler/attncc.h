@@ -161,6 +161,7 @@ struct Node {
   Storage storage;
   Node *alias_of;                          /* ST_ALIAS: the node owning the bytes */
   int64_t offset;                          /* ST_WORK: byte offset in the workspace */
+  bool res_in_place;                       /* matmul: written over its residual (memplan) */
   int out_index;                           /* ST_OUTPUT: which output */
   int param_index;                         /* ST_PARAM: index among used params */
   int64_t scratch_bytes;                   /* temporary workspace the kernel needs */

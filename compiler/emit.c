@@ -338,15 +338,17 @@ static void emit_node(Kernels *k, const Graph *g, const EmitOptions *o, const No
   if (raw.buf) /* expressions name the math kernels as PREFIX_tanh etc. */
     put_prefixed(&body, raw.buf, raw.len, o->prefix);
   sb_free(&raw);
-  /* parameters: the result, the sources the body reads, the status flag */
+  /* parameters: the result, the sources the body reads, the status flag; a result
+   * written over its residual (memplan) shares that pointer, so neither is restrict */
   StrBuf sig = {0}, args = {0};
-  sb_printf(&sig, "%s *restrict y", dtype_ctype(n->dtype));
+  sb_printf(&sig, "%s *%sy", dtype_ctype(n->dtype), n->res_in_place ? "" : "restrict ");
   sb_puts(&args, ref(g, o, n));
   for (int i = 0; i < n->nsrc; i++) {
     const char *name = xformat("s%d", i);
     if (!emit_uses_word(body.buf, name))
       continue;
-    sb_printf(&sig, ", const %s *restrict %s", dtype_ctype(n->src[i]->dtype), name);
+    sb_printf(&sig, ", const %s *%s%s", dtype_ctype(n->src[i]->dtype),
+              n->res_in_place && n->src[i] == n->residual ? "" : "restrict ", name);
     int64_t off = src_arg_offset(n, i);
     sb_printf(&args, off ? ", %s + %lld" : ", %s", ref(g, o, n->src[i]), (long long)off);
   }

@@ -265,7 +265,7 @@ void graph_dump(const Graph *g, FILE *out) {
     if (n->act)
       fprintf(out, " act=%s", n->act == 1 ? "relu" : "gelu");
     if (n->residual)
-      fprintf(out, " residual=%%%d", n->residual->id);
+      fprintf(out, " residual=%%%d%s", n->residual->id, n->res_in_place ? " in_place" : "");
     if (n->res_ld) /* read in place (fuse.c) */
       fprintf(out, "[+%lld, rows %lld apart]", (long long)n->res_offset, (long long)n->res_ld);
     for (int t = 0; t < n->nfused; t++) /* fused elementwise ops */

@@ -2,7 +2,8 @@
  * or the embedded constants put them, reshapes alias their source, outputs are
  * written straight into the caller's buffers, and the other intermediates share one
  * workspace: each gets the lowest 64-byte aligned gap free for its whole lifetime
- * (first fit over live ranges, freed after the last consumer, ggml-alloc style). */
+ * (first fit over live ranges, freed after the last consumer, ggml-alloc style), or a
+ * weight product the bytes of its residual, when that dies there. */
 #include "attncc.h"
 
 #include <string.h>
@@ -22,6 +23,7 @@ static void assign_storage(Graph *g) {
     n->storage = ST_NONE;
     n->alias_of = NULL;
     n->out_index = -1;
+    n->res_in_place = false;
     if (!n->live)
       continue;
     if (n->op == OP_INPUT)
@@ -48,6 +50,33 @@ static void assign_storage(Graph *g) {
 static int64_t aligned_size(const Node *n) {
   int64_t bytes = shape_numel(&n->shape) * (int64_t)dtype_size(n->dtype);
   return (bytes + ALIGN - 1) / ALIGN * ALIGN;
+}
+
+/* The residual a weight product can be written over: its own bytes (not an input's, a
+ * constant's or an output's), read densely and element for element as the result, by no
+ * node after this one (last) and by no other operand of it. Each output tile then loads
+ * the residual tile it replaces, so the separate residual stream, and the write-allocate
+ * reads of a fresh result, go: a 512x3072x768 product + residual ran 8 % faster in place
+ * (caches flushed; Zen 5), the d=768 block at 512 tokens 0.5-1.3 %. The GEMM driver takes
+ * C == R without an activation (with one it would keep each tile on the stack), the
+ * skinny kernel with any. */
+static Node *in_place_residual(const Node *n, int i, const int *last) {
+  if (n->op != OP_MATMUL || !n->residual || n->storage != ST_WORK || n->res_offset != 0)
+    return NULL;
+  const int64_t N = n->shape.dim[n->shape.ndim - 1];
+  if (n->res_ld != 0 && n->res_ld != N)
+    return NULL;
+  if (!(n->src[1]->op == OP_PACK ? n->act == 0 : pack_skinny(n)))
+    return NULL;
+  Node *r = root_of(n->residual);
+  if (r->storage != ST_WORK || last[r->id] != i || aligned_size(r) != aligned_size(n) ||
+      shape_numel(&n->residual->shape) != shape_numel(&n->shape) ||
+      n->residual->dtype != n->dtype)
+    return NULL;
+  for (int s = 0; s < n->nsrc; s++)
+    if (n->src[s] != n->residual && root_of(n->src[s]) == r)
+      return NULL;
+  return r;
 }
 
 /* lowest offset where size bytes fit between the busy intervals */
@@ -98,11 +127,20 @@ void memplan_run(Graph *g) {
       if (!x || !x->live || x->storage != ST_WORK || (r == 0 && op_kinds[x->op] == OK_SIDE))
         continue;
       int64_t size = aligned_size(x);
+      g->naive_bytes += size;
+      Node *over = r == 0 ? in_place_residual(x, i, last) : NULL;
+      x->res_in_place = over != NULL;
+      if (over) { /* the residual's slot passes to x */
+        x->offset = over->offset;
+        for (int b = 0; b < nbusy; b++)
+          if (busy[b].node == over->id)
+            busy[b].node = x->id;
+        continue;
+      }
       x->offset = first_fit(busy, nbusy, size);
       busy[nbusy++] = (Slot){x->offset, size, x->id};
       if (x->offset + size > peak)
         peak = x->offset + size;
-      g->naive_bytes += size;
       live_bytes += size;
     }
     if (n->live && n->scratch_bytes > 0) { /* the kernel's temporary, freed right after */

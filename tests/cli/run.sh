@@ -241,6 +241,13 @@ for ex in "$ROOT"/examples/*.lua; do
   r=$("$ATTNCC" "$ex" -o "$TMP/r.c" --report | sed -n 's/.*largest live set = //p')
   awk -v r="$r" 'BEGIN { exit !(r > 0 && r <= 1.25) }' && ok || bad "$(basename "$ex"): workspace/live = $r"
 done
+# the block's second FFN product is written over its residual (norm1's result, dead after
+# it); fc_out's residual is the caller's input, never written
+graph_of transformer_block > "$TMP/ip.txt" &&
+  [ "$(grep -c 'residual=%[0-9]* in_place' "$TMP/ip.txt")" = 1 ] &&
+  grep 'feed_forward.2' "$TMP/ip.txt" | grep -q ' in_place ' &&
+  grep 'attention.fc_out' "$TMP/ip.txt" | grep 'residual=' | grep -vq in_place && ok ||
+  bad "residual in place: $(grep residual= "$TMP/ip.txt")"
 ws() { "$ATTNCC" "$ROOT/examples/transformer_block.lua" -D B=1 -D QLEN=$1 -D KLEN=$1 -D EMBED=64 \
          -D HEADS=4 -D MASK=0 -o "$TMP/r.c" --report | awk '/workspace  /{print $3}'; }
 w1=$(ws 1024) w8=$(ws 8192)

@@ -1,6 +1,6 @@
 /* test_graph.c: pruning, input dependence, the transpose-into-matmul rewrite, views read
  * through chains of permutes and slices, and the memory planner (no two buffers alive at
- * once share bytes; reuse does happen). */
+ * once share bytes; reuse does happen; a product written over its dying residual). */
 #include "builders.h"
 
 static void test_prune(void **state) {
@@ -133,12 +133,74 @@ static void test_reshape_aliases(void **state) {
   assert_ptr_equal(r->alias_of, a);
 }
 
+/* (relu)(h W^T + b) + r for h = e^x, W n x 8 and a computed r: the product (r its
+ * residual) is planned over r's bytes when r dies there and nothing else it reads is r;
+ * not when r is read later, is an input, or a packed product has an activation (the GEMM
+ * would then keep its tiles on the stack; the skinny kernel, n <= 8, takes any) */
+static Node *residual_product(int n, bool r_input, bool r_read_later, int act) {
+  g->target = target_find("generic");
+  Node *x = b_input(g, "x", shp(2, 5, 8), DT_F32);
+  Node *r0 = b_input(g, "r", shp(2, 5, n), DT_F32);
+  Node *r = r_input ? r0 : b_op1(g, OP_EXP, r0);
+  Node *y = b_op2(g, OP_ADD, matmul(b_op1(g, OP_EXP, x), b_param(g, "w", shp(2, n, 8)), true),
+                  b_param(g, "b", shp(1, n)));
+  if (act)
+    y = b_op1(g, OP_RELU, y);
+  y = b_op2(g, OP_ADD, y, r);
+  graph_add_output(g, "y", b_op1(g, OP_TANH, y));
+  if (r_read_later)
+    graph_add_output(g, "r2", b_op1(g, OP_NEG, r));
+  fuse_epilogues(g);
+  pack_weights(g);
+  memplan_run(g);
+  Node *m = g->outputs[0].node->src[0];
+  assert_int_equal(m->op, OP_MATMUL);
+  assert_ptr_equal(m->residual, r);
+  assert_int_equal(m->act, act);
+  return m;
+}
+
+static void test_memplan_residual_in_place(void **state) {
+  (void)state;
+  Node *m = residual_product(40, false, false, 0);
+  assert_true(m->res_in_place);
+  assert_int_equal(m->src[1]->op, OP_PACK);
+  assert_int_equal(m->storage, ST_WORK);
+  assert_int_equal(m->offset, m->residual->offset);
+  /* every other buffer alive with the product stays clear of it */
+  const int64_t bytes = shape_numel(&m->shape) * 4;
+  for (int i = 0; i < g->nnodes; i++) {
+    const Node *n = g->nodes[i];
+    if (n != m && n != m->residual && n->live && n->storage == ST_WORK && i >= m->id - 2)
+      assert_true(n->offset >= m->offset + bytes ||
+                  n->offset + shape_numel(&n->shape) * 4 <= m->offset);
+  }
+}
+
+static void test_memplan_residual_kept(void **state) {
+  (void)state;
+  Node *m = residual_product(40, false, true, 0); /* r read after the product */
+  assert_false(m->res_in_place);
+  assert_true(m->offset != m->residual->offset);
+  teardown(state);
+  setup(state);
+  assert_false(residual_product(40, true, false, 0)->res_in_place); /* the caller's input */
+  teardown(state);
+  setup(state);
+  assert_false(residual_product(40, false, false, 1)->res_in_place); /* relu before + r */
+  teardown(state);
+  setup(state);
+  assert_true(residual_product(6, false, false, 1)->res_in_place); /* skinny: relu too */
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test_setup_teardown(test_prune, setup, teardown),
       cmocka_unit_test_setup_teardown(test_simplify_transpose, setup, teardown),
       cmocka_unit_test_setup_teardown(test_view_through_chain, setup, teardown),
       cmocka_unit_test_setup_teardown(test_memplan_disjoint, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_memplan_residual_in_place, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_memplan_residual_kept, setup, teardown),
       cmocka_unit_test_setup_teardown(test_reshape_aliases, setup, teardown),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
