@@ -73,10 +73,10 @@ static Node *in_place_residual(const Node *n, int i, const int *last) {
       shape_numel(&n->residual->shape) != shape_numel(&n->shape) ||
       n->residual->dtype != n->dtype)
     return NULL;
+  int reads = 0; /* the residual's slot alone: also A (x W + x) would be overwritten early */
   for (int s = 0; s < n->nsrc; s++)
-    if (n->src[s] != n->residual && root_of(n->src[s]) == r)
-      return NULL;
-  return r;
+    reads += root_of(n->src[s]) == r;
+  return reads == 1 ? r : NULL;
 }
 
 /* lowest offset where size bytes fit between the busy intervals */

@@ -317,6 +317,12 @@ def _ops_skinny(seed):
                 ["score", "three", "eight", "nine", "col", "small"], seed)
 
 
+def _ops_residual_in_place(seed):
+    return _ops("residual_in_place", op_models.ResidualInPlace,
+                lambda g: {"x": randn(g, 2, 500, 40), "u": randn(g, 5, 1000), "w": randn(g, 5, 480)},
+                ["one_block", "deep", "skinny", "self_residual"], seed)
+
+
 def _softmax_mask(g):
     """[4, 20, 33] bool: about a third masked; row (0, 3) and column (1, :, 5) all masked"""
     m = torch.rand(4, 20, 33, generator=g) < 0.3
@@ -495,7 +501,7 @@ CASES += [
 
 CASES += [_ops_reductions(seed=90), _ops_skinny(seed=91), _ops_softmax(seed=92),
           _ops_attn_weights(seed=93), _ops_attn_weights_pv(seed=94),
-          _ops_fold_projection(seed=95)]
+          _ops_fold_projection(seed=95), _ops_residual_in_place(seed=96)]
 
 _names = [c.name for c in CASES]
 assert len(_names) == len(set(_names)), "duplicate case names"

@@ -33,6 +33,26 @@ class Skinny(nn.Module):
                 torch.matmul(v, self.col), self.small(v))
 
 
+class ResidualInPlace(nn.Module):
+    """tests/e2e/ops/residual_in_place.lua"""
+
+    def __init__(self):
+        super().__init__()
+        self.wide = nn.Linear(40, 40)
+        self.deep = nn.Linear(1000, 480)
+        self.three = nn.Linear(40, 3)
+        self.same = nn.Linear(40, 40, bias=False)
+
+    def forward(self, x, u, w):
+        h = torch.relu(x)
+        one_block = self.wide(h) + torch.tanh(x)
+        deep = self.deep(torch.relu(u)) + torch.tanh(w)
+        skinny = torch.relu(self.three(h)) + torch.tanh(x).narrow(2, 0, 3) * 2
+        t = torch.tanh(x) * 3
+        self_residual = self.same(t) + t
+        return torch.tanh(one_block), torch.tanh(deep), torch.tanh(skinny), torch.tanh(self_residual)
+
+
 class Softmax(nn.Module):
     """tests/e2e/ops/softmax.lua"""
 

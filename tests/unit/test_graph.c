@@ -191,6 +191,21 @@ static void test_memplan_residual_kept(void **state) {
   teardown(state);
   setup(state);
   assert_true(residual_product(6, false, false, 1)->res_in_place); /* skinny: relu too */
+  teardown(state);
+  setup(state);
+  /* t W^T + t: the residual is the left operand too, which the product reads to its end */
+  g->target = target_find("generic");
+  Node *t = b_op1(g, OP_TANH, b_input(g, "x", shp(2, 5, 40), DT_F32));
+  Node *y = b_op2(g, OP_ADD, matmul(t, b_param(g, "w", shp(2, 40, 40)), true), t);
+  graph_add_output(g, "y", b_op1(g, OP_TANH, y));
+  fuse_epilogues(g);
+  pack_weights(g);
+  memplan_run(g);
+  m = g->outputs[0].node->src[0];
+  assert_ptr_equal(m->residual, t);
+  assert_ptr_equal(m->src[0], t);
+  assert_false(m->res_in_place);
+  assert_true(m->offset != t->offset);
 }
 
 int main(void) {
