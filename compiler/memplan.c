@@ -69,9 +69,8 @@ static Node *in_place_residual(const Node *n, int i, const int *last) {
   if (!(n->src[1]->op == OP_PACK ? n->act == 0 : pack_skinny(n)))
     return NULL;
   Node *r = root_of(n->residual);
-  if (r->storage != ST_WORK || last[r->id] != i || aligned_size(r) != aligned_size(n) ||
-      shape_numel(&n->residual->shape) != shape_numel(&n->shape) ||
-      n->residual->dtype != n->dtype)
+  if (r->storage != ST_WORK || last[r->id] != i || n->residual->dtype != n->dtype ||
+      shape_numel(&n->residual->shape) != shape_numel(&n->shape))
     return NULL;
   int reads = 0; /* the residual's slot alone: also A (x W + x) would be overwritten early */
   for (int s = 0; s < n->nsrc; s++)

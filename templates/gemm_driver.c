@@ -216,7 +216,7 @@ static inline void PREFIX_gemm_ws(int64_t M, int64_t N, int64_t K, const float *
                                 * from memory, standalone: 512x768x768 + R 4 %, 512x3072x768
                                 * + R 2.5 % faster, Zen 5; with R in cache, no change) */
               PREFIX_gemm_prefetch(next, je - jc < NR ? je - jc : NR, C + (ic + MR) * ldc + jc,
-                                   ldc, r ? r + MR * ldr - (j - jc) : NULL, ldr);
+                                   ldc, r ? R + (ic + MR) * ldr + jc : NULL, ldr);
 #ifdef PREFIX_GEMM_STRIDED_TILE
             if (strided && as != ap)
               PREFIX_gemm_ukr_strided(kc, as, lda, Bp + (j * K + pc * NR),
