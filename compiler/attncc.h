@@ -166,6 +166,10 @@ struct Node {
   int param_index;                         /* ST_PARAM: index among used params */
   int64_t scratch_bytes;                   /* temporary workspace the kernel needs */
   int64_t scratch_offset;                  /* where memplan put it */
+  bool prep_hoisted;                       /* computed by PREFIX_prepare (prepare.c) */
+  bool prep_kept;                          /* hoisted and read by the run: in the prepared
+                                              buffer at prep_offset (bytes) */
+  int64_t prep_offset;
 };
 
 typedef struct {
@@ -187,6 +191,7 @@ typedef struct {
   int nsources;
   int nbuffer_names, buffer_names_cap;
   int64_t workspace_size;                  /* set by memplan */
+  int64_t prepared_size;                   /* bytes of PREFIX_prepare's buffer (prepare.c) */
   int64_t naive_bytes;                     /* memplan: every intermediate in its own buffer */
   int64_t max_live_bytes;                  /* memplan: the largest set alive at one time */
   const struct Target *target;             /* the target: its GEMM's panel width and blocking */
@@ -299,6 +304,8 @@ int64_t target_gemm_ws_floats(const Target *t, int64_t M, int64_t N, int64_t K);
 
 // memplan.c
 void memplan_run(Graph *g);                /* storage classes and workspace offsets */
+// prepare.c
+void prepare_plan(Graph *g);               /* what PREFIX_prepare computes once */
 
 // emit.c
 /* The embedded float data of a model written as a binary blob (emit_weights.c): filled

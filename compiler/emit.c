@@ -44,8 +44,18 @@ static const char *output_var(const Graph *g, int k) {
   return xformat("out_%s", c_ident(g->outputs[k].name));
 }
 
+/* Where a reference points. With run-time weights one forward function serves PREFIX_run
+ * and PREFIX_run_prepared: what PREFIX_prepare keeps (prepare.c) it reads through a local
+ * pointer h<id>, into the prepared buffer when there is one, else into the workspace where
+ * the forward's own guarded calls computed it. */
+typedef enum {
+  REF_RUN,     /* every node where memplan put it */
+  REF_FORWARD, /* kept prepared nodes through their h<id> pointer */
+  REF_PREPARE  /* kept prepared nodes in the prepared buffer, pp */
+} RefMode;
+
 /* pointer expression for a node's data, with its C element type */
-static const char *ref(const Graph *g, const EmitOptions *o, const Node *n) {
+static const char *ref_in(const Graph *g, const EmitOptions *o, const Node *n, RefMode m) {
   switch (n->storage) {
   case ST_INPUT:
     return input_var(n);
@@ -55,15 +65,23 @@ static const char *ref(const Graph *g, const EmitOptions *o, const Node *n) {
   case ST_CONST:
     return xformat("%s_c%d", o->prefix, n->id);
   case ST_WORK:
+    if (n->prep_kept && m == REF_FORWARD)
+      return xformat("h%d", n->id);
+    if (n->prep_kept && m == REF_PREPARE)
+      return xformat("((%s *)(pp + %lld))", dtype_ctype(n->dtype), (long long)n->prep_offset);
     return xformat("((%s *)(ws + %lld))", dtype_ctype(n->dtype), (long long)n->offset);
   case ST_OUTPUT:
     return output_var(g, n->out_index);
   case ST_ALIAS:
-    return ref(g, o, n->alias_of);
+    return ref_in(g, o, n->alias_of, m);
   case ST_NONE:
     break;
   }
   internal_error(__FILE__, __LINE__, "reference to an unplanned node");
+}
+
+static const char *ref(const Graph *g, const EmitOptions *o, const Node *n) {
+  return ref_in(g, o, n, o->embed_weights ? REF_RUN : REF_FORWARD);
 }
 
 /* text[0..len) with every "PREFIX_" replaced by "<prefix>_" */
@@ -298,6 +316,7 @@ int emit_kernel_calls(const Graph *g) {
 typedef struct {
   StrBuf defs;                             /* the kernel functions */
   StrBuf calls;                            /* the run function's body */
+  StrBuf prep_calls;                       /* PREFIX_prepare's body (run-time weights) */
   StrBuf what;                             /* --profile: each call's label, a C string */
   StrBuf flops;                            /* --profile: each call's products' FLOPs */
   int ncalls;
@@ -332,38 +351,52 @@ static int kernel_find_or_add(Kernels *k, const char *key) {
   return k->n++;
 }
 
+/* the arguments of node n's kernel call, in the order of its parameters (emit_node) */
+static const char *node_args(const Graph *g, const EmitOptions *o, const Node *n,
+                             const char *body, RefMode m) {
+  StrBuf args = {0};
+  sb_puts(&args, ref_in(g, o, n, m));
+  for (int i = 0; i < n->nsrc; i++) {
+    if (!emit_uses_word(body, xformat("s%d", i)))
+      continue;
+    int64_t off = src_arg_offset(n, i);
+    sb_printf(&args, off ? ", %s + %lld" : ", %s", ref_in(g, o, n->src[i], m), (long long)off);
+  }
+  if (n->op == OP_ATTENTION && n->probs_out) /* its second result */
+    sb_printf(&args, ", %s", ref_in(g, o, n->probs_out, m));
+  if (emit_uses_word(body, "scratch"))
+    sb_printf(&args, ", (float *)(ws + %lld)", (long long)n->scratch_offset);
+  if (emit_uses_word(body, "status"))
+    sb_puts(&args, ", &status");
+  const char *r = xstrdup(args.buf);
+  sb_free(&args);
+  return r;
+}
+
 static void emit_node(Kernels *k, const Graph *g, const EmitOptions *o, const Node *n) {
   StrBuf raw = {0}, body = {0};
   kernel_body(&raw, o, n);
   if (raw.buf) /* expressions name the math kernels as PREFIX_tanh etc. */
     put_prefixed(&body, raw.buf, raw.len, o->prefix);
   sb_free(&raw);
+  if (!body.buf)
+    sb_puts(&body, "");
   /* parameters: the result, the sources the body reads, the status flag; a result
    * written over its residual (memplan) shares that pointer, so neither is restrict */
-  StrBuf sig = {0}, args = {0};
+  StrBuf sig = {0};
   sb_printf(&sig, "%s *%sy", dtype_ctype(n->dtype), n->res_in_place ? "" : "restrict ");
-  sb_puts(&args, ref(g, o, n));
   for (int i = 0; i < n->nsrc; i++) {
     const char *name = xformat("s%d", i);
-    if (!emit_uses_word(body.buf, name))
-      continue;
-    sb_printf(&sig, ", const %s *%s%s", dtype_ctype(n->src[i]->dtype),
-              n->res_in_place && n->src[i] == n->residual ? "" : "restrict ", name);
-    int64_t off = src_arg_offset(n, i);
-    sb_printf(&args, off ? ", %s + %lld" : ", %s", ref(g, o, n->src[i]), (long long)off);
+    if (emit_uses_word(body.buf, name))
+      sb_printf(&sig, ", const %s *%s%s", dtype_ctype(n->src[i]->dtype),
+                n->res_in_place && n->src[i] == n->residual ? "" : "restrict ", name);
   }
-  if (n->op == OP_ATTENTION && n->probs_out) { /* its second result */
+  if (n->op == OP_ATTENTION && n->probs_out)
     sb_puts(&sig, ", float *restrict yp");
-    sb_printf(&args, ", %s", ref(g, o, n->probs_out));
-  }
-  if (emit_uses_word(body.buf, "scratch")) {
+  if (emit_uses_word(body.buf, "scratch"))
     sb_puts(&sig, ", float *restrict scratch");
-    sb_printf(&args, ", (float *)(ws + %lld)", (long long)n->scratch_offset);
-  }
-  if (emit_uses_word(body.buf, "status")) {
+  if (emit_uses_word(body.buf, "status"))
     sb_puts(&sig, ", int *restrict status");
-    sb_puts(&args, ", &status");
-  }
   const char *key = xformat("(%s) {\n%s}\n", sig.buf, body.buf);
   int before = k->n, id = kernel_find_or_add(k, key);
   if (id == before)
@@ -376,13 +409,22 @@ static void emit_node(Kernels *k, const Graph *g, const EmitOptions *o, const No
     sb_printf(&what, " at %s:%d", n->loc.file, n->loc.line);
   if (n->path[0])
     sb_printf(&what, " in %s", n->path);
-  const char *call = xformat("%s_k%d(%s)", o->prefix, id, args.buf);
+  /* a node PREFIX_prepare computes runs in the forward only without a prepared buffer,
+   * into its workspace slot */
+  const RefMode m = o->embed_weights || n->prep_hoisted ? REF_RUN : REF_FORWARD;
+  const char *call = xformat("%s_k%d(%s)", o->prefix, id, node_args(g, o, n, body.buf, m));
   if (o->profile) {
     call = xformat("%s_TIMED(%d, %s)", o->prefix, k->ncalls, call);
     sb_printf(&k->what, "  %s,\n", c_string_literal(what.buf));
     sb_printf(&k->flops, "  %.17g,\n", profile_flops(n));
   }
-  sb_printf(&k->calls, "  %s; /* %s */\n", call, what.buf);
+  if (n->prep_hoisted) {
+    sb_printf(&k->calls, "  if (!pp)\n    %s; /* %s */\n", call, what.buf);
+    sb_printf(&k->prep_calls, "  %s_k%d(%s); /* %s */\n", o->prefix, id,
+              node_args(g, o, n, body.buf, REF_PREPARE), what.buf);
+  } else {
+    sb_printf(&k->calls, "  %s; /* %s */\n", call, what.buf);
+  }
   k->ncalls++;
   sb_free(&what);
   if (o->debug)
@@ -391,20 +433,40 @@ static void emit_node(Kernels *k, const Graph *g, const EmitOptions *o, const No
     debug_emit_tap(&k->calls, g, o, n->probs_out, ref(g, o, n->probs_out));
   sb_free(&body);
   sb_free(&sig);
-  sb_free(&args);
 }
 
 /* ---- the run function's signature, shared by source, header and driver ---- */
 
+/* The run functions' parameters: the inputs, the outputs, with run-time weights the params
+ * (and `extra`, e.g. the prepared buffer), the workspace. With names = false only the
+ * names, for a call forwarding them. */
+static void put_params(StrBuf *sb, const Graph *g, const EmitOptions *o, const char *extra,
+                       bool types) {
+  for (int i = 0; i < g->ninputs; i++)
+    sb_printf(sb, types ? "const %s *%s, " : "%.0s%s, ", dtype_ctype(g->inputs[i]->dtype),
+              input_var(g->inputs[i]));
+  for (int k = 0; k < g->noutputs; k++)
+    sb_printf(sb, types ? "%s *%s, " : "%.0s%s, ", dtype_ctype(g->outputs[k].node->dtype),
+              output_var(g, k));
+  if (!o->embed_weights)
+    sb_printf(sb, types ? "const %s_params *params, %s" : "%.0sparams, %s", o->prefix, extra);
+  sb_puts(sb, types ? "void *workspace)" : "workspace)");
+}
+
 static void put_signature(StrBuf *sb, const Graph *g, const EmitOptions *o) {
   sb_printf(sb, "int %s_run(", o->prefix);
-  for (int i = 0; i < g->ninputs; i++)
-    sb_printf(sb, "const %s *%s, ", dtype_ctype(g->inputs[i]->dtype), input_var(g->inputs[i]));
-  for (int k = 0; k < g->noutputs; k++)
-    sb_printf(sb, "%s *%s, ", dtype_ctype(g->outputs[k].node->dtype), output_var(g, k));
-  if (!o->embed_weights)
-    sb_printf(sb, "const %s_params *params, ", o->prefix);
-  sb_puts(sb, "void *workspace)");
+  put_params(sb, g, o, "", true);
+}
+
+/* with run-time weights: the prepared variant's two functions */
+static void put_prepared_signatures(StrBuf *sb, const EmitOptions *o, const Graph *g, bool decl) {
+  sb_printf(sb, "int %s_prepare(const %s_params *params, void *prepared, void *workspace)%s",
+            o->prefix, o->prefix, decl ? ";\n" : "");
+  if (decl) {
+    sb_printf(sb, "int %s_run_prepared(", o->prefix);
+    put_params(sb, g, o, "const void *prepared, ", true);
+    sb_puts(sb, ";\n");
+  }
 }
 
 static void put_head_comment(StrBuf *sb, const EmitOptions *o, const char *what) {
@@ -580,21 +642,29 @@ void emit_source(const Graph *g, const EmitOptions *o, FILE *out) {
     profile_emit_section(&sb, o, k.ncalls, k.what.buf ? k.what.buf : "",
                          k.flops.buf ? k.flops.buf : "");
   sb_puts(&sb, "\n/* ---- forward ---- */\n");
-  put_signature(&sb, g, o);
+  if (o->embed_weights) {
+    put_signature(&sb, g, o);
+  } else { /* PREFIX_run and PREFIX_run_prepared (pp: the prepared buffer, or NULL) */
+    sb_printf(&sb, "static int %s_forward(", o->prefix);
+    put_params(&sb, g, o, "const unsigned char *pp, ", true);
+  }
   sb_puts(&sb, " {\n  unsigned char *ws = (unsigned char *)workspace;\n  int status = 0;\n");
   sb_puts(&sb, "  (void)ws;\n");
   if (!o->embed_weights)
-    sb_puts(&sb, "  (void)params;\n");
+    sb_puts(&sb, "  (void)params;\n  (void)pp;\n");
   for (int i = 0; i < g->ninputs; i++)
     if (!g->inputs[i]->live)
       sb_printf(&sb, "  (void)%s; /* not used by any output */\n", input_var(g->inputs[i]));
+  for (int i = 0; i < g->nnodes; i++) { /* what PREFIX_prepare keeps, and where */
+    const Node *n = g->nodes[i];
+    if (!n->prep_kept)
+      continue;
+    const char *t = dtype_ctype(n->dtype);
+    sb_printf(&sb, "  const %s *const h%d = pp ? (const %s *)(pp + %lld) : %s;\n", t, n->id, t,
+              (long long)n->prep_offset, ref_in(g, o, n, REF_RUN));
+  }
   if (k.calls.buf)
     sb_puts(&sb, k.calls.buf);
-  sb_free(&k.defs);
-  sb_free(&k.calls);
-  sb_free(&k.what);
-  sb_free(&k.flops);
-  sb_free(&used);
   for (int k = 0; k < g->noutputs; k++) {
     const Node *n = g->outputs[k].node;
     if (n->storage == ST_OUTPUT && n->out_index == k)
@@ -604,6 +674,30 @@ void emit_source(const Graph *g, const EmitOptions *o, FILE *out) {
               g->outputs[k].name);
   }
   sb_puts(&sb, "  return status;\n}\n");
+  if (!o->embed_weights) {
+    sb_puts(&sb, "\n");
+    put_signature(&sb, g, o);
+    sb_printf(&sb, " {\n  return %s_forward(", o->prefix);
+    put_params(&sb, g, o, "NULL, ", false);
+    sb_puts(&sb, ";\n}\n\n");
+    put_prepared_signatures(&sb, o, g, false);
+    sb_puts(&sb, " {\n  unsigned char *pp = (unsigned char *)prepared, *ws = (unsigned char *)"
+                 "workspace;\n  int status = 0;\n  (void)params;\n  (void)pp;\n  (void)ws;\n");
+    if (k.prep_calls.buf)
+      sb_puts(&sb, k.prep_calls.buf);
+    sb_puts(&sb, "  return status;\n}\n\n");
+    sb_printf(&sb, "int %s_run_prepared(", o->prefix);
+    put_params(&sb, g, o, "const void *prepared, ", true);
+    sb_printf(&sb, " {\n  return %s_forward(", o->prefix);
+    put_params(&sb, g, o, "(const unsigned char *)prepared, ", false);
+    sb_puts(&sb, ";\n}\n");
+  }
+  sb_free(&k.defs);
+  sb_free(&k.calls);
+  sb_free(&k.prep_calls);
+  sb_free(&k.what);
+  sb_free(&k.flops);
+  sb_free(&used);
   fwrite(sb.buf, 1, sb.len, out);
   sb_free(&sb);
 }
@@ -668,7 +762,20 @@ void emit_header(const Graph *g, const EmitOptions *o, FILE *out) {
   sb_puts(&sb, "\n/* Runs the model. Returns 0, or 1 when an integer index input was out of\n"
                " * range (those rows read row 0). Inputs are not modified. */\n");
   put_signature(&sb, g, o);
-  sb_puts(&sb, ";\n\n#ifdef __cplusplus\n}\n#endif\n\n#endif\n");
+  sb_puts(&sb, ";\n");
+  if (!o->embed_weights) {
+    sb_printf(&sb, "\n/* The prepared variant: %s_prepare computes once what depends on the\n"
+                   " * parameters alone (the packed weight matrices) into `prepared`, %s_PREPARED_SIZE\n"
+                   " * bytes aligned to %s_WORKSPACE_ALIGN that the caller keeps; call it again\n"
+                   " * when the parameters change. %s_run_prepared then runs the model without\n"
+                   " * that work, reading `prepared` (not modified: several calls may share it) and\n"
+                   " * the same params. Both take a workspace as %s_run does. %s_prepare returns\n"
+                   " * what %s_run would for a constant index out of range, else 0. */\n",
+              o->prefix, up, up, o->prefix, o->prefix, o->prefix, o->prefix);
+    sb_printf(&sb, "#define %s_PREPARED_SIZE %lld\n", up, (long long)g->prepared_size);
+    put_prepared_signatures(&sb, o, g, true);
+  }
+  sb_puts(&sb, "\n#ifdef __cplusplus\n}\n#endif\n\n#endif\n");
   fwrite(sb.buf, 1, sb.len, out);
   sb_free(&sb);
 }
@@ -706,6 +813,18 @@ void emit_check_driver(const Graph *g, const EmitOptions *o, FILE *out) {
   if (!o->embed_weights)
     sb_printf(&sb, "(const %s_params *)params, ", p);
   sb_puts(&sb, "ws);\n}\n\n");
+  if (!o->embed_weights) { /* the prepared variant, with the same arguments */
+    sb_printf(&sb, "static int prepare(const void *params, void *prepared, void *ws) {\n"
+                   "  return %s_prepare((const %s_params *)params, prepared, ws);\n}\n\n", p, p);
+    sb_puts(&sb, "static int call_prepared(void *const *in, void *const *out, const void *params,\n"
+                 "                         const void *prepared, void *ws) {\n");
+    sb_printf(&sb, "  return %s_run_prepared(", p);
+    for (int i = 0; i < g->ninputs; i++)
+      sb_printf(&sb, "(const %s *)in[%d], ", dtype_ctype(g->inputs[i]->dtype), i);
+    for (int k = 0; k < g->noutputs; k++)
+      sb_printf(&sb, "(%s *)out[%d], ", dtype_ctype(g->outputs[k].node->dtype), k);
+    sb_printf(&sb, "(const %s_params *)params, prepared, ws);\n}\n\n", p);
+  }
   sb_printf(&sb, "const check_model %s = {\n  inputs,\n  outputs,\n  %s_WORKSPACE_SIZE,\n",
             o->check_table ? o->check_table : "model_under_check", up);
   if (o->embed_weights)
@@ -714,7 +833,12 @@ void emit_check_driver(const Graph *g, const EmitOptions *o, FILE *out) {
     sb_printf(&sb, "  %s_param_info,\n  %s_NUM_PARAMS,\n  sizeof(%s_params),\n", p, up, p);
   sb_printf(&sb, "  %s_buffer_names,\n", p);
   profile_emit_driver(&sb, o, emit_kernel_calls(g));
-  sb_puts(&sb, "  call,\n};\n");
+  sb_puts(&sb, "  call,\n");
+  if (o->embed_weights)
+    sb_puts(&sb, "  0, NULL, NULL, /* nothing to prepare */\n");
+  else
+    sb_printf(&sb, "  %s_PREPARED_SIZE, prepare, call_prepared,\n", up);
+  sb_puts(&sb, "};\n");
   fwrite(sb.buf, 1, sb.len, out);
   sb_free(&sb);
 }

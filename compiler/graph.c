@@ -266,6 +266,10 @@ void graph_dump(const Graph *g, FILE *out) {
       fprintf(out, " act=%s", n->act == 1 ? "relu" : "gelu");
     if (n->residual)
       fprintf(out, " residual=%%%d%s", n->residual->id, n->res_in_place ? " in_place" : "");
+    if (n->prep_kept) /* computed once by PREFIX_prepare (prepare.c), at this byte offset */
+      fprintf(out, " prepared[+%lld]", (long long)n->prep_offset);
+    else if (n->prep_hoisted)
+      fprintf(out, " prepared[temporary]");
     if (n->res_ld) /* read in place (fuse.c) */
       fprintf(out, "[+%lld, rows %lld apart]", (long long)n->res_offset, (long long)n->res_ld);
     for (int t = 0; t < n->nfused; t++) /* fused elementwise ops */

@@ -1,7 +1,7 @@
 /* main.c: the attncc command line. Parses flags, runs the pipeline
  *   lua_host_run -> [weights_load] -> fold_constants -> simplify_run -> fuse_attention
  *   -> fold_scale -> attention_layouts -> fold_projections -> fuse_epilogues -> fuse_layernorm -> fuse_elementwise -> pack_weights
- *   -> memplan_run -> emit_source/emit_header
+ *   -> memplan_run -> prepare_plan -> emit_source/emit_header
  * and writes OUT.c and OUT.h atomically (temporary files renamed at the end, so an
  * error never leaves a half-written output). `attncc check` runs the same pipeline
  * and hands the graph to check.c. Exit status: 0 ok, 1 user error, 2 internal. */
@@ -42,7 +42,8 @@ static const char usage[] =
     "  --dump-after=PASSES print the graph after each named pass instead (comma-separated:\n"
     "                      lua, fold, simplify, fuse_attention, fold_scale,\n"
     "                      attn_layout, fold_projection, fuse_epilogues,\n"
-    "                      fuse_layernorm, fuse_elementwise, pack_weights, memplan;\n"
+    "                      fuse_layernorm, fuse_elementwise, pack_weights, memplan,\n"
+    "                      prepare;"
     "                      or all)\n"
     "  --debug             a debug build: the run function hands every intermediate tensor\n"
     "                      to a hook, described by a table (name, op, model.lua line, module)\n"
@@ -142,7 +143,7 @@ static const struct {
               {"fuse_epilogues", fuse_epilogues},
               {"fuse_layernorm", fuse_layernorm}, {"fuse_elementwise", fuse_elementwise},
               {"pack_weights", pack_weights},
-              {"memplan", memplan_run}};
+              {"memplan", memplan_run},           {"prepare", prepare_plan}};
 #define NPASSES ((int)(sizeof passes / sizeof passes[0]))
 
 /* is pass named in the comma-separated list? */
@@ -468,11 +469,14 @@ static void print_report(const Graph *g, const char *model) {
   printf("report:   workspace / largest live set = %.3f\n",
          g->max_live_bytes ? (double)g->workspace_size / (double)g->max_live_bytes : 1.0);
   printf("report:   parameters       %12lld bytes (%d tensors)\n", (long long)params, g->nparams);
+  if (g->prepared_size)
+    printf("report:   prepared         %12lld bytes (what _prepare computes once)\n",
+           (long long)g->prepared_size);
 }
 
 /* --dump-graph / --dump-after: the graph after a pass, as text or Graphviz */
 static void dump_after(const Args *a, Graph *g, const char *pass) {
-  if (!a->dump || !(a->dump_after ? pass_listed(a->dump_after, pass) : !strcmp(pass, "memplan")))
+  if (!a->dump || !(a->dump_after ? pass_listed(a->dump_after, pass) : !strcmp(pass, "prepare")))
     return;
   graph_prune(g); /* the nodes that reach an output now */
   if (a->dump_dot) {

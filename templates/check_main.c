@@ -3,7 +3,9 @@
  * weights, the parameters), runs the model, and prints for each output the largest
  * absolute error and the largest error relative to 1 + |ref|; exit 0 when every
  * element has |out - ref| <= tol * (1 + |ref|), 1 on a mismatch or a reference file
- * that does not fit the model. With --repeat N it also times N runs.
+ * that does not fit the model. With run-time weights it runs the prepared variant too
+ * (PREFIX_prepare, then PREFIX_run_prepared) and compares again. With --repeat N it also
+ * times N runs (of each variant).
  * usage: check REF.safetensors TOL [--weights W.safetensors] [--repeat N] */
 #define _POSIX_C_SOURCE 200809L
 #include "check_main.h"
@@ -15,13 +17,15 @@
 #include <string.h>
 #include <time.h>
 
-/* prints one line per output; returns 1 when all are within tolerance */
-static int compare(const check_tensor *c, const void *out, const float *ref, double tol) {
+/* prints one line per output ("check: output ..." after PREFIX_run, "check: prepared
+ * output ..." after PREFIX_run_prepared: label); returns 1 when all are within tolerance */
+static int compare(const check_tensor *c, const void *out, const float *ref, double tol,
+                   const char *label) {
   tensor_error e = compare_tensor(out, c->dtype, ref, 0, c->numel, tol);
   char shape[128];
   format_shape(c->shape, c->ndim, shape, sizeof shape);
-  printf("check: output %s shape %s max_abs_err %.3g max_rel_err %.3g %s\n", c->name, shape,
-         e.max_abs, e.max_rel, e.ok ? "ok" : "MISMATCH");
+  printf("check: %soutput %s shape %s max_abs_err %.3g max_rel_err %.3g %s\n", label, c->name,
+         shape, e.max_abs, e.max_rel, e.ok ? "ok" : "MISMATCH");
   if (!e.ok)
     printf("check:   worst element %lld: got %.9g, expected %.9g\n", e.worst,
            value_at(out, c->dtype, e.worst), (double)ref[e.worst]);
@@ -92,6 +96,7 @@ int main(int argc, char **argv) {
   float **expect = calloc((size_t)nout + 1, sizeof *expect);
   void *params = calloc(1, m->params_size + 1);
   float *storage = NULL;
+  void *prepared = NULL;
   size_t ws_bytes = (m->workspace_size + 63) / 64 * 64 + 64;
   void *ws = aligned_alloc(64, ws_bytes);
   if (!in || !out || !expect || !params || !ws)
@@ -131,7 +136,26 @@ int main(int argc, char **argv) {
     printf("check: the model returned %d (an index input out of range)\n", rc);
   int all_ok = 1;
   for (int k = 0; k < nout; k++)
-    all_ok &= compare(&m->outputs[k], out[k], expect[k], tol);
+    all_ok &= compare(&m->outputs[k], out[k], expect[k], tol, "");
+  if (m->prepare) { /* the prepared variant, from a buffer and a workspace of 0x7f bytes */
+    size_t prep_bytes = (m->prepared_size + 63) / 64 * 64 + 64;
+    if (!(prepared = aligned_alloc(64, prep_bytes)))
+      goto done;
+    memset(prepared, 0x7f, prep_bytes);
+    memset(ws, 0x7f, ws_bytes);
+    int prep_rc = m->prepare(params, prepared, ws);
+    memset(ws, 0x7f, ws_bytes); /* the run must not need what prepare left there */
+    for (int k = 0; k < nout; k++)
+      memset(out[k], 0x7f, (size_t)m->outputs[k].numel * 4);
+    int run_rc = m->call_prepared(in, out, params, prepared, ws);
+    if ((prep_rc | run_rc) != rc) {
+      printf("check: the prepared variant returned %d (prepare %d) where run returned %d\n",
+             run_rc, prep_rc, rc);
+      all_ok = 0;
+    }
+    for (int k = 0; k < nout; k++)
+      all_ok &= compare(&m->outputs[k], out[k], expect[k], tol, "prepared ");
+  }
   if (repeat > 0) {
     const size_t calls = (size_t)m->num_timed;
     double *ms = malloc(sizeof(double) * (size_t)repeat);
@@ -150,6 +174,18 @@ int main(int argc, char **argv) {
     }
     free(ms);
     free(call_ms);
+    ms = prepared ? malloc(sizeof(double) * (size_t)repeat) : NULL;
+    for (int r = 0; ms && r < repeat; r++) {
+      double t0 = now_ms();
+      m->call_prepared(in, out, params, prepared, ws);
+      ms[r] = now_ms() - t0;
+    }
+    if (ms) {
+      qsort(ms, (size_t)repeat, sizeof *ms, cmp_double);
+      printf("check: time prepared median_ms %.4f min_ms %.4f runs %d\n", ms[repeat / 2], ms[0],
+             repeat);
+    }
+    free(ms);
   }
   status = all_ok ? 0 : 1;
 done:
@@ -165,6 +201,7 @@ done:
   free(params);
   free(storage);
   free(ws);
+  free(prepared);
   attncc_st_close(&ref);
   return status;
 }
