@@ -222,10 +222,10 @@ fi
   sed -n '/after fuse_attention/,/^}/p' "$TMP/g2.dot" | grep -q '[0-9] attention' &&
   ok || bad "--dump-after=simplify,fuse_attention (dot)"
 "$ATTNCC" "$ROOT/examples/transformer_block.lua" -o "$TMP/g.c" --dump-after=all > "$TMP/all.txt" &&
-  [ "$(grep -c '^# after ' "$TMP/all.txt")" -eq 12 ] && grep -q '^# after lua$' "$TMP/all.txt" &&
-  grep -q '^# after memplan$' "$TMP/all.txt" && ok || bad "--dump-after=all: $(grep '^#' "$TMP/all.txt")"
+  [ "$(grep -c '^# after ' "$TMP/all.txt")" -eq 13 ] && grep -q '^# after lua$' "$TMP/all.txt" &&
+  grep -q '^# after prepare$' "$TMP/all.txt" && ok || bad "--dump-after=all: $(grep '^#' "$TMP/all.txt")"
 [ "$("$ATTNCC" "$ROOT/examples/transformer_block.lua" -o "$TMP/g.c" --dump-graph | md5sum)" = \
-  "$(sed -n '/^# after memplan$/,$p' "$TMP/all.txt" | tail -n +2 | md5sum)" ] && ok || bad "--dump-graph is not the graph after memplan"
+  "$(sed -n '/^# after prepare$/,$p' "$TMP/all.txt" | tail -n +2 | md5sum)" ] && ok || bad "--dump-graph is not the graph after the last pass (prepare)"
 # (a bad --dump-after pass or --dump-graph format: tests/bad/cli_cases.txt)
 
 # -MD: a make depfile naming the model, every file it required, and the weights file
@@ -248,6 +248,30 @@ graph_of transformer_block > "$TMP/ip.txt" &&
   grep 'feed_forward.2' "$TMP/ip.txt" | grep -q ' in_place ' &&
   grep 'attention.fc_out' "$TMP/ip.txt" | grep 'residual=' | grep -vq in_place && ok ||
   bad "residual in place: $(grep residual= "$TMP/ip.txt")"
+# run-time weights: what depends on the parameters alone is prepared once (prepare.c):
+# nn.MultiheadAttention's three in_proj slices are PREFIX_prepare's temporaries, their
+# packs, the bias slices and out_proj's pack are kept; nothing that reads an input is;
+# TimeSformer's bias gathered from its table is a temporary, its permuted copy kept
+graph_of torch_mha > "$TMP/pr.txt" &&
+  [ "$(grep -c 'prepared\[temporary\]' "$TMP/pr.txt")" = 3 ] &&
+  [ "$(grep ' = pack ' "$TMP/pr.txt" | grep -c 'prepared\[+')" = 4 ] &&
+  [ "$(grep -c 'prepared\[+' "$TMP/pr.txt")" = 7 ] &&
+  ! grep -E ' = (matmul|where|attention|mean) ' "$TMP/pr.txt" | grep -q prepared && ok ||
+  bad "torch_mha's prepared nodes: $(grep prepared "$TMP/pr.txt")"
+graph_of timesformer_attention > "$TMP/pr.txt" &&
+  grep ' = gather ' "$TMP/pr.txt" | grep -q 'prepared\[temporary\]' &&
+  grep ' = permute ' "$TMP/pr.txt" | grep -q 'prepared\[+' && ok ||
+  bad "TimeSformer's prepared bias: $(grep prepared "$TMP/pr.txt")"
+# the header declares the prepared variant, its size is the report's; not with embedded weights
+"$ATTNCC" "$ROOT/examples/torch_mha.lua" -o "$TMP/pr.c" --report > "$TMP/pr.rep" &&
+  size=$(awk '/#define PR_PREPARED_SIZE/{print $3}' "$TMP/pr.h") &&
+  grep -q "int pr_prepare(const pr_params \*params, void \*prepared, void \*workspace);" "$TMP/pr.h" &&
+  grep -q "int pr_run_prepared(.*const pr_params \*params, const void \*prepared, void \*workspace);" "$TMP/pr.h" &&
+  [ -n "$size" ] && grep -q "prepared *$size bytes" "$TMP/pr.rep" && ok ||
+  bad "the prepared variant's declarations: $(grep -i prepare "$TMP/pr.h" "$TMP/pr.rep")"
+"$ATTNCC" "$TMP/lin.lua" -o "$TMP/pe.c" --weights "$TMP/good.safetensors" --dump-graph > "$TMP/pe.txt" 2>&1 &&
+  ! grep -q prepare "$TMP/pe.h" "$TMP/pe.c" "$TMP/pe.txt" && ok ||
+  bad "embedded weights have a prepared variant: $(grep -n prepare "$TMP/pe.h" "$TMP/pe.txt" | head -3)"
 ws() { "$ATTNCC" "$ROOT/examples/transformer_block.lua" -D B=1 -D QLEN=$1 -D KLEN=$1 -D EMBED=64 \
          -D HEADS=4 -D MASK=0 -o "$TMP/r.c" --report | awk '/workspace  /{print $3}'; }
 w1=$(ws 1024) w8=$(ws 8192)

@@ -107,6 +107,26 @@ void *workspace_new(void) {
   return ws;
 }
 
+void *prepared_new(void) {
+  void *p = NULL;
+  const size_t bytes = model_under_check.prepared_size;
+  if (!model_under_check.prepare)
+    return NULL;
+  if (posix_memalign(&p, 64, bytes ? bytes : 1) != 0) {
+    fprintf(stderr, "model_data: out of memory for the prepared buffer\n");
+    exit(2);
+  }
+  return p;
+}
+
+int run_prepared_model(const ModelData *d, void **out, void *prepared, void *ws) {
+  int rc = model_under_check.prepare(d->params, prepared, ws);
+  rc |= model_under_check.call_prepared(d->in, out, d->params, prepared, ws);
+  if (rc != 0)
+    fprintf(stderr, "model_data: the prepared variant returned %d\n", rc);
+  return rc;
+}
+
 int run_model(const ModelData *d, void **out, void *ws) {
   int rc = model_under_check.call(d->in, out, d->params, ws);
   if (rc != 0)

@@ -26,7 +26,13 @@ size_t output_bytes(int k);
 void *workspace_new(void);
 size_t workspace_bytes(void);
 
+/* a buffer of exactly the model's PREPARED_SIZE, 64-byte aligned; NULL when the model has
+ * no prepared variant (embedded weights) */
+void *prepared_new(void);
+
 /* runs the model; prints a message and returns its status when that is not 0 */
 int run_model(const ModelData *d, void **out, void *ws);
+/* prepares into `prepared`, then runs the prepared variant; likewise */
+int run_prepared_model(const ModelData *d, void **out, void *prepared, void *ws);
 
 #endif

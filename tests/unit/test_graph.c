@@ -1,6 +1,7 @@
 /* test_graph.c: pruning, input dependence, the transpose-into-matmul rewrite, views read
  * through chains of permutes and slices, and the memory planner (no two buffers alive at
- * once share bytes; reuse does happen; a product written over its dying residual). */
+ * once share bytes; reuse does happen; a product written over its dying residual), and what
+ * PREFIX_prepare computes once with run-time weights (prepare.c). */
 #include "builders.h"
 
 static void test_prune(void **state) {
@@ -208,6 +209,82 @@ static void test_memplan_residual_kept(void **state) {
   assert_true(m->offset != t->offset);
 }
 
+/* with run-time weights: what depends on parameters alone is computed once, kept where the
+ * run reads it, a temporary of PREFIX_prepare where only other prepared nodes do */
+static void test_prepare_plan(void **state) {
+  (void)state;
+  g->target = target_find("generic");
+  Node *x = b_input(g, "x", shp(2, 5, 40), DT_F32);
+  Node *w = b_param(g, "w", shp(2, 40, 40));
+  Node *q = b_op1(g, OP_TANH, b_param(g, "q", shp(2, 40, 40))); /* only packed: temporary */
+  Node *c = b_op1(g, OP_EXP, b_param(g, "c", shp(1, 40)));      /* read by the run: kept */
+  Node *h = b_op1(g, OP_TANH, matmul(x, w, true));
+  Node *y = b_op2(g, OP_ADD, matmul(h, q, true), c);
+  Node *e = b_op1(g, OP_EXP, x); /* the input's: never */
+  graph_add_output(g, "y", b_op2(g, OP_MUL, y, e));
+  pack_weights(g);
+  memplan_run(g);
+  prepare_plan(g);
+  Node *pw = h->src[0]->src[1], *pq = y->src[0]->src[1];
+  assert_int_equal(pw->op, OP_PACK);
+  assert_int_equal(pq->op, OP_PACK);
+  assert_ptr_equal(pq->src[0], q);
+  assert_true(q->prep_hoisted);
+  assert_false(q->prep_kept);
+  assert_true(c->prep_kept);
+  assert_true(pw->prep_kept && pq->prep_kept);
+  assert_false(h->prep_hoisted || y->prep_hoisted || e->prep_hoisted);
+  assert_false(h->src[0]->prep_hoisted || y->src[0]->prep_hoisted);
+  const Node *kept[3] = {pw, pq, c};
+  int64_t total = 0;
+  for (int i = 0; i < 3; i++) { /* disjoint, aligned, within prepared_size */
+    int64_t bytes = shape_numel(&kept[i]->shape) * 4;
+    total += (bytes + 63) / 64 * 64;
+    assert_int_equal(kept[i]->prep_offset % 64, 0);
+    assert_true(kept[i]->prep_offset + bytes <= g->prepared_size);
+    for (int j = 0; j < i; j++)
+      assert_true(kept[i]->prep_offset >= kept[j]->prep_offset + shape_numel(&kept[j]->shape) * 4 ||
+                  kept[j]->prep_offset >= kept[i]->prep_offset + bytes);
+  }
+  assert_int_equal(g->prepared_size, total);
+}
+
+/* a parameter-derived residual that a product is written over stays with the run (the
+ * prepared buffer is not written by the run), and so does what reads it */
+static void test_prepare_plan_residual(void **state) {
+  (void)state;
+  g->target = target_find("generic");
+  Node *x = b_input(g, "x", shp(2, 5, 8), DT_F32);
+  Node *r = b_op1(g, OP_EXP, b_param(g, "p", shp(2, 5, 40)));
+  Node *y = b_op2(g, OP_ADD, matmul(b_op1(g, OP_EXP, x), b_param(g, "w", shp(2, 40, 8)), true), r);
+  graph_add_output(g, "y", b_op1(g, OP_TANH, y));
+  fuse_epilogues(g);
+  pack_weights(g);
+  memplan_run(g);
+  prepare_plan(g);
+  Node *m = g->outputs[0].node->src[0];
+  assert_ptr_equal(m->residual, r);
+  assert_true(m->res_in_place);
+  assert_false(r->prep_hoisted);
+  assert_true(m->src[1]->prep_kept); /* the packed weight still is */
+  teardown(state);
+  setup(state);
+  g->target = target_find("generic");
+  x = b_input(g, "x", shp(2, 5, 8), DT_F32);
+  r = b_op1(g, OP_EXP, b_param(g, "p", shp(2, 5, 40)));
+  y = b_op2(g, OP_ADD, matmul(b_op1(g, OP_EXP, x), b_param(g, "w", shp(2, 40, 8)), true), r);
+  graph_add_output(g, "y", b_op1(g, OP_TANH, y));
+  graph_add_output(g, "r2", b_op1(g, OP_NEG, r)); /* r read later: not in place, kept */
+  fuse_epilogues(g);
+  pack_weights(g);
+  memplan_run(g);
+  prepare_plan(g);
+  m = g->outputs[0].node->src[0];
+  assert_false(m->res_in_place);
+  assert_true(r->prep_kept);
+  assert_true(g->outputs[1].node->prep_hoisted == false); /* an output is the caller's */
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test_setup_teardown(test_prune, setup, teardown),
@@ -217,6 +294,8 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_memplan_residual_in_place, setup, teardown),
       cmocka_unit_test_setup_teardown(test_memplan_residual_kept, setup, teardown),
       cmocka_unit_test_setup_teardown(test_reshape_aliases, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_prepare_plan, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_prepare_plan_residual, setup, teardown),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
