@@ -55,8 +55,10 @@ options:
                        sample the same stretches of this shared machine's clock; the
                        median of the round medians is reported
   --runtime-weights    attncc check --runtime-weights (weights loaded at run time instead
-                       of embedded in the C: much faster to compile for the big cases,
-                       but the weights are then packed inside every timed call)
+                       of embedded in the C: much faster to compile for the big cases);
+                       the prepared variant is timed (weights packed once by
+                       PREFIX_prepare, as an application that loads them would run it;
+                       what embedded weights also fold is not)
   --attncc-flags STR   replaces ATTNCC_EXTRA below, e.g. --attncc-flags '' or
                        --attncc-flags '--target avx2 --threads {threads}'
   --odd-shapes         instead of the issue's cases, the examples at shapes a user might
@@ -559,6 +561,8 @@ class TorchWorker:
 
 # ======================================================================= attncc side
 TIME_RE = re.compile(r"^check: time median_ms (\S+) min_ms (\S+) runs (\d+)", re.M)
+# with run-time weights: the prepared variant's calls (PREFIX_run_prepared), timed after
+TIME_PREPARED_RE = re.compile(r"^check: time prepared median_ms (\S+) min_ms (\S+) runs (\d+)", re.M)
 
 
 def attncc_path():
@@ -605,9 +609,11 @@ def run_cmd(cmd, env, timeout, verbose):
     return rc, out, err
 
 
-def parse_time(out):
+def parse_time(out, prepared=False):
+    """(median, min, runs) of check's last timing line: of PREFIX_run, or with prepared
+    (run-time weights) of PREFIX_run_prepared."""
     m = None
-    for m in TIME_RE.finditer(out):
+    for m in (TIME_PREPARED_RE if prepared else TIME_RE).finditer(out):
         pass
     if not m:
         return None
@@ -624,7 +630,7 @@ def _run_built(keep, r, w, n, env, opts):
         return None
     cmd = [exe, r, TOL] + (["--weights", w] if opts.runtime_weights else []) + ["--repeat", str(n)]
     rc, out, _ = run_cmd(cmd, env, opts.timeout, opts.verbose)
-    tm = parse_time(out) if rc in (0, 1) else None
+    tm = parse_time(out, opts.runtime_weights) if rc in (0, 1) else None
     return None if tm is None else ("PASS" if rc == 0 else "FAIL", tm)
 
 
@@ -653,7 +659,7 @@ def run_attncc(case, w, r, threads, extra, opts, keep, built, target):
         shutil.rmtree(keep, ignore_errors=True)
         rc, out, err = run_cmd(base + ["--repeat", str(opts.min_runs), "--keep", keep], env, opts.timeout,
                                opts.verbose)
-        tm = parse_time(out)
+        tm = parse_time(out, opts.runtime_weights)
         res["check"] = "PASS" if rc == 0 and "check: PASS" in out else "FAIL" if rc == 1 else "ERROR"
         if tm is None:
             res["check"] = "ERROR"
@@ -673,7 +679,7 @@ def run_attncc(case, w, r, threads, extra, opts, keep, built, target):
             tm2 = again[1]
         else:  # the built program's interface changed: time through attncc check
             rc2, out2, _ = run_cmd(base + ["--repeat", str(n)], env, opts.timeout, opts.verbose)
-            tm2 = parse_time(out2)
+            tm2 = parse_time(out2, opts.runtime_weights)
         res["secs_time"] = time.time() - t0
         if tm2 is None:
             res["check"] = "ERROR"
