@@ -459,14 +459,14 @@ static void put_signature(StrBuf *sb, const Graph *g, const EmitOptions *o) {
 }
 
 /* with run-time weights: the prepared variant's two functions */
-static void put_prepared_signatures(StrBuf *sb, const EmitOptions *o, const Graph *g, bool decl) {
-  sb_printf(sb, "int %s_prepare(const %s_params *params, void *prepared, void *workspace)%s",
-            o->prefix, o->prefix, decl ? ";\n" : "");
-  if (decl) {
-    sb_printf(sb, "int %s_run_prepared(", o->prefix);
-    put_params(sb, g, o, "const void *prepared, ", true);
-    sb_puts(sb, ";\n");
-  }
+static void put_prepare_signature(StrBuf *sb, const EmitOptions *o) {
+  sb_printf(sb, "int %s_prepare(const %s_params *params, void *prepared, void *workspace)",
+            o->prefix, o->prefix);
+}
+
+static void put_run_prepared_signature(StrBuf *sb, const Graph *g, const EmitOptions *o) {
+  sb_printf(sb, "int %s_run_prepared(", o->prefix);
+  put_params(sb, g, o, "const void *prepared, ", true);
 }
 
 static void put_head_comment(StrBuf *sb, const EmitOptions *o, const char *what) {
@@ -680,14 +680,13 @@ void emit_source(const Graph *g, const EmitOptions *o, FILE *out) {
     sb_printf(&sb, " {\n  return %s_forward(", o->prefix);
     put_params(&sb, g, o, "NULL, ", false);
     sb_puts(&sb, ";\n}\n\n");
-    put_prepared_signatures(&sb, o, g, false);
+    put_prepare_signature(&sb, o);
     sb_puts(&sb, " {\n  unsigned char *pp = (unsigned char *)prepared, *ws = (unsigned char *)"
                  "workspace;\n  int status = 0;\n  (void)params;\n  (void)pp;\n  (void)ws;\n");
     if (k.prep_calls.buf)
       sb_puts(&sb, k.prep_calls.buf);
     sb_puts(&sb, "  return status;\n}\n\n");
-    sb_printf(&sb, "int %s_run_prepared(", o->prefix);
-    put_params(&sb, g, o, "const void *prepared, ", true);
+    put_run_prepared_signature(&sb, g, o);
     sb_printf(&sb, " {\n  return %s_forward(", o->prefix);
     put_params(&sb, g, o, "(const unsigned char *)prepared, ", false);
     sb_puts(&sb, ";\n}\n");
@@ -773,7 +772,10 @@ void emit_header(const Graph *g, const EmitOptions *o, FILE *out) {
                    " * what %s_run would for a constant index out of range, else 0. */\n",
               o->prefix, up, up, o->prefix, o->prefix, o->prefix, o->prefix);
     sb_printf(&sb, "#define %s_PREPARED_SIZE %lld\n", up, (long long)g->prepared_size);
-    put_prepared_signatures(&sb, o, g, true);
+    put_prepare_signature(&sb, o);
+    sb_puts(&sb, ";\n");
+    put_run_prepared_signature(&sb, g, o);
+    sb_puts(&sb, ";\n");
   }
   sb_puts(&sb, "\n#ifdef __cplusplus\n}\n#endif\n\n#endif\n");
   fwrite(sb.buf, 1, sb.len, out);

@@ -53,6 +53,9 @@ void prepare_plan(Graph *g) {
     n->prep_hoisted = n->prep_kept = false;
     n->prep_offset = -1;
   }
+  if (g->debug) /* a debug build hands every tensor to its hook from its workspace slot: its
+                   prepared variant prepares nothing, and runs as PREFIX_run does */
+    return;
   for (int i = 0; i < g->nnodes; i++) /* sources come first: one pass in graph order */
     g->nodes[i]->prep_hoisted = hoistable(g->nodes[i]);
   for (int i = 0; i < g->nnodes; i++) { /* a residual written over stays with the run */

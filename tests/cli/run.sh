@@ -262,6 +262,8 @@ graph_of timesformer_attention > "$TMP/pr.txt" &&
   grep ' = gather ' "$TMP/pr.txt" | grep -q 'prepared\[temporary\]' &&
   grep ' = permute ' "$TMP/pr.txt" | grep -q 'prepared\[+' && ok ||
   bad "TimeSformer's prepared bias: $(grep prepared "$TMP/pr.txt")"
+# a debug build's hook reads every tensor from its workspace slot: nothing prepared
+[ "$(graph_of torch_mha --debug | grep -c prepared)" = 0 ] && ok || bad "--debug has prepared nodes"
 # the header declares the prepared variant, its size is the report's; not with embedded weights
 "$ATTNCC" "$ROOT/examples/torch_mha.lua" -o "$TMP/pr.c" --report > "$TMP/pr.rep" &&
   size=$(awk '/#define PR_PREPARED_SIZE/{print $3}' "$TMP/pr.h") &&
