@@ -14,7 +14,7 @@ SAN     := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-fram
 
 SRCS := compiler/main.c compiler/util.c compiler/graph.c compiler/shape.c \
         compiler/lua_host.c compiler/cpu_limit.c compiler/fold.c compiler/simplify.c compiler/fuse.c compiler/fuse_attention.c compiler/fold_scale.c compiler/fold_projection.c \
-        compiler/attn_skip.c compiler/attn_layout.c compiler/fuse_layernorm.c compiler/fuse_elementwise.c compiler/pack.c compiler/target.c compiler/memplan.c compiler/prepare.c compiler/emit.c compiler/emit_loops.c compiler/emit_gemm.c compiler/emit_attention.c compiler/emit_profile.c compiler/emit_weights.c compiler/dump_dot.c compiler/weights.c \
+        compiler/attn_skip.c compiler/attn_layout.c compiler/fuse_layernorm.c compiler/fuse_elementwise.c compiler/pack.c compiler/target.c compiler/memplan.c compiler/prepare.c compiler/row_groups.c compiler/emit.c compiler/emit_loops.c compiler/emit_gemm.c compiler/emit_attention.c compiler/emit_profile.c compiler/emit_weights.c compiler/dump_dot.c compiler/weights.c \
         compiler/check.c compiler/debug.c compiler/debug_emit.c runtime/attncc_safetensors.c runtime/attncc_params.c
 EMBED := dsl/prelude.lua dsl/nn.lua templates/kernels.c $(wildcard templates/kernels_*.c) templates/gemm_driver.c \
          templates/check_main.c templates/check_main.h templates/tensor_io.c templates/tensor_io.h \
@@ -54,7 +54,7 @@ install: attncc
 # ---- tests ----
 UNIT_TESTS := build/test_safetensors build/test_params build/test_shape build/test_graph \
               build/test_emit build/test_fuse build/test_attn_skip build/test_fold_projection
-UNIT_LIB_SRCS := compiler/util.c compiler/graph.c compiler/shape.c compiler/memplan.c compiler/prepare.c compiler/fold.c compiler/simplify.c \
+UNIT_LIB_SRCS := compiler/util.c compiler/graph.c compiler/shape.c compiler/memplan.c compiler/prepare.c compiler/row_groups.c compiler/fold.c compiler/simplify.c \
                  compiler/fuse.c compiler/fuse_attention.c compiler/fold_scale.c compiler/fold_projection.c compiler/attn_skip.c compiler/attn_layout.c compiler/fuse_layernorm.c compiler/fuse_elementwise.c \
                  compiler/pack.c compiler/target.c \
                  compiler/emit.c compiler/emit_loops.c compiler/emit_gemm.c compiler/emit_attention.c compiler/emit_profile.c compiler/emit_weights.c compiler/dump_dot.c compiler/debug_emit.c build/embedded.c runtime/attncc_safetensors.c runtime/attncc_params.c

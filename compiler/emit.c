@@ -242,8 +242,20 @@ static void emit_gather(StrBuf *sb, const Node *n) {
   sb_puts(sb, "  }\n");
 }
 
-/* the loops of node n, over kernel parameters y (result) and s0, s1, ... (sources) */
+/* the loops of node n, over kernel parameters y (result) and s0, s1, ... (sources); in a
+ * row group (row_groups.c) over rows [r0, r1) of its dim 0 */
 static void kernel_body(StrBuf *sb, const EmitOptions *o, const Node *n) {
+  if (emit_in_row_group(o, n)) {
+    if (op_kinds[n->op] == OK_MATMUL)
+      emit_matmul_rows(sb, o, n);
+    else if (n->op == OP_SLICE)
+      emit_slice(sb, n, EMIT_ROW_RANGE);
+    else if (n->op == OP_FUSED)
+      emit_fused(sb, n, EMIT_ROW_RANGE);
+    else
+      emit_elementwise(sb, n, EMIT_ROW_RANGE);
+    return;
+  }
   switch (op_kinds[n->op]) {
   case OK_UNARY:
   case OK_BINARY:
@@ -368,6 +380,8 @@ static const char *node_args(const Graph *g, const EmitOptions *o, const Node *n
     sb_printf(&args, ", (float *)(ws + %lld)", (long long)n->scratch_offset);
   if (emit_uses_word(body, "status"))
     sb_puts(&args, ", &status");
+  if (emit_in_row_group(o, n))
+    sb_puts(&args, ", r0, r1");
   const char *r = xstrdup(args.buf);
   sb_free(&args);
   return r;
@@ -397,6 +411,8 @@ static void emit_node(Kernels *k, const Graph *g, const EmitOptions *o, const No
     sb_puts(&sig, ", float *restrict scratch");
   if (emit_uses_word(body.buf, "status"))
     sb_puts(&sig, ", int *restrict status");
+  if (emit_in_row_group(o, n))
+    sb_puts(&sig, ", int64_t r0, int64_t r1");
   const char *key = xformat("(%s) {\n%s}\n", sig.buf, body.buf);
   int before = k->n, id = kernel_find_or_add(k, key);
   if (id == before)
@@ -423,7 +439,8 @@ static void emit_node(Kernels *k, const Graph *g, const EmitOptions *o, const No
     sb_printf(&k->prep_calls, "  %s_k%d(%s); /* %s */\n", o->prefix, id,
               node_args(g, o, n, body.buf, REF_PREPARE), what.buf);
   } else {
-    sb_printf(&k->calls, "  %s; /* %s */\n", call, what.buf);
+    sb_printf(&k->calls, "%s%s; /* %s */\n", emit_in_row_group(o, n) ? "    " : "  ", call,
+              what.buf);
   }
   k->ncalls++;
   sb_free(&what);
@@ -604,9 +621,29 @@ void emit_source(const Graph *g, const EmitOptions *o, FILE *out) {
             o->header_name);
   put_kernels(&sb, g, o);
   Kernels k = {0};
-  for (int i = 0; i < g->nnodes; i++)
-    if (emit_has_kernel(g->nodes[i]))
-      emit_node(&k, g, o, g->nodes[i]);
+  int group = 0; /* the row group whose parallel region is open */
+  for (int i = 0; i < g->nnodes; i++) {
+    const Node *n = g->nodes[i];
+    if (!emit_has_kernel(n))
+      continue;
+    const int in = emit_in_row_group(o, n) ? n->row_group : 0;
+    if (group && in != group) /* the end of a group: its threads' loop closes */
+      sb_puts(&k.calls, "  }\n");
+    if (in && in != group) { /* its first member: each thread takes its rows of dim 0
+                                through every member, no barrier between them */
+      const int64_t R = n->shape.dim[0], chunk = emit_row_group_chunk(o, R);
+      sb_printf(&k.calls, "  /* row group %d: each thread its rows of dim 0 through the "
+                          "kernels below */\n", in);
+      emit_parallel_for(&k.calls, o->threads);
+      sb_printf(&k.calls, "  for (int t = 0; t < %d; t++) {\n", o->threads);
+      sb_printf(&k.calls, "    const int64_t r0 = t * %lld, r1 = r0 + %lld < %lld ? r0 + %lld : %lld;\n",
+                (long long)chunk, (long long)chunk, (long long)R, (long long)chunk, (long long)R);
+    }
+    group = in;
+    emit_node(&k, g, o, n);
+  }
+  if (group)
+    sb_puts(&k.calls, "  }\n");
   ATTN_ASSERT(k.ncalls == emit_kernel_calls(g));
   StrBuf used = {0}; /* every pointer the run function passes or copies from */
   sb_puts(&used, k.calls.buf ? k.calls.buf : "");

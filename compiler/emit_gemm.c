@@ -102,6 +102,12 @@ uint32_t emit_gemm_partial_rows(const Graph *g, const EmitOptions *o) {
       continue;
     if (op_kinds[n->op] == OK_ATTENTION) {
       bits |= attention_strip_rows(n, mr);
+    } else if (op_kinds[n->op] == OK_MATMUL && emit_in_row_group(o, n)) {
+      int64_t rows, N, K;
+      weight_gemm_dims(n, &rows, &N, &K);
+      const int64_t R = n->shape.dim[0], per = rows / R, chunk = emit_row_group_chunk(o, R);
+      for (int64_t r0 = 0; r0 < R; r0 += chunk) /* each thread's rows */
+        bits |= emit_strip_rows_bit((R - r0 < chunk ? R - r0 : chunk) * per, mr);
     } else if (op_kinds[n->op] == OK_MATMUL && n->src[1]->op == OP_PACK) {
       int64_t rows, N, K;
       weight_gemm_dims(n, &rows, &N, &K);
@@ -155,6 +161,28 @@ static void emit_weight_gemm(StrBuf *sb, const EmitOptions *o, const Node *n) {
               n->act, ws);
   }
   sb_puts(sb, "  }\n");
+}
+
+bool emit_in_row_group(const EmitOptions *o, const Node *n) {
+  return n->row_group > 0 && !o->profile;
+}
+
+int64_t emit_row_group_chunk(const EmitOptions *o, int64_t R) {
+  return (R + o->threads - 1) / o->threads;
+}
+
+/* C = A * W (+ epilogue) for rows [r0, r1) of dim 0 (a row group's member: row_groups.c
+ * made sure the call needs no packed-A workspace) */
+void emit_matmul_rows(StrBuf *sb, const EmitOptions *o, const Node *n) {
+  int64_t rows, N, K;
+  weight_gemm_dims(n, &rows, &N, &K);
+  ATTN_ASSERT(n->src[1]->op == OP_PACK && rows % n->shape.dim[0] == 0);
+  const long long per = (long long)(rows / n->shape.dim[0]), ldr = (long long)residual_ld(n, N);
+  sb_printf(sb, "  const int64_t m0 = r0 * %lld, m1 = r1 * %lld;\n", per, per);
+  sb_printf(sb, "  if (m0 < m1)\n    %s_gemm(m1 - m0, %lld, %lld, s0 + m0 * %lld, %lld, s1, "
+                "y + m0 * %lld, %lld, %s);\n", o->prefix, (long long)N, (long long)K,
+            (long long)K, (long long)K, (long long)N, (long long)N,
+            epilogue_args(n, xformat("m0 * %lld", ldr), ldr));
 }
 
 /* C = A * W (+ epilogue) for a weight of a few columns, not packed (pack_skinny): the

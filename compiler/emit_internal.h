@@ -16,9 +16,6 @@ typedef struct {
   int64_t stride[MAX_DIMS];                /* per iteration dim, in elements; 0 = broadcast */
 } Operand;
 
-/* a product or an attention is split between threads from this many FLOPs: a fork and join
- * of the team costs 1-2 us here, a 2 MFLOP product 5-10 us on one core */
-#define MIN_PARALLEL_FLOPS 2000000
 
 /* emit_loops.c: */
 /* strides of a contiguous tensor of shape s viewed in an iteration space of iter's dims */
@@ -38,6 +35,9 @@ const char *emit_flat_index(const Shape *s, int k, const char *flat);
  * [lo, hi) of `total` items in chunks of `chunk`; the caller writes the body and the brace */
 void emit_thread_range(StrBuf *sb, int parts, int64_t chunk, int64_t total, const char *lo,
                        const char *hi);
+/* the threads argument of the loop-nest kernels for a member of a row group
+ * (row_groups.c): the kernel runs rows [r0, r1) of its dim 0, two more parameters */
+#define EMIT_ROW_RANGE (-1)
 /* the kernels that are one strided loop nest (several, for a concatenation) */
 void emit_elementwise(StrBuf *sb, const Node *n, int threads);
 void emit_fused(StrBuf *sb, const Node *n, int threads);
@@ -52,6 +52,12 @@ bool emit_has_kernel(const Node *n);
 
 /* emit_gemm.c: the body of a matmul kernel (a GEMM with its epilogue) */
 void emit_matmul(StrBuf *sb, const EmitOptions *o, const Node *n);
+/* the same for a product by a packed weight in a row group: rows [r0, r1) of dim 0 */
+void emit_matmul_rows(StrBuf *sb, const EmitOptions *o, const Node *n);
+/* does node n run in a row group (not with --profile, which times each kernel)? */
+bool emit_in_row_group(const EmitOptions *o, const Node *n);
+/* the rows of dim 0 (of R) each thread runs in a row group: thread t [t * chunk, ...) */
+int64_t emit_row_group_chunk(const EmitOptions *o, int64_t R);
 /* bit r (0 < r < mr) when an M-row product has a last strip of r rows (tile height mr) */
 uint32_t emit_strip_rows_bit(int64_t m, int mr);
 /* PREFIX_GEMM_PARTIAL_ROWS: the strip heights below the tile's every product of g runs */

@@ -137,18 +137,25 @@ const char *emit_flat_index(const Shape *s, int k, const char *flat) {
   return k > 0 || below > 1 ? xformat("(%s)", ix) : ix;
 }
 
-/* an elementwise loop is split between threads from here: an LSTM step's gate loop (two
- * sigmoids, a tanh) of 4096 values costs about what a parallel region's start and end do
- * (batch 64, hidden 64, 2 threads: the model 5.5 % faster with them on one thread), of 8192
- * the same either way, of 16384 is 5 % faster split (hidden 256); cheaper loops gain less */
-#define MIN_PARALLEL_ELEMENTS 8192
-
 /* The loop headers over a (collapsed) iteration shape: for (i0..) for (i1..). With
  * threads, when the loop is big enough, the outer dim is split in equal chunks, thread t
  * taking chunk t: the same rows a row-split GEMM gives thread t (ceil(rows / threads)
  * each), so an elementwise step after such a product reads what its own core wrote. */
-static void put_loop_nest(StrBuf *sb, const Shape *iter, int threads) {
+static void put_loop_nest(StrBuf *sb, const Shape *iter, int threads, int64_t rows) {
   int64_t d0 = iter->ndim ? iter->dim[0] : 1;
+  if (threads == EMIT_ROW_RANGE) { /* rows [r0, r1) of the node's dim 0, merged with the
+                                     dims after it when the collapse did so */
+    ATTN_ASSERT(iter->ndim > 0 && rows > 0 && d0 % rows == 0);
+    const long long per = (long long)(d0 / rows);
+    if (per == 1)
+      sb_puts(sb, "  for (int64_t i0 = r0; i0 < r1; i0++)\n");
+    else
+      sb_printf(sb, "  for (int64_t i0 = r0 * %lld; i0 < r1 * %lld; i0++)\n", per, per);
+    for (int d = 1; d < iter->ndim; d++)
+      sb_printf(sb, "%*sfor (int64_t i%d = 0; i%d < %lld; i%d++)\n", 2 * d + 2, "", d, d,
+                (long long)iter->dim[d], d);
+    return;
+  }
   int t = threads;
   if (t > 1 && (d0 < 2 * t || shape_numel(iter) < MIN_PARALLEL_ELEMENTS))
     t = 1;
@@ -170,7 +177,7 @@ static void put_loop_nest(StrBuf *sb, const Shape *iter, int threads) {
 static void emit_loops(StrBuf *sb, const Node *n, Shape iter, Operand *ops, int nops, ExprFn fn,
                        DType ct, int threads) {
   emit_collapse(&iter, ops, nops);
-  put_loop_nest(sb, &iter, threads);
+  put_loop_nest(sb, &iter, threads, n->shape.ndim ? n->shape.dim[0] : 1);
   const char *v[8];
   for (int k = 1; k < nops; k++) {
     const char *load =
@@ -285,7 +292,7 @@ void emit_fused(StrBuf *sb, const Node *n, int threads) {
   }
   Shape iter = n->shape;
   emit_collapse(&iter, ops, n->nsrc + 1);
-  put_loop_nest(sb, &iter, threads);
+  put_loop_nest(sb, &iter, threads, n->shape.ndim ? n->shape.dim[0] : 1);
   int ind = 2 * iter.ndim + 2;
   sb_printf(sb, "%*s{\n", ind, "");
   for (int i = 0; i < n->nsrc; i++) /* each leaf loaded once */

@@ -272,6 +272,8 @@ void graph_dump(const Graph *g, FILE *out) {
       fprintf(out, " prepared[temporary]");
     if (n->res_ld) /* read in place (fuse.c) */
       fprintf(out, "[+%lld, rows %lld apart]", (long long)n->res_offset, (long long)n->res_ld);
+    if (n->row_group) /* run by rows with the kernels around it (row_groups.c) */
+      fprintf(out, " row_group=%d", n->row_group);
     for (int t = 0; t < n->nfused; t++) /* fused elementwise ops */
       fprintf(out, "%s%s", t ? "," : " ops: ", op_names[n->ew[t].op]);
     for (int t = 0; t < n->nsteps; t++) { /* attention score chain */

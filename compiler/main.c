@@ -1,7 +1,7 @@
 /* main.c: the attncc command line. Parses flags, runs the pipeline
  *   lua_host_run -> [weights_load] -> fold_constants -> simplify_run -> fuse_attention
  *   -> fold_scale -> attention_layouts -> fold_projections -> fuse_epilogues -> fuse_layernorm -> fuse_elementwise -> pack_weights
- *   -> memplan_run -> prepare_plan -> emit_source/emit_header
+ *   -> memplan_run -> prepare_plan -> row_groups -> emit_source/emit_header
  * and writes OUT.c and OUT.h atomically (temporary files renamed at the end, so an
  * error never leaves a half-written output). `attncc check` runs the same pipeline
  * and hands the graph to check.c. Exit status: 0 ok, 1 user error, 2 internal. */
@@ -43,7 +43,7 @@ static const char usage[] =
     "                      lua, fold, simplify, fuse_attention, fold_scale,\n"
     "                      attn_layout, fold_projection, fuse_epilogues,\n"
     "                      fuse_layernorm, fuse_elementwise, pack_weights, memplan,\n"
-    "                      prepare;"
+    "                      prepare, row_groups;"
     "                      or all)\n"
     "  --debug             a debug build: the run function hands every intermediate tensor\n"
     "                      to a hook, described by a table (name, op, model.lua line, module)\n"
@@ -143,7 +143,8 @@ static const struct {
               {"fuse_epilogues", fuse_epilogues},
               {"fuse_layernorm", fuse_layernorm}, {"fuse_elementwise", fuse_elementwise},
               {"pack_weights", pack_weights},
-              {"memplan", memplan_run},           {"prepare", prepare_plan}};
+              {"memplan", memplan_run},           {"prepare", prepare_plan},
+              {"row_groups", row_groups}};
 #define NPASSES ((int)(sizeof passes / sizeof passes[0]))
 
 /* is pass named in the comma-separated list? */
@@ -476,7 +477,7 @@ static void print_report(const Graph *g, const char *model) {
 
 /* --dump-graph / --dump-after: the graph after a pass, as text or Graphviz */
 static void dump_after(const Args *a, Graph *g, const char *pass) {
-  if (!a->dump || !(a->dump_after ? pass_listed(a->dump_after, pass) : !strcmp(pass, "prepare")))
+  if (!a->dump || !(a->dump_after ? pass_listed(a->dump_after, pass) : !strcmp(pass, passes[NPASSES - 1].name)))
     return;
   graph_prune(g); /* the nodes that reach an output now */
   if (a->dump_dot) {

@@ -117,12 +117,14 @@ grep -q "static const int32_t ke\[300\] = {1, 2, 3, 4, 5," "$TMP/c.c" &&
   ! grep -q "block pairs" "$TMP/c.c" && ok || bad "a mask given as input must not skip blocks"
 # an LSTM step's recurrent GEMM adds that step's slice of the input projection [B, L, 4H]
 # in its epilogue, read in place (rows L * 4H apart) instead of copied out by a narrow;
-# with --threads 2 the gate loops over the 40 rows are split as the GEMM's rows are
+# with --threads 2 the gate loops over the 40 rows are split as the GEMM's rows are: the
+# recurrence is a row group, each thread its 20 batch rows through every step
 "$ATTNCC" "$ROOT/examples/lstm_attention.lua" -D B=40 -D SEQ=5 -D EMBED=24 -D HIDDEN=128 \
   -D LAYERS=1 --threads 2 -o "$TMP/l.c" --dump-graph > "$TMP/l.txt" &&
   grep -q "residual=%[0-9]*\[+1024, rows 2560 apart\]" "$TMP/l.txt" &&
   [ "$(grep -c ' = narrow ' "$TMP/l.txt")" = 1 ] && ok || bad "lstm: input projection step not read in place"
-grep -q "for (int64_t i0 = t \* 20, e0 = i0 + 20 < 40 ? i0 + 20 : 40; i0 < e0; i0++)" "$TMP/l.c" &&
+grep -q "const int64_t r0 = t \* 20, r1 = r0 + 20 < 40 ? r0 + 20 : 40;" "$TMP/l.c" &&
+  grep -q "for (int64_t i0 = r0; i0 < r1; i0++)" "$TMP/l.c" &&
   ok || bad "lstm: gate loops not split between the threads"
 # --threads 2 splits an attention between threads only when it is worth a fork and join
 # (2 MFLOP): fc_self_attention's 2 x 16 x 16 is not split, the same at 256 tokens is
@@ -222,10 +224,10 @@ fi
   sed -n '/after fuse_attention/,/^}/p' "$TMP/g2.dot" | grep -q '[0-9] attention' &&
   ok || bad "--dump-after=simplify,fuse_attention (dot)"
 "$ATTNCC" "$ROOT/examples/transformer_block.lua" -o "$TMP/g.c" --dump-after=all > "$TMP/all.txt" &&
-  [ "$(grep -c '^# after ' "$TMP/all.txt")" -eq 13 ] && grep -q '^# after lua$' "$TMP/all.txt" &&
-  grep -q '^# after prepare$' "$TMP/all.txt" && ok || bad "--dump-after=all: $(grep '^#' "$TMP/all.txt")"
+  [ "$(grep -c '^# after ' "$TMP/all.txt")" -eq 14 ] && grep -q '^# after lua$' "$TMP/all.txt" &&
+  grep -q '^# after row_groups$' "$TMP/all.txt" && ok || bad "--dump-after=all: $(grep '^#' "$TMP/all.txt")"
 [ "$("$ATTNCC" "$ROOT/examples/transformer_block.lua" -o "$TMP/g.c" --dump-graph | md5sum)" = \
-  "$(sed -n '/^# after prepare$/,$p' "$TMP/all.txt" | tail -n +2 | md5sum)" ] && ok || bad "--dump-graph is not the graph after the last pass (prepare)"
+  "$(sed -n '/^# after row_groups$/,$p' "$TMP/all.txt" | tail -n +2 | md5sum)" ] && ok || bad "--dump-graph is not the graph after the last pass (row_groups)"
 # (a bad --dump-after pass or --dump-graph format: tests/bad/cli_cases.txt)
 
 # -MD: a make depfile naming the model, every file it required, and the weights file
@@ -262,6 +264,17 @@ graph_of timesformer_attention > "$TMP/pr.txt" &&
   grep ' = gather ' "$TMP/pr.txt" | grep -q 'prepared\[temporary\]' &&
   grep ' = permute ' "$TMP/pr.txt" | grep -q 'prepared\[+' && ok ||
   bad "TimeSformer's prepared bias: $(grep prepared "$TMP/pr.txt")"
+# --threads 2: the LSTM at batch 64 runs each layer's recurrence as one row group (each
+# thread its batch rows through every step: 3 kernels a step, one parallel region), so the
+# file has a few parallel regions instead of one per step; at batch 2 (the default) the
+# steps are too small to be worth a region, and one thread has none
+lstm64="-D B=64 -D SEQ=128"
+graph_of lstm_attention $lstm64 --threads 2 > "$TMP/rg.txt" &&
+  [ "$(grep -o 'row_group=[0-9]*' "$TMP/rg.txt" | sort | uniq -c | awk '$1 >= 300' | wc -l)" = 2 ] &&
+  [ "$(grep -c 'omp parallel' "$TMP/f.c")" -lt 20 ] && ok ||
+  bad "LSTM row groups: $(grep -o 'row_group=[0-9]*' "$TMP/rg.txt" | sort | uniq -c), $(grep -c 'omp parallel' "$TMP/f.c") regions"
+[ "$(graph_of lstm_attention --threads 2 | grep -c row_group)" = 0 ] &&
+  [ "$(graph_of lstm_attention $lstm64 | grep -c row_group)" = 0 ] && ok || bad "row groups where not worth it"
 # a debug build's hook reads every tensor from its workspace slot: nothing prepared
 [ "$(graph_of torch_mha --debug | grep -c prepared)" = 0 ] && ok || bad "--debug has prepared nodes"
 # the header declares the prepared variant, its size is the report's; not with embedded weights

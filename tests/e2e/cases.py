@@ -323,6 +323,11 @@ def _ops_residual_in_place(seed):
                 ["one_block", "deep", "skinny", "self_residual"], seed)
 
 
+def _ops_row_groups(seed):
+    return _ops("row_groups", op_models.RowGroups, lambda g: {"x": randn(g, 5, 300, 40)},
+                ["w", "s"], seed)
+
+
 def _softmax_mask(g):
     """[4, 20, 33] bool: about a third masked; row (0, 3) and column (1, :, 5) all masked"""
     m = torch.rand(4, 20, 33, generator=g) < 0.3
@@ -501,7 +506,8 @@ CASES += [
 
 CASES += [_ops_reductions(seed=90), _ops_skinny(seed=91), _ops_softmax(seed=92),
           _ops_attn_weights(seed=93), _ops_attn_weights_pv(seed=94),
-          _ops_fold_projection(seed=95), _ops_residual_in_place(seed=96)]
+          _ops_fold_projection(seed=95), _ops_residual_in_place(seed=96),
+          _ops_row_groups(seed=97)]
 
 _names = [c.name for c in CASES]
 assert len(_names) == len(set(_names)), "duplicate case names"

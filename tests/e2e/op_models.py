@@ -53,6 +53,26 @@ class ResidualInPlace(nn.Module):
         return torch.tanh(one_block), torch.tanh(deep), torch.tanh(skinny), torch.tanh(self_residual)
 
 
+class RowGroups(nn.Module):
+    """tests/e2e/ops/row_groups.lua"""
+
+    def __init__(self):
+        super().__init__()
+        self.a = nn.Linear(40, 64)
+        self.b = nn.Linear(32, 40)
+        self.c = nn.Linear(40, 40)
+
+    def forward(self, x):
+        h = self.a(x)
+        g = torch.sigmoid(h.narrow(2, 0, 32)) * torch.tanh(h.narrow(2, 32, 32))
+        r = torch.tanh(x) * 0.5
+        y = self.b(g) + r
+        z = self.c(torch.relu(y)) + y
+        first = z.narrow(0, 0, 1)
+        w = z * first
+        return torch.tanh(w), y.narrow(2, 8, 16) * 2
+
+
 class Softmax(nn.Module):
     """tests/e2e/ops/softmax.lua"""
 

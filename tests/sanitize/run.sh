@@ -60,7 +60,8 @@ done
 # and the OpenMP code (--threads 2) of four examples, optimized and unsanitized (the
 # attention-weights model at a shape whose attention splits its batch items, each thread
 # packing into its own scratch; the single-head layer at batch 1, whose attention splits
-# its blocks of queries)
+# its blocks of queries; the LSTM at batch 8, whose recurrences are row groups, each
+# thread its batch rows through every step with no barrier)
 determinism() { # CASE TARGET FLAGS...
   if ! build "$1" "$2" determinism_main.c -pthread "${@:3}"; then
     bad "$1: determinism build failed"; head -20 "$TMP/$1/build.log"; return
@@ -76,6 +77,7 @@ omp_shape() { # the -D flags of an example's --threads 2 run
   case $1 in
     mha_mask_weights) echo "-D B=2 -D LQ=64 -D LK=80 -D D_MODEL=128 -D HEADS=4 -D MASK=1" ;;
     fc_self_attention) echo "-D B=1 -D SEQ=200 -D DIM=64" ;;
+    lstm_attention) echo "-D B=8 -D SEQ=20" ;;
   esac
 }
 for name in transformer_block lstm_attention mha_mask_weights fc_self_attention; do

@@ -1,7 +1,8 @@
 /* test_graph.c: pruning, input dependence, the transpose-into-matmul rewrite, views read
  * through chains of permutes and slices, and the memory planner (no two buffers alive at
  * once share bytes; reuse does happen; a product written over its dying residual), and what
- * PREFIX_prepare computes once with run-time weights (prepare.c). */
+ * PREFIX_prepare computes once with run-time weights (prepare.c), and the kernels threads
+ * run through by rows (row_groups.c). */
 #include "builders.h"
 
 static void test_prune(void **state) {
@@ -285,6 +286,63 @@ static void test_prepare_plan_residual(void **state) {
   assert_true(g->outputs[1].node->prep_hoisted == false); /* an output is the caller's */
 }
 
+/* an embedded weight (packed at compile time, so it does not end a row group) */
+static Node *weight(const char *name, int64_t n, int64_t k) {
+  Node *w = b_param(g, name, shp(2, n, k));
+  float *d = xalloc(sizeof(float) * (size_t)(n * k));
+  for (int64_t i = 0; i < n * k; i++)
+    d[i] = (float)(i % 7) * 0.125f;
+  w->data = d;
+  return w;
+}
+
+static void plan(int threads) {
+  g->target = target_find("generic");
+  g->threads = threads;
+  pack_weights(g);
+  memplan_run(g);
+  prepare_plan(g);
+  row_groups(g);
+}
+
+/* threads take their rows of dim 0 through a product and the loop after it; a tensor
+ * that takes over the bytes of one the group read by rows of another size ends the group
+ * (thread 0 would write its rows over rows thread 1 may still read) */
+static void test_row_groups(void **state) {
+  (void)state;
+  Node *x = b_input(g, "x", shp(3, 6, 100, 40), DT_F32);
+  Node *h = matmul(x, weight("w", 64, 40), true); /* [6, 100, 64] */
+  Node *e = b_op1(g, OP_TANH, h);
+  Node *r = b_op1(g, OP_EXP, x); /* [6, 100, 40]: h is dead, r takes its bytes */
+  graph_add_output(g, "e", b_op1(g, OP_NEG, e));
+  graph_add_output(g, "r", b_op1(g, OP_NEG, r));
+  plan(2);
+  assert_true(h->row_group > 0);
+  assert_int_equal(e->row_group, h->row_group);
+  assert_int_equal(r->offset, h->offset); /* the premise: r is written over h */
+  assert_true(r->row_group != h->row_group);
+}
+
+/* none on one thread, in debug builds, or when the work is not worth a parallel region */
+static void test_row_groups_none(void **state) {
+  (void)state;
+  Node *x = b_input(g, "x", shp(3, 6, 100, 40), DT_F32);
+  Node *h = matmul(x, weight("w", 64, 40), true);
+  graph_add_output(g, "e", b_op1(g, OP_NEG, b_op1(g, OP_TANH, h)));
+  plan(1);
+  assert_int_equal(h->row_group, 0);
+  g->debug = xalloc(64); /* any: debug_record's table is not read here */
+  plan(2);
+  assert_int_equal(h->row_group, 0);
+  teardown(state);
+  setup(state);
+  x = b_input(g, "x", shp(3, 2, 4, 8), DT_F32); /* 2 x 4 x 8 x 16 products: a few ns */
+  h = matmul(x, weight("w", 16, 8), true);
+  graph_add_output(g, "e", b_op1(g, OP_NEG, b_op1(g, OP_TANH, h)));
+  plan(2);
+  assert_int_equal(h->row_group, 0);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test_setup_teardown(test_prune, setup, teardown),
@@ -296,6 +354,8 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_reshape_aliases, setup, teardown),
       cmocka_unit_test_setup_teardown(test_prepare_plan, setup, teardown),
       cmocka_unit_test_setup_teardown(test_prepare_plan_residual, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_row_groups, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_row_groups_none, setup, teardown),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
