@@ -79,10 +79,13 @@ static int read_by_rows(const Node *n, int i, int64_t R) {
       return (rows / R) * ldr == row_stride && n->res_offset < ldr ? 1 : -1;
     }
     return s == n->bias ? 0 : -1;
-  case OK_FUSED:
+  case OK_FUSED: /* a view's dims align with the node's from the right (emit_fused) */
     if (n->views[i].is_view)
-      return view_stays_in_row(&n->views[i].shape, n->views[i].stride, n->views[i].offset, R,
-                               row_stride) ? 1 : -1;
+      return n->views[i].shape.ndim == n->shape.ndim &&
+                     view_stays_in_row(&n->views[i].shape, n->views[i].stride,
+                                       n->views[i].offset, R, row_stride)
+                 ? 1
+                 : -1;
     return shape_equal(&s->shape, &n->shape) ? 1 : -1;
   case OK_MOVE: /* a narrow along a later dim: row r of the source */
     return 1;
