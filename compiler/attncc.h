@@ -232,6 +232,8 @@ int graph_users(const Graph *g, const Node *n, Node **users, int max);
 /* the same, whether or not n is an output: the live nodes reading it */
 int graph_readers(const Graph *g, const Node *n, Node **users, int max);
 Node *graph_sole_user(const Graph *g, const Node *n); /* the one user, else NULL */
+/* the node that owns n's bytes once memplan has run: alias_of for a reshape alias, else n */
+static inline Node *storage_owner(Node *n) { return n->storage == ST_ALIAS ? n->alias_of : n; }
 double node_value(const Node *n, int64_t i); /* element i of a node with data, as a double */
 
 // dump_dot.c

@@ -393,8 +393,6 @@ static void emit_node(Kernels *k, const Graph *g, const EmitOptions *o, const No
   if (raw.buf) /* expressions name the math kernels as PREFIX_tanh etc. */
     put_prefixed(&body, raw.buf, raw.len, o->prefix);
   sb_free(&raw);
-  if (!body.buf)
-    sb_puts(&body, "");
   /* parameters: the result, the sources the body reads, the status flag; a result
    * written over its residual (memplan) shares that pointer, so neither is restrict */
   StrBuf sig = {0};
@@ -634,10 +632,7 @@ void emit_source(const Graph *g, const EmitOptions *o, FILE *out) {
       const int64_t R = n->shape.dim[0], chunk = emit_row_group_chunk(o, R);
       sb_printf(&k.calls, "  /* row group %d: each thread its rows of dim 0 through the "
                           "kernels below */\n", in);
-      emit_parallel_for(&k.calls, o->threads);
-      sb_printf(&k.calls, "  for (int t = 0; t < %d; t++) {\n", o->threads);
-      sb_printf(&k.calls, "    const int64_t r0 = t * %lld, r1 = r0 + %lld < %lld ? r0 + %lld : %lld;\n",
-                (long long)chunk, (long long)chunk, (long long)R, (long long)chunk, (long long)R);
+      emit_thread_range(&k.calls, o->threads, chunk, R, "r0", "r1");
     }
     group = in;
     emit_node(&k, g, o, n);

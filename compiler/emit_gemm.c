@@ -124,6 +124,19 @@ uint32_t emit_gemm_partial_rows(const Graph *g, const EmitOptions *o) {
   return bits;
 }
 
+/* the call of gemm function fn (gemm or gemm_ws, whose workspace arguments are ws) on rows
+ * [m0, m1) of a product by a packed weight, at indent */
+static void put_gemm_rows(StrBuf *sb, const EmitOptions *o, const Node *n, const char *fn,
+                          const char *ws, int indent) {
+  int64_t rows, N, K;
+  weight_gemm_dims(n, &rows, &N, &K);
+  const int64_t ldr = residual_ld(n, N);
+  sb_printf(sb, "%*sif (m0 < m1)\n%*s  %s_%s(m1 - m0, %lld, %lld, s0 + m0 * %lld, %lld, s1, "
+                "y + m0 * %lld, %lld, %s%s);\n", indent, "", indent, "", o->prefix, fn,
+            (long long)N, (long long)K, (long long)K, (long long)K, (long long)N, (long long)N,
+            epilogue_args(n, xformat("m0 * %lld", (long long)ldr), ldr), ws);
+}
+
 /* C = A * W (+ epilogue) for a packed weight W; with threads, rows or column panels
  * are split between them (each thread's part is a smaller GEMM of the same kind). Each
  * call packs A once into its part of the scratch when the target's GEMM wants that. */
@@ -147,10 +160,7 @@ static void emit_weight_gemm(StrBuf *sb, const EmitOptions *o, const Node *n) {
   const char *fn = wsn > 0 ? "gemm_ws" : "gemm";
   if (s.by_rows) {
     emit_thread_range(sb, s.parts, s.chunk, rows, "m0", "m1");
-    sb_printf(sb, "    if (m0 < m1)\n      %s_%s(m1 - m0, %lld, %lld, s0 + m0 * %lld, %lld, s1, "
-                  "y + m0 * %lld, %lld, %s%s);\n", o->prefix, fn, (long long)N, (long long)K,
-              (long long)K, (long long)K, (long long)N, (long long)N,
-              epilogue_args(n, xformat("m0 * %lld", (long long)ldr), ldr), ws);
+    put_gemm_rows(sb, o, n, fn, ws, 4);
   } else { /* few rows: split the column panels */
     emit_thread_range(sb, s.parts, s.chunk, N, "n0", "n1");
     const char *bias = epilogue_ptr(n, n->bias, n->bias_offset, "n0");
@@ -177,12 +187,9 @@ void emit_matmul_rows(StrBuf *sb, const EmitOptions *o, const Node *n) {
   int64_t rows, N, K;
   weight_gemm_dims(n, &rows, &N, &K);
   ATTN_ASSERT(n->src[1]->op == OP_PACK && rows % n->shape.dim[0] == 0);
-  const long long per = (long long)(rows / n->shape.dim[0]), ldr = (long long)residual_ld(n, N);
+  const long long per = (long long)(rows / n->shape.dim[0]);
   sb_printf(sb, "  const int64_t m0 = r0 * %lld, m1 = r1 * %lld;\n", per, per);
-  sb_printf(sb, "  if (m0 < m1)\n    %s_gemm(m1 - m0, %lld, %lld, s0 + m0 * %lld, %lld, s1, "
-                "y + m0 * %lld, %lld, %s);\n", o->prefix, (long long)N, (long long)K,
-            (long long)K, (long long)K, (long long)N, (long long)N,
-            epilogue_args(n, xformat("m0 * %lld", ldr), ldr));
+  put_gemm_rows(sb, o, n, "gemm", "", 2);
 }
 
 /* C = A * W (+ epilogue) for a weight of a few columns, not packed (pack_skinny): the

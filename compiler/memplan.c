@@ -15,8 +15,6 @@ typedef struct {
   int node;                                /* owner id, -1 when free */
 } Slot;
 
-static Node *root_of(Node *n) { return n->storage == ST_ALIAS ? n->alias_of : n; }
-
 static void assign_storage(Graph *g) {
   for (int i = 0; i < g->nnodes; i++) {
     Node *n = g->nodes[i];
@@ -34,7 +32,7 @@ static void assign_storage(Graph *g) {
       n->storage = ST_CONST;
     else if (n->op == OP_RESHAPE) {
       n->storage = ST_ALIAS;
-      n->alias_of = root_of(n->src[0]);
+      n->alias_of = storage_owner(n->src[0]);
     } else
       n->storage = ST_WORK;
   }
@@ -68,13 +66,13 @@ static Node *in_place_residual(const Node *n, int i, const int *last) {
     return NULL;
   if (!(n->src[1]->op == OP_PACK ? n->act == 0 : pack_skinny(n)))
     return NULL;
-  Node *r = root_of(n->residual);
+  Node *r = storage_owner(n->residual);
   if (r->storage != ST_WORK || last[r->id] != i || n->residual->dtype != n->dtype ||
       shape_numel(&n->residual->shape) != shape_numel(&n->shape))
     return NULL;
   int reads = 0; /* the residual's slot alone: also A (x W + x) would be overwritten early */
   for (int s = 0; s < n->nsrc; s++)
-    reads += root_of(n->src[s]) == r;
+    reads += storage_owner(n->src[s]) == r;
   return reads == 1 ? r : NULL;
 }
 
@@ -105,13 +103,13 @@ void memplan_run(Graph *g) {
     if (!n->live)
       continue;
     for (int s = 0; s < n->nsrc; s++) {
-      Node *r = root_of(n->src[s]);
+      Node *r = storage_owner(n->src[s]);
       if (last[r->id] < i)
         last[r->id] = i;
     }
   }
   for (int k = 0; k < g->noutputs; k++) /* copied out at the very end */
-    last[root_of(g->outputs[k].node)->id] = g->nnodes;
+    last[storage_owner(g->outputs[k].node)->id] = g->nnodes;
   Slot *busy = xalloc(sizeof(Slot) * (size_t)(g->nnodes + 1));
   int nbusy = 0;
   int64_t peak = 0, live_bytes = 0;

@@ -20,11 +20,9 @@
 
 #define ALIGN 64
 
-static Node *root_of(Node *n) { return n->storage == ST_ALIAS ? n->alias_of : n; }
-
 /* does this source only carry parameter-derived values? (run-time parameter: 2) */
-static int source_kind(const Node *s) {
-  const Node *r = root_of((Node *)s);
+static int source_kind(Node *s) {
+  const Node *r = storage_owner(s);
   if (r->storage == ST_PARAM)
     return r->data ? 1 : 2;
   if (r->storage == ST_CONST)
@@ -61,7 +59,7 @@ void prepare_plan(Graph *g) {
   for (int i = 0; i < g->nnodes; i++) { /* a residual written over stays with the run */
     Node *n = g->nodes[i];
     if (n->live && n->res_in_place)
-      root_of(n->residual)->prep_hoisted = false;
+      storage_owner(n->residual)->prep_hoisted = false;
   }
   for (int i = 0; i < g->nnodes; i++) { /* ... and so does what then reads run-time values */
     Node *n = g->nodes[i];
@@ -73,12 +71,12 @@ void prepare_plan(Graph *g) {
     if (!n->live || n->prep_hoisted || (n->storage != ST_WORK && n->storage != ST_OUTPUT))
       continue;
     for (int s = 0; s < n->nsrc; s++)
-      if (root_of(n->src[s])->prep_hoisted)
-        root_of(n->src[s])->prep_kept = true;
+      if (storage_owner(n->src[s])->prep_hoisted)
+        storage_owner(n->src[s])->prep_kept = true;
   }
   for (int k = 0; k < g->noutputs; k++)
-    if (root_of(g->outputs[k].node)->prep_hoisted)
-      root_of(g->outputs[k].node)->prep_kept = true;
+    if (storage_owner(g->outputs[k].node)->prep_hoisted)
+      storage_owner(g->outputs[k].node)->prep_kept = true;
   for (int i = 0; i < g->nnodes; i++) {
     Node *n = g->nodes[i];
     if (!n->prep_kept)

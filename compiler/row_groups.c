@@ -36,15 +36,13 @@ typedef struct {
   double work;                             /* in parallel regions' worth (attncc.h) */
 } Group;
 
-static const Node *root_of(const Node *n) { return n->storage == ST_ALIAS ? n->alias_of : n; }
-
 static int64_t bytes_of(const Node *n) {
   return shape_numel(&n->shape) * (int64_t)dtype_size(n->dtype);
 }
 
 /* is node x (a member's result or operand) one of this group's members' results? */
-static bool written_in_group(const Node *x, int group) {
-  return root_of(x)->row_group == group;
+static bool written_in_group(Node *x, int group) {
+  return storage_owner(x)->row_group == group;
 }
 
 /* does a strided view of src with this shape, strides and offset read, for row r of the
@@ -129,8 +127,8 @@ static double member_work(const Node *n) {
 }
 
 /* may the group touch x (by rows when row_bytes > 0)? Then it is recorded. */
-static bool touch(Group *G, const Node *x, bool by_rows) {
-  const Node *r = root_of(x);
+static bool touch(Group *G, Node *x, bool by_rows) {
+  const Node *r = storage_owner(x);
   if (r->storage != ST_WORK)
     return true; /* the caller's, constants, parameters: never written by the run */
   Touch nt = {r->offset, bytes_of(r), by_rows ? bytes_of(x) / G->rows : 0, r};

@@ -43,6 +43,13 @@ static int cmp_double(const void *a, const void *b) {
   return (x > y) - (x < y);
 }
 
+/* sorts ms[0..repeat) and prints its median and minimum: "check: time <label>median_ms ..." */
+static void print_times(double *ms, int repeat, const char *label) {
+  qsort(ms, (size_t)repeat, sizeof *ms, cmp_double);
+  printf("check: time %smedian_ms %.4f min_ms %.4f runs %d\n", label, ms[repeat / 2], ms[0],
+         repeat);
+}
+
 /* --profile: each kernel call's median over the runs (call_ms[call][run], sorted here),
  * its share of the median run, the GFLOP/s of its matrix products, and what it computes */
 static void print_profile(const check_model *m, double *call_ms, size_t calls, int repeat,
@@ -168,8 +175,7 @@ int main(int argc, char **argv) {
         call_ms[c * (size_t)repeat + (size_t)r] = m->kernel_ms[c];
     }
     if (ms && call_ms) {
-      qsort(ms, (size_t)repeat, sizeof *ms, cmp_double);
-      printf("check: time median_ms %.4f min_ms %.4f runs %d\n", ms[repeat / 2], ms[0], repeat);
+      print_times(ms, repeat, "");
       print_profile(m, call_ms, calls, repeat, ms[repeat / 2]);
     }
     free(ms);
@@ -180,11 +186,8 @@ int main(int argc, char **argv) {
       m->call_prepared(in, out, params, prepared, ws);
       ms[r] = now_ms() - t0;
     }
-    if (ms) {
-      qsort(ms, (size_t)repeat, sizeof *ms, cmp_double);
-      printf("check: time prepared median_ms %.4f min_ms %.4f runs %d\n", ms[repeat / 2], ms[0],
-             repeat);
-    }
+    if (ms)
+      print_times(ms, repeat, "prepared ");
     free(ms);
   }
   status = all_ok ? 0 : 1;
