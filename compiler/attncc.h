@@ -353,6 +353,7 @@ typedef struct {
 void emit_source(const Graph *g, const EmitOptions *o, FILE *out);
 void emit_header(const Graph *g, const EmitOptions *o, FILE *out);
 void emit_check_driver(const Graph *g, const EmitOptions *o, FILE *out);
+bool emit_has_kernel(const Node *n);       /* is n computed by a kernel call of the run? */
 const char *emit_param_field(const Graph *g, const Node *param); /* C field name */
 /* attn_skip.c: what a constant mask lets the fused attention skip */
 typedef struct {

@@ -45,10 +45,8 @@ void emit_permute(StrBuf *sb, const Node *n, int threads);
 void emit_slice(StrBuf *sb, const Node *n, int threads);
 void emit_cat(StrBuf *sb, const Node *n, int threads);
 
-/* emit.c: how many kernel calls the run function makes; whether node n has one (it is
- * computed in the run function) */
+/* emit.c: how many kernel calls the run function makes */
 int emit_kernel_calls(const Graph *g);
-bool emit_has_kernel(const Node *n);
 
 /* emit_gemm.c: the body of a matmul kernel (a GEMM with its epilogue) */
 void emit_matmul(StrBuf *sb, const EmitOptions *o, const Node *n);

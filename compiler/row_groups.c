@@ -189,9 +189,7 @@ void row_groups(Graph *g) {
   G.members = 0;
   for (int i = 0; i < g->nnodes; i++) {
     Node *n = g->nodes[i];
-    bool kernel = n->live && (n->storage == ST_WORK || n->storage == ST_OUTPUT) &&
-                  op_kinds[n->op] != OK_SIDE;
-    if (!kernel)
+    if (!emit_has_kernel(n))
       continue; /* aliases, leaves, a kernel's second result */
     if (G.members > 0 && row_kernel(g, n, G.rows) && try_add(&G, n, id))
       continue;
