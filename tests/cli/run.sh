@@ -95,10 +95,12 @@ done
   ! grep -q ' = permute .*float32\[3,' "$TMP/p.txt" && ok || bad "timesformer_attention: the qkv split is copied"
 # multi-head attention reads Q, K, V from the projections through the head split's
 # permutes and writes its result in the merged [B, L, H, d] layout: no permute copy is
-# left before or after it (torch_mha's query scaling goes with the staged queries)
+# left before or after it (torch_mha's query scaling goes with the staged queries); a
+# weight's transpose that model_prepare computes (a folded projection's) is no such copy
 heads() {
   "$ATTNCC" "$ROOT/examples/$1.lua" "${@:3}" -o "$TMP/h.c" --dump-graph > "$TMP/h.txt" &&
-    grep -q " = attention .* strided: $2 : " "$TMP/h.txt" && ! grep -q ' = permute ' "$TMP/h.txt"
+    grep -q " = attention .* strided: $2 : " "$TMP/h.txt" &&
+    ! grep ' = permute ' "$TMP/h.txt" | grep -vq ' prepared\['
 }
 heads transformer_block q,k,v,out && ok || bad "transformer_block: permute copies around the attention"
 heads transformer_block q,k,v,out -D MASK=0 -D HEADS=8 && ok || bad "transformer_block (8 heads): permute copies"
@@ -184,7 +186,8 @@ sed 's/local p = self.fc(x):chunk(2, -1)/local y = self.fc(x); local p = y:chunk
 [ "$(scaled qkv2 1 --weights "$TMP/ramp.safetensors")" -eq 1 ] && ok ||
   bad "fold_scale: folded although another narrow reads a q column"
 # fold_projection: seed 001's key and value projections (16 x 16, no bias) fold into the
-# queries' and fc_out's weights when those are embedded: two products of four remain
+# queries' and fc_out's weights: two products of four remain in the run; with run-time
+# weights the folded weights are two more products, computed by model_prepare
 "$PY" - "$TMP/sa.safetensors" <<'PY'
 import json, struct, sys
 shapes = {"values.weight": [16, 16], "keys.weight": [16, 16], "queries.weight": [16, 16],
@@ -201,12 +204,18 @@ h = json.dumps(hdr).encode()
 h += b" " * (-len(h) % 8)
 open(sys.argv[1], "wb").write(struct.pack("<Q", len(h)) + h + data)
 PY
-products() { graph_of selfattention_einsum "$@" | grep -c ' = matmul '; }
-[ "$(products)" -eq 4 ] && [ "$(products --weights "$TMP/sa.safetensors" --runtime-weights)" -eq 4 ] &&
-  ok || bad "fold_projection: folded without embedded weights"
+products() { graph_of selfattention_einsum "$@" | grep ' = matmul ' | grep -c "${WHERE:-}"; }
 [ "$(products --weights "$TMP/sa.safetensors")" -eq 2 ] && ok || bad "fold_projection: K and V products stayed"
-graph_of selfattention_einsum --weights "$TMP/sa.safetensors" | grep ' = attention ' | grep -q 'attention %[0-9]*, %10, %9, ' &&
-  ok || bad "fold_projection: the attention does not read the keys' and values' reshaped inputs"
+[ "$(WHERE=' prepared\[temporary\]' products --weights "$TMP/sa.safetensors" --runtime-weights)" -eq 2 ] &&
+  [ "$(products --weights "$TMP/sa.safetensors" --runtime-weights)" -eq 4 ] && [ "$(products)" -eq 4 ] &&
+  ok || bad "fold_projection: run-time weights not folded by two prepared products"
+[ "$(products --debug)" -eq 4 ] && [ "$(WHERE=prepared products --debug)" -eq 0 ] &&
+  ok || bad "fold_projection: folded in a --debug build"
+for w in "" --runtime-weights; do
+  graph_of selfattention_einsum --weights "$TMP/sa.safetensors" $w | grep ' = attention ' |
+    grep -q 'attention %[0-9]*, %10, %9, ' &&
+    ok || bad "fold_projection${w:+ $w}: the attention does not read the keys' and values' reshaped inputs"
+done
 # the bias 3, 3.25 | 3.5, 3.75 becomes 1.5, 1.625 | 3.5, 3.75
 grep -q "0x1.8p+0f,0x1.ap+0f,0x1.cp+1f,0x1.ep+1f," "$TMP/q.c" && ok ||
   bad "fold_scale: the q half of the bias was not halved, or the k half changed"

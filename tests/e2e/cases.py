@@ -370,7 +370,7 @@ def _ops_fold_projection(seed):
     return _ops("fold_projection", op_models.FoldProjection,
                 lambda g: {"x": randn(g, 2, 40, 24), "kv": randn(g, 2, 300, 24),
                            "mask": _fold_projection_mask(g), "h": randn(g, 2, 40, 3, 8)},
-                ["cross", "with_p", "p", "probs", "heads"], seed)
+                ["cross", "with_p", "p", "probs", "heads", "heads_plain"], seed)
 
 
 def _ops_softmax(seed):

@@ -123,6 +123,10 @@ class FoldProjection(nn.Module):
         self.hk = nn.Linear(8, 8, bias=False)
         self.hv = nn.Linear(8, 8, bias=False)
         self.ho = nn.Linear(24, 24)
+        self.pq = nn.Parameter(torch.empty(8, 8))
+        self.pk = nn.Parameter(torch.empty(8, 8))
+        self.pv = nn.Parameter(torch.empty(8, 8))
+        self.po = nn.Parameter(torch.empty(24, 24))
 
     def forward(self, x, kv, mask, h):
         def scores(c):
@@ -136,7 +140,9 @@ class FoldProjection(nn.Module):
             return t.permute(0, 2, 1, 3)
         e = heads(self.hq(h)) @ heads(self.hk(h)).transpose(-2, -1) / 8
         merged = heads(torch.softmax(e, -1) @ heads(self.hv(h))).reshape(2, 40, 24)
-        return cross, with_p, p, probs, self.ho(merged)
+        ep = heads(h @ self.pq) @ heads(h @ self.pk).transpose(-2, -1) / 8
+        plain = heads(torch.softmax(ep, -1) @ heads(h @ self.pv)).reshape(2, 40, 24)
+        return cross, with_p, p, probs, self.ho(merged), plain @ self.po
 
 
 class AttnWeights(nn.Module):

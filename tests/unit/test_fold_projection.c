@@ -4,7 +4,8 @@
  * weights); the new weights hold the products, in the stored layout; and the near misses
  * stay as they are: a key projection with a bias, one that is not square, queries that
  * are no projection, a value read again or returned, a result that reaches no product or
- * one whose rows are not whole heads, weights known only at run time, --debug builds. */
+ * one whose rows are not whole heads, --debug builds. With weights known only at run time
+ * the folded weights are nodes of the graph computing them from the parameters. */
 #include "builders.h"
 
 enum { B = 2, L = 5, H = 4, D = 8, OUT = 6 };
@@ -182,7 +183,40 @@ static void test_value_kept_when_rows_split_heads(void **state) {
   value_kept((Variant){.split_rows = true});
 }
 
-/* weights known only at run time, or a --debug build: the graph as it was */
+/* weights known only at run time: the same folds, by products of the parameters */
+static void test_runtime_weights_folded_by_nodes(void **state) {
+  (void)state;
+  Model m = build((Variant){.runtime = true});
+  Node *f = run_passes();
+  assert_ptr_equal(f->src[1], m.xk);
+  assert_ptr_equal(f->src[2], m.xv);
+  /* Q's weight Bq Bk^T = Wq^T Wk: matmul(permute(Wq), Wk), read as [K, N] */
+  const Node *qw = m.q->src[1];
+  assert_false(m.q->trans_b);
+  assert_int_equal(qw->op, OP_MATMUL);
+  assert_false(qw->trans_b);
+  assert_int_equal(qw->src[0]->op, OP_PERMUTE);
+  assert_ptr_equal(qw->src[0]->src[0], m.wq);
+  assert_ptr_equal(qw->src[1], m.wk);
+  assert_true(qw->shape.ndim == 2 && qw->shape.dim[0] == D && qw->shape.dim[1] == D);
+  /* the output's weight (diag(Bv) Wo)^T: Wo's rows [OUT * H, D] by Wv (= Bv^T), as [OUT, H D] */
+  const Node *ow = m.y->src[1];
+  assert_true(m.y->trans_b);
+  assert_int_equal(ow->op, OP_RESHAPE);
+  assert_true(ow->shape.dim[0] == OUT && ow->shape.dim[1] == H * D);
+  const Node *rows = ow->src[0];
+  assert_int_equal(rows->op, OP_MATMUL);
+  assert_false(rows->trans_b);
+  assert_ptr_equal(rows->src[1], m.wv);
+  assert_int_equal(rows->src[0]->op, OP_RESHAPE);
+  assert_ptr_equal(rows->src[0]->src[0], m.wo);
+  assert_true(rows->shape.dim[0] == OUT * H && rows->shape.dim[1] == D);
+  /* each new node precedes its reader */
+  assert_true(qw->src[0]->id < qw->id && qw->id < m.q->id);
+  assert_true(rows->src[0]->id < rows->id && rows->id < ow->id && ow->id < m.y->id);
+}
+
+/* a --debug build: the graph as it was */
 static void nothing_folded(Model m) {
   Node *f = run_passes();
   assert_int_equal(f->src[1]->op, OP_MATMUL);
@@ -190,11 +224,6 @@ static void nothing_folded(Model m) {
   assert_ptr_equal(m.q->src[1], m.wq);
   assert_ptr_equal(m.y->src[1], m.wo);
   assert_int_equal(count_live(OP_MATMUL), 4);
-}
-
-static void test_runtime_weights_not_folded(void **state) {
-  (void)state;
-  nothing_folded(build((Variant){.runtime = true}));
 }
 
 static void test_debug_build_not_folded(void **state) {
@@ -216,7 +245,7 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_value_output_kept, setup, teardown),
       cmocka_unit_test_setup_teardown(test_value_kept_without_product, setup, teardown),
       cmocka_unit_test_setup_teardown(test_value_kept_when_rows_split_heads, setup, teardown),
-      cmocka_unit_test_setup_teardown(test_runtime_weights_not_folded, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_runtime_weights_folded_by_nodes, setup, teardown),
       cmocka_unit_test_setup_teardown(test_debug_build_not_folded, setup, teardown),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
