@@ -56,9 +56,10 @@ options:
                        median of the round medians is reported
   --runtime-weights    attncc check --runtime-weights (weights loaded at run time instead
                        of embedded in the C: much faster to compile for the big cases);
-                       the prepared variant is timed (weights packed once by
-                       PREFIX_prepare, as an application that loads them would run it;
-                       what embedded weights also fold is not)
+                       the prepared variant is timed (weights packed and seed 001's
+                       projections folded once by PREFIX_prepare, as an application
+                       that loads them would run it; power-of-two scales fold into
+                       embedded weights only)
   --attncc-flags STR   replaces ATTNCC_EXTRA below, e.g. --attncc-flags '' or
                        --attncc-flags '--target avx2 --threads {threads}'
   --odd-shapes         instead of the issue's cases, the examples at shapes a user might
