@@ -191,7 +191,9 @@ typedef struct {
   const char **sources;                    /* model.lua and every file it required (-MD) */
   int nsources;
   int nbuffer_names, buffer_names_cap;
-  int64_t workspace_size;                  /* set by memplan */
+  int64_t workspace_size;                  /* set by memplan: PREFIX_run's */
+  int64_t run_prepared_workspace_size;     /* PREFIX_run_prepared's: offsets below it */
+  int64_t prepare_workspace_size;          /* PREFIX_prepare's: marked nodes' region above it */
   int64_t prepared_size;                   /* bytes of PREFIX_prepare's buffer (prepare.c) */
   int64_t naive_bytes;                     /* memplan: every intermediate in its own buffer */
   int64_t max_live_bytes;                  /* memplan: the largest set alive at one time */
@@ -307,6 +309,7 @@ int64_t target_gemm_ws_floats(const Target *t, int64_t M, int64_t N, int64_t K);
 
 // memplan.c
 void memplan_run(Graph *g);                /* storage classes and workspace offsets */
+void memplan_split_prepared(Graph *g);     /* the run's and PREFIX_prepare's regions apart */
 // prepare.c
 void prepare_plan(Graph *g);               /* what PREFIX_prepare computes once */
 // row_groups.c

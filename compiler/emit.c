@@ -51,7 +51,8 @@ static const char *output_var(const Graph *g, int k) {
 typedef enum {
   REF_RUN,     /* every node where memplan put it */
   REF_FORWARD, /* kept prepared nodes through their h<id> pointer */
-  REF_PREPARE  /* kept prepared nodes in the prepared buffer, pp */
+  REF_PREPARE  /* kept prepared nodes in the prepared buffer, pp; the other marked ones in
+                  PREFIX_prepare's workspace, their region of PREFIX_run's */
 } RefMode;
 
 /* pointer expression for a node's data, with its C element type */
@@ -69,6 +70,9 @@ static const char *ref_in(const Graph *g, const EmitOptions *o, const Node *n, R
       return xformat("h%d", n->id);
     if (n->prep_kept && m == REF_PREPARE)
       return xformat("((%s *)(pp + %lld))", dtype_ctype(n->dtype), (long long)n->prep_offset);
+    if (m == REF_PREPARE) /* PREFIX_prepare's workspace is the region of the marked nodes */
+      return xformat("((%s *)(ws + %lld))", dtype_ctype(n->dtype),
+                     (long long)(n->offset - g->run_prepared_workspace_size));
     return xformat("((%s *)(ws + %lld))", dtype_ctype(n->dtype), (long long)n->offset);
   case ST_OUTPUT:
     return output_var(g, n->out_index);
@@ -800,10 +804,16 @@ void emit_header(const Graph *g, const EmitOptions *o, FILE *out) {
                    " * bytes aligned to %s_WORKSPACE_ALIGN that the caller keeps; call it again\n"
                    " * when the parameters change. %s_run_prepared then runs the model without\n"
                    " * that work, reading `prepared` (not modified: several calls may share it) and\n"
-                   " * the same params. Both take a workspace as %s_run does. %s_prepare returns\n"
-                   " * what %s_run would for a constant index out of range, else 0. */\n",
-              o->prefix, up, up, o->prefix, o->prefix, o->prefix, o->prefix);
+                   " * the same params. Each takes a workspace aligned as %s_run's, of its own size:\n"
+                   " * %s_PREPARE_WORKSPACE_SIZE bytes (0: any pointer, NULL too) and\n"
+                   " * %s_RUN_PREPARED_WORKSPACE_SIZE, both at most %s_WORKSPACE_SIZE. %s_prepare\n"
+                   " * returns what %s_run would for a constant index out of range, else 0. */\n",
+              o->prefix, up, up, o->prefix, o->prefix, up, up, up, o->prefix, o->prefix);
     sb_printf(&sb, "#define %s_PREPARED_SIZE %lld\n", up, (long long)g->prepared_size);
+    sb_printf(&sb, "#define %s_PREPARE_WORKSPACE_SIZE %lld\n", up,
+              (long long)g->prepare_workspace_size);
+    sb_printf(&sb, "#define %s_RUN_PREPARED_WORKSPACE_SIZE %lld\n", up,
+              (long long)g->run_prepared_workspace_size);
     put_prepare_signature(&sb, o);
     sb_puts(&sb, ";\n");
     put_run_prepared_signature(&sb, g, o);
@@ -869,9 +879,10 @@ void emit_check_driver(const Graph *g, const EmitOptions *o, FILE *out) {
   profile_emit_driver(&sb, o, emit_kernel_calls(g));
   sb_puts(&sb, "  call,\n");
   if (o->embed_weights)
-    sb_puts(&sb, "  0, NULL, NULL, /* nothing to prepare */\n");
+    sb_puts(&sb, "  0, 0, 0, NULL, NULL, /* nothing to prepare */\n");
   else
-    sb_printf(&sb, "  %s_PREPARED_SIZE, prepare, call_prepared,\n", up);
+    sb_printf(&sb, "  %s_PREPARED_SIZE, %s_PREPARE_WORKSPACE_SIZE, %s_RUN_PREPARED_WORKSPACE_SIZE,\n"
+                   "  prepare, call_prepared,\n", up, up, up);
   sb_puts(&sb, "};\n");
   fwrite(sb.buf, 1, sb.len, out);
   sb_free(&sb);

@@ -470,9 +470,14 @@ static void print_report(const Graph *g, const char *model) {
   printf("report:   workspace / largest live set = %.3f\n",
          g->max_live_bytes ? (double)g->workspace_size / (double)g->max_live_bytes : 1.0);
   printf("report:   parameters       %12lld bytes (%d tensors)\n", (long long)params, g->nparams);
-  if (g->prepared_size)
+  if (g->prepared_size) {
     printf("report:   prepared         %12lld bytes (what _prepare computes once)\n",
            (long long)g->prepared_size);
+    printf("report:   run_prepared ws  %12lld bytes (the prepared run's workspace)\n",
+           (long long)g->run_prepared_workspace_size);
+    printf("report:   prepare ws       %12lld bytes (_prepare's workspace)\n",
+           (long long)g->prepare_workspace_size);
+  }
 }
 
 /* --dump-graph / --dump-after: the graph after a pass, as text or Graphviz */

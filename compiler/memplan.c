@@ -3,7 +3,11 @@
  * written straight into the caller's buffers, and the other intermediates share one
  * workspace: each gets the lowest 64-byte aligned gap free for its whole lifetime
  * (first fit over live ranges, freed after the last consumer, ggml-alloc style), or a
- * weight product the bytes of its residual, when that dies there. */
+ * weight product the bytes of its residual, when that dies there.
+ * With run-time weights, once prepare.c has marked what PREFIX_prepare computes,
+ * memplan_split_prepared plans again in two regions: the nodes PREFIX_run_prepared runs
+ * from offset 0, the marked ones above them, so the prepared run needs only the first
+ * region and PREFIX_prepare only the second. */
 #include "attncc.h"
 
 #include <string.h>
@@ -92,28 +96,41 @@ static int64_t first_fit(const Slot *busy, int nbusy, int64_t size) {
   }
 }
 
-void memplan_run(Graph *g) {
-  graph_prune(g);
-  assign_storage(g);
-  /* last use of each owner's bytes, through aliases */
+/* last use of each owner's bytes, through aliases; outputs live to the end */
+static int *last_uses(const Graph *g) {
   int *last = xalloc(sizeof(int) * (size_t)g->nnodes);
   for (int i = 0; i < g->nnodes; i++) {
-    Node *n = g->nodes[i];
+    const Node *n = g->nodes[i];
     last[i] = i;
     if (!n->live)
       continue;
     for (int s = 0; s < n->nsrc; s++) {
-      Node *r = storage_owner(n->src[s]);
+      const Node *r = storage_owner(n->src[s]);
       if (last[r->id] < i)
         last[r->id] = i;
     }
   }
   for (int k = 0; k < g->noutputs; k++) /* copied out at the very end */
     last[storage_owner(g->outputs[k].node)->id] = g->nnodes;
+  return last;
+}
+
+/* which nodes a placement pass places: every one, or those PREFIX_run_prepared runs, or
+ * those PREFIX_prepare does (prep_hoisted) */
+typedef enum { PLACE_ALL, PLACE_RUN, PLACE_HOISTED } PlacePart;
+
+static bool in_part(const Node *n, PlacePart part) {
+  return part == PLACE_ALL || n->prep_hoisted == (part == PLACE_HOISTED);
+}
+
+/* offsets from 0 for the part's workspace tensors and scratch, in run order; returns the
+ * bytes they span. PLACE_ALL also counts the naive and the most live bytes. */
+static int64_t place(Graph *g, const int *last, PlacePart part) {
   Slot *busy = xalloc(sizeof(Slot) * (size_t)(g->nnodes + 1));
   int nbusy = 0;
   int64_t peak = 0, live_bytes = 0;
-  g->naive_bytes = g->max_live_bytes = 0;
+  if (part == PLACE_ALL)
+    g->naive_bytes = g->max_live_bytes = 0;
   for (int i = 0; i < g->nnodes; i++) {
     Node *n = g->nodes[i];
     /* a node's own result, and the second one its kernel writes (an attention's weights:
@@ -121,10 +138,11 @@ void memplan_run(Graph *g) {
     Node *results[2] = {n, n->op == OP_ATTENTION ? n->probs_out : NULL};
     for (int r = 0; r < 2; r++) {
       Node *x = results[r];
-      if (!x || !x->live || x->storage != ST_WORK || (r == 0 && op_kinds[x->op] == OK_SIDE))
+      if (!x || !x->live || x->storage != ST_WORK || (r == 0 && op_kinds[x->op] == OK_SIDE) ||
+          !in_part(x, part))
         continue;
       int64_t size = aligned_size(x);
-      g->naive_bytes += size;
+      g->naive_bytes += part == PLACE_ALL ? size : 0;
       Node *over = r == 0 ? in_place_residual(x, i, last) : NULL;
       x->res_in_place = over != NULL;
       if (over) { /* the residual's slot passes to x */
@@ -140,16 +158,18 @@ void memplan_run(Graph *g) {
         peak = x->offset + size;
       live_bytes += size;
     }
-    if (n->live && n->scratch_bytes > 0) { /* the kernel's temporary, freed right after */
-      int64_t size = (n->scratch_bytes + ALIGN - 1) / ALIGN * ALIGN;
-      n->scratch_offset = first_fit(busy, nbusy, size);
-      if (n->scratch_offset + size > peak)
-        peak = n->scratch_offset + size;
-      g->naive_bytes += size;
+    const int64_t scratch =
+        n->live && in_part(n, part) ? (n->scratch_bytes + ALIGN - 1) / ALIGN * ALIGN : 0;
+    if (scratch > 0) { /* the kernel's temporary, freed right after */
+      n->scratch_offset = first_fit(busy, nbusy, scratch);
+      if (n->scratch_offset + scratch > peak)
+        peak = n->scratch_offset + scratch;
     }
-    int64_t with_scratch = live_bytes + (n->live ? (n->scratch_bytes + ALIGN - 1) / ALIGN * ALIGN : 0);
-    if (with_scratch > g->max_live_bytes)
-      g->max_live_bytes = with_scratch;
+    if (part == PLACE_ALL) {
+      g->naive_bytes += scratch;
+      if (live_bytes + scratch > g->max_live_bytes)
+        g->max_live_bytes = live_bytes + scratch;
+    }
     for (int b = 0; b < nbusy;) { /* free what node i was the last to read */
       if (last[busy[b].node] <= i && busy[b].node != n->id) {
         live_bytes -= busy[b].size;
@@ -159,5 +179,26 @@ void memplan_run(Graph *g) {
         b++;
     }
   }
-  g->workspace_size = peak;
+  return peak;
+}
+
+void memplan_run(Graph *g) {
+  graph_prune(g);
+  assign_storage(g);
+  g->workspace_size = place(g, last_uses(g), PLACE_ALL);
+  g->run_prepared_workspace_size = g->workspace_size; /* until something is prepared */
+  g->prepare_workspace_size = 0;
+}
+
+void memplan_split_prepared(Graph *g) {
+  const int *last = last_uses(g);
+  const int64_t run = place(g, last, PLACE_RUN), hoisted = place(g, last, PLACE_HOISTED);
+  for (int i = 0; i < g->nnodes; i++) { /* the marked region lies above the run's */
+    Node *n = g->nodes[i];
+    if (n->live && n->storage == ST_WORK && n->prep_hoisted)
+      n->offset += run;
+  }
+  g->run_prepared_workspace_size = run;
+  g->prepare_workspace_size = hoisted;
+  g->workspace_size = run + hoisted;
 }

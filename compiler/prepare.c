@@ -15,7 +15,9 @@
  * not hoisted reads it or an output is it: the frontier. The others are temporaries of
  * PREFIX_prepare, in their workspace slots (each slot is free from a node's birth to its
  * last reader in run order, so also in the hoisted nodes' order). A hoisted node that a
- * product writes over in place (its residual) stays with the run. */
+ * product writes over in place (its residual) stays with the run. Then memplan plans the
+ * workspace again in two regions, the run's below the hoisted nodes', so that
+ * PREFIX_run_prepared needs only the first and PREFIX_prepare only the second. */
 #include "attncc.h"
 
 #define ALIGN 64
@@ -77,12 +79,16 @@ void prepare_plan(Graph *g) {
   for (int k = 0; k < g->noutputs; k++)
     if (storage_owner(g->outputs[k].node)->prep_hoisted)
       storage_owner(g->outputs[k].node)->prep_kept = true;
+  bool any = false;
   for (int i = 0; i < g->nnodes; i++) {
     Node *n = g->nodes[i];
+    any |= n->prep_hoisted;
     if (!n->prep_kept)
       continue;
     int64_t bytes = shape_numel(&n->shape) * (int64_t)dtype_size(n->dtype);
     n->prep_offset = g->prepared_size;
     g->prepared_size += (bytes + ALIGN - 1) / ALIGN * ALIGN;
   }
+  if (any) /* the prepared run's workspace without the marked nodes' slots */
+    memplan_split_prepared(g);
 }

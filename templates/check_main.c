@@ -4,7 +4,8 @@
  * absolute error and the largest error relative to 1 + |ref|; exit 0 when every
  * element has |out - ref| <= tol * (1 + |ref|), 1 on a mismatch or a reference file
  * that does not fit the model. With run-time weights it runs the prepared variant too
- * (PREFIX_prepare, then PREFIX_run_prepared) and compares again. With --repeat N it also
+ * (PREFIX_prepare, then PREFIX_run_prepared, each in a workspace of the size the header
+ * gives it, the bytes past that checked untouched) and compares again. With --repeat N it also
  * times N runs (of each variant).
  * usage: check REF.safetensors TOL [--weights W.safetensors] [--repeat N] */
 #define _POSIX_C_SOURCE 200809L
@@ -16,6 +17,14 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+
+/* whether bytes [from, to) of p still hold 0x7f, as they were filled */
+static int untouched(const unsigned char *p, size_t from, size_t to) {
+  for (size_t i = from; i < to; i++)
+    if (p[i] != 0x7f)
+      return 0;
+  return 1;
+}
 
 /* prints one line per output ("check: output ..." after PREFIX_run, "check: prepared
  * output ..." after PREFIX_run_prepared: label); returns 1 when all are within tolerance */
@@ -103,7 +112,7 @@ int main(int argc, char **argv) {
   float **expect = calloc((size_t)nout + 1, sizeof *expect);
   void *params = calloc(1, m->params_size + 1);
   float *storage = NULL;
-  void *prepared = NULL;
+  void *prepared = NULL, *pws = NULL;
   size_t ws_bytes = (m->workspace_size + 63) / 64 * 64 + 64;
   void *ws = aligned_alloc(64, ws_bytes);
   if (!in || !out || !expect || !params || !ws)
@@ -144,17 +153,32 @@ int main(int argc, char **argv) {
   int all_ok = 1;
   for (int k = 0; k < nout; k++)
     all_ok &= compare(&m->outputs[k], out[k], expect[k], tol, "");
-  if (m->prepare) { /* the prepared variant, from a buffer and a workspace of 0x7f bytes */
+  /* the prepared variant, from a buffer and a workspace of 0x7f bytes; the workspace
+   * is as big as the larger of its two sizes, and 64 bytes more */
+  size_t pws_bytes = m->prepare_workspace_size > m->run_prepared_workspace_size
+                         ? m->prepare_workspace_size
+                         : m->run_prepared_workspace_size;
+  pws_bytes = (pws_bytes + 63) / 64 * 64 + 64;
+  if (m->prepare) {
     size_t prep_bytes = (m->prepared_size + 63) / 64 * 64 + 64;
-    if (!(prepared = aligned_alloc(64, prep_bytes)))
+    if (!(prepared = aligned_alloc(64, prep_bytes)) || !(pws = aligned_alloc(64, pws_bytes)))
       goto done;
     memset(prepared, 0x7f, prep_bytes);
-    memset(ws, 0x7f, ws_bytes);
-    int prep_rc = m->prepare(params, prepared, ws);
-    memset(ws, 0x7f, ws_bytes); /* the run must not need what prepare left there */
+    memset(pws, 0x7f, pws_bytes);
+    int prep_rc = m->prepare(params, prepared, pws);
+    if (!untouched(pws, m->prepare_workspace_size, pws_bytes)) {
+      printf("check: prepare wrote past its workspace's %zu bytes\n", m->prepare_workspace_size);
+      all_ok = 0;
+    }
+    memset(pws, 0x7f, pws_bytes); /* the run must not need what prepare left there */
     for (int k = 0; k < nout; k++)
       memset(out[k], 0x7f, (size_t)m->outputs[k].numel * 4);
-    int run_rc = m->call_prepared(in, out, params, prepared, ws);
+    int run_rc = m->call_prepared(in, out, params, prepared, pws);
+    if (!untouched(pws, m->run_prepared_workspace_size, pws_bytes)) {
+      printf("check: run_prepared wrote past its workspace's %zu bytes\n",
+             m->run_prepared_workspace_size);
+      all_ok = 0;
+    }
     if ((prep_rc | run_rc) != rc) {
       printf("check: the prepared variant returned %d (prepare %d) where run returned %d\n",
              run_rc, prep_rc, rc);
@@ -183,7 +207,7 @@ int main(int argc, char **argv) {
     ms = prepared ? malloc(sizeof(double) * (size_t)repeat) : NULL;
     for (int r = 0; ms && r < repeat; r++) {
       double t0 = now_ms();
-      m->call_prepared(in, out, params, prepared, ws);
+      m->call_prepared(in, out, params, prepared, pws);
       ms[r] = now_ms() - t0;
     }
     if (ms)
@@ -205,6 +229,7 @@ done:
   free(storage);
   free(ws);
   free(prepared);
+  free(pws);
   attncc_st_close(&ref);
   return status;
 }

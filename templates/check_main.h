@@ -25,8 +25,9 @@ typedef struct {
   const char *const *kernel_what;
   const double *kernel_flops;
   int (*call)(void *const *in, void *const *out, const void *params, void *ws);
-  /* run-time weights: PREFIX_prepare and PREFIX_run_prepared (NULL with embedded ones) */
-  size_t prepared_size;
+  /* run-time weights: PREFIX_prepare and PREFIX_run_prepared (NULL with embedded ones),
+   * the prepared buffer's size and each one's workspace size */
+  size_t prepared_size, prepare_workspace_size, run_prepared_workspace_size;
   int (*prepare)(const void *params, void *prepared, void *ws);
   int (*call_prepared)(void *const *in, void *const *out, const void *params,
                        const void *prepared, void *ws);

@@ -293,6 +293,14 @@ graph_of lstm_attention $lstm64 --threads 2 > "$TMP/rg.txt" &&
   grep -q "int pr_run_prepared(.*const pr_params \*params, const void \*prepared, void \*workspace);" "$TMP/pr.h" &&
   [ -n "$size" ] && grep -q "prepared *$size bytes" "$TMP/pr.rep" && ok ||
   bad "the prepared variant's declarations: $(grep -i prepare "$TMP/pr.h" "$TMP/pr.rep")"
+# its two workspaces: the prepared run's without the packs' slots, which are _prepare's;
+# model_run's holds both (the report's figures are the header's)
+define() { awk "/#define PR_$1 /{print \$3}" "$TMP/pr.h"; }
+w=$(define WORKSPACE_SIZE) wp=$(define PREPARE_WORKSPACE_SIZE) wr=$(define RUN_PREPARED_WORKSPACE_SIZE)
+[ -n "$w" ] && [ -n "$wp" ] && [ -n "$wr" ] && [ "$wp" -gt 0 ] && [ "$wr" -lt "$w" ] &&
+  [ "$((wp + wr))" = "$w" ] && grep -q "run_prepared ws  *$wr bytes" "$TMP/pr.rep" &&
+  grep -q "prepare ws  *$wp bytes" "$TMP/pr.rep" && ok ||
+  bad "the prepared variant's workspaces: $w = $wp + $wr? $(grep ' ws ' "$TMP/pr.rep")"
 "$ATTNCC" "$TMP/lin.lua" -o "$TMP/pe.c" --weights "$TMP/good.safetensors" --dump-graph > "$TMP/pe.txt" 2>&1 &&
   ! grep -q prepare "$TMP/pe.h" "$TMP/pe.c" "$TMP/pe.txt" && ok ||
   bad "embedded weights have a prepared variant: $(grep -n prepare "$TMP/pe.h" "$TMP/pe.txt" | head -3)"

@@ -97,33 +97,32 @@ void outputs_free(const ModelData *d, void **out) {
 
 size_t workspace_bytes(void) { return model_under_check.workspace_size; }
 
-void *workspace_new(void) {
-  void *ws = NULL;
-  const size_t bytes = model_under_check.workspace_size;
-  if (bytes && posix_memalign(&ws, 64, bytes) != 0) {
-    fprintf(stderr, "model_data: out of memory for the workspace\n");
-    exit(2);
-  }
-  return ws;
-}
-
-void *prepared_new(void) {
+/* exactly `bytes`, 64-byte aligned; NULL for 0 */
+static void *aligned_exact(size_t bytes, const char *what) {
   void *p = NULL;
-  const size_t bytes = model_under_check.prepared_size;
-  if (!model_under_check.prepare)
-    return NULL;
-  if (posix_memalign(&p, 64, bytes ? bytes : 1) != 0) {
-    fprintf(stderr, "model_data: out of memory for the prepared buffer\n");
+  if (bytes && posix_memalign(&p, 64, bytes) != 0) {
+    fprintf(stderr, "model_data: out of memory for %s\n", what);
     exit(2);
   }
   return p;
 }
 
-int run_prepared_model(const ModelData *d, void **out, void *prepared, void *ws) {
-  int rc = model_under_check.prepare(d->params, prepared, ws);
-  rc |= model_under_check.call_prepared(d->in, out, d->params, prepared, ws);
+void *workspace_new(void) { return aligned_exact(model_under_check.workspace_size, "the workspace"); }
+
+void *prepared_new(void) {
+  const size_t bytes = model_under_check.prepared_size;
+  return model_under_check.prepare ? aligned_exact(bytes ? bytes : 1, "the prepared buffer") : NULL;
+}
+
+int run_prepared_model(const ModelData *d, void **out, void *prepared) {
+  void *pws = aligned_exact(model_under_check.prepare_workspace_size, "prepare's workspace");
+  void *rws = aligned_exact(model_under_check.run_prepared_workspace_size, "the workspace");
+  int rc = model_under_check.prepare(d->params, prepared, pws);
+  rc |= model_under_check.call_prepared(d->in, out, d->params, prepared, rws);
   if (rc != 0)
     fprintf(stderr, "model_data: the prepared variant returned %d\n", rc);
+  free(pws);
+  free(rws);
   return rc;
 }
 

@@ -32,7 +32,9 @@ void *prepared_new(void);
 
 /* runs the model; prints a message and returns its status when that is not 0 */
 int run_model(const ModelData *d, void **out, void *ws);
-/* prepares into `prepared`, then runs the prepared variant; likewise */
-int run_prepared_model(const ModelData *d, void **out, void *prepared, void *ws);
+/* prepares into `prepared`, then runs the prepared variant, each in a workspace of exactly
+ * the size the header gives it (PREFIX_PREPARE_WORKSPACE_SIZE and
+ * PREFIX_RUN_PREPARED_WORKSPACE_SIZE); likewise */
+int run_prepared_model(const ModelData *d, void **out, void *prepared);
 
 #endif

@@ -2,7 +2,8 @@
  * (tests/sanitize/run.sh): any out-of-bounds access, misaligned load, overflow or leak in
  * the generated code is a sanitizer report and a failure. With run-time weights it then
  * runs the prepared variant (PREFIX_prepare into a buffer of exactly PREFIX_PREPARED_SIZE
- * bytes, PREFIX_run_prepared), whose outputs must be bit-identical to the first run's. */
+ * bytes, PREFIX_run_prepared; each in a workspace of exactly its own size), whose outputs
+ * must be bit-identical to the first run's. */
 #include "model_data.h"
 
 #include <stdio.h>
@@ -17,7 +18,7 @@ int main(void) {
   int rc = run_model(&d, out, ws);
   void *prepared = prepared_new();
   if (rc == 0 && prepared) {
-    rc = run_prepared_model(&d, again, prepared, ws);
+    rc = run_prepared_model(&d, again, prepared);
     for (int k = 0; rc == 0 && k < d.nout; k++)
       if (memcmp(out[k], again[k], output_bytes(k)) != 0) {
         fprintf(stderr, "sanitize: output %d of the prepared variant differs from run's\n", k);

@@ -210,8 +210,32 @@ static void test_memplan_residual_kept(void **state) {
   assert_true(m->offset != t->offset);
 }
 
+/* the workspace in two regions: what PREFIX_run_prepared runs (results and scratch) below
+ * run_prepared_workspace_size, the prepared nodes' slots above it, within workspace_size */
+static void assert_regions_apart(void) {
+  assert_int_equal(g->workspace_size,
+                   g->run_prepared_workspace_size + g->prepare_workspace_size);
+  for (int i = 0; i < g->nnodes; i++) {
+    const Node *n = g->nodes[i];
+    if (!n->live)
+      continue;
+    if (n->scratch_bytes > 0) {
+      assert_false(n->prep_hoisted);
+      assert_true(n->scratch_offset + n->scratch_bytes <= g->run_prepared_workspace_size);
+    }
+    if (n->storage != ST_WORK)
+      continue;
+    const int64_t end = n->offset + shape_numel(&n->shape) * (int64_t)dtype_size(n->dtype);
+    if (n->prep_hoisted)
+      assert_true(n->offset >= g->run_prepared_workspace_size && end <= g->workspace_size);
+    else
+      assert_true(end <= g->run_prepared_workspace_size);
+  }
+}
+
 /* with run-time weights: what depends on parameters alone is computed once, kept where the
- * run reads it, a temporary of PREFIX_prepare where only other prepared nodes do */
+ * run reads it, a temporary of PREFIX_prepare where only other prepared nodes do; the
+ * workspace in two regions */
 static void test_prepare_plan(void **state) {
   (void)state;
   g->target = target_find("generic");
@@ -248,6 +272,8 @@ static void test_prepare_plan(void **state) {
                   kept[j]->prep_offset >= kept[i]->prep_offset + bytes);
   }
   assert_int_equal(g->prepared_size, total);
+  assert_true(g->prepare_workspace_size > 0);
+  assert_regions_apart();
 }
 
 /* a parameter-derived residual that a product is written over stays with the run (the
@@ -268,6 +294,7 @@ static void test_prepare_plan_residual(void **state) {
   assert_true(m->res_in_place);
   assert_false(r->prep_hoisted);
   assert_true(m->src[1]->prep_kept); /* the packed weight still is */
+  assert_regions_apart();
   teardown(state);
   setup(state);
   g->target = target_find("generic");
