@@ -164,15 +164,17 @@ function nn.LSTM:init(input_size, hidden_size, o)
   end
 end
 
--- one layer over x [B, T, in]; returns out [B, T, H], h [B, H], c [B, H]
-function nn.LSTM:layer(l, x, h, c)
+-- one layer over x, its time along dim td ([B, T, in] when td is 1, [T, B, in] when 0: the
+-- layout the module is given, so neither needs a transpose); returns out in x's layout
+-- ([B, T, H] or [T, B, H]), h [B, H], c [B, H]
+function nn.LSTM:layer(l, x, h, c, td)
   local H = self.hidden_size
   local xw = matmul(x, self["weight_ih_l" .. l]:t())       -- all timesteps in one product
   if self.use_bias then xw = xw + (self["bias_ih_l" .. l] + self["bias_hh_l" .. l]) end
   local w_hh_t = self["weight_hh_l" .. l]:t()
   local outs = {}
-  for t = 0, x:size(1) - 1 do
-    local gates = xw:select(1, t)
+  for t = 0, x:size(td) - 1 do
+    local gates = xw:select(td, t)
     if h then gates = gates + matmul(h, w_hh_t) end
     local i = sigmoid(gates:narrow(-1, 0, H))
     local f = sigmoid(gates:narrow(-1, H, H))
@@ -182,7 +184,7 @@ function nn.LSTM:layer(l, x, h, c)
     h = o * tanh(c)
     outs[#outs + 1] = h
   end
-  return stack(outs, 1), h, c
+  return stack(outs, td), h, c
 end
 
 function nn.LSTM:forward(x, state)
@@ -190,15 +192,14 @@ function nn.LSTM:forward(x, state)
   if x:size(-1) ~= self.input_size then
     fail(string.format("LSTM: input size is %d, expected %d", x:size(-1), self.input_size))
   end
-  if not self.batch_first then x = x:transpose(0, 1) end
+  local td = self.batch_first and 1 or 0 -- the time dim
   local h0, c0 = state and state[1], state and state[2]
   local hs, cs = {}, {}
   for l = 0, self.num_layers - 1 do
     local h, c
-    x, h, c = self:layer(l, x, h0 and h0:select(0, l), c0 and c0:select(0, l))
+    x, h, c = self:layer(l, x, h0 and h0:select(0, l), c0 and c0:select(0, l), td)
     hs[#hs + 1], cs[#cs + 1] = h, c
   end
-  if not self.batch_first then x = x:transpose(0, 1) end
   return x, { stack(hs, 0), stack(cs, 0) }
 end
 

@@ -373,6 +373,13 @@ def _ops_fold_projection(seed):
                 ["cross", "with_p", "p", "probs", "heads", "heads_plain"], seed)
 
 
+def _ops_lstm(seed):
+    return _ops("lstm", op_models.LstmOps,
+                lambda g: {"x": randn(g, 9, 40, 24), "h0": randn(g, 2, 40, 64),
+                           "c0": randn(g, 2, 40, 64), "y": randn(g, 3, 6, 24)},
+                ["out", "h_n", "c_n", "plain"], seed)
+
+
 def _ops_softmax(seed):
     return _ops("softmax", op_models.Softmax,
                 lambda g: {"x": randn(g, 3, 5, 7), "w": randn(g, 4, 20, 33), "mask": _softmax_mask(g),
@@ -507,7 +514,7 @@ CASES += [
 CASES += [_ops_reductions(seed=90), _ops_skinny(seed=91), _ops_softmax(seed=92),
           _ops_attn_weights(seed=93), _ops_attn_weights_pv(seed=94),
           _ops_fold_projection(seed=95), _ops_residual_in_place(seed=96),
-          _ops_row_groups(seed=97)]
+          _ops_row_groups(seed=97), _ops_lstm(seed=98)]
 
 _names = [c.name for c in CASES]
 assert len(_names) == len(set(_names)), "duplicate case names"

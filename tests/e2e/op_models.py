@@ -110,6 +110,20 @@ class AttnWeightsPV(nn.Module):
                 p_band @ v, p_band, torch.softmax(banded(2), -1))
 
 
+class LstmOps(nn.Module):
+    """tests/e2e/ops/lstm.lua"""
+
+    def __init__(self):
+        super().__init__()
+        self.seq = nn.LSTM(24, 64, num_layers=2)
+        self.plain = nn.LSTM(24, 20, bias=False, batch_first=True)
+
+    def forward(self, x, h0, c0, y):
+        out, (h_n, c_n) = self.seq(x, (h0, c0))
+        plain, _ = self.plain(y)
+        return out, h_n, c_n, plain
+
+
 class FoldProjection(nn.Module):
     """tests/e2e/ops/fold_projection.lua"""
 
