@@ -151,29 +151,36 @@ function nn.LSTM:init(input_size, hidden_size, o)
   self.num_layers = opt(o, "num_layers", 1)
   self.batch_first = opt(o, "batch_first", false)
   self.use_bias = opt(o, "bias", true)
-  if opt(o, "bidirectional", false) then fail("nn.LSTM: bidirectional is not supported") end
+  -- bidirectional: a second set of weights per layer (names ending in _reverse) runs over
+  -- the sequence backwards; a layer's output is both directions' concatenated
+  self.directions = opt(o, "bidirectional", false) and { "", "_reverse" } or { "" }
   if opt(o, "proj_size", 0) ~= 0 then fail("nn.LSTM: proj_size is not supported") end
   for l = 0, self.num_layers - 1 do
-    local inp = l == 0 and input_size or hidden_size
-    self["weight_ih_l" .. l] = nn.Parameter({ 4 * hidden_size, inp })
-    self["weight_hh_l" .. l] = nn.Parameter({ 4 * hidden_size, hidden_size })
-    if self.use_bias then
-      self["bias_ih_l" .. l] = nn.Parameter({ 4 * hidden_size })
-      self["bias_hh_l" .. l] = nn.Parameter({ 4 * hidden_size })
+    local inp = l == 0 and input_size or hidden_size * #self.directions
+    for _, sfx in ipairs(self.directions) do
+      self["weight_ih_l" .. l .. sfx] = nn.Parameter({ 4 * hidden_size, inp })
+      self["weight_hh_l" .. l .. sfx] = nn.Parameter({ 4 * hidden_size, hidden_size })
+      if self.use_bias then
+        self["bias_ih_l" .. l .. sfx] = nn.Parameter({ 4 * hidden_size })
+        self["bias_hh_l" .. l .. sfx] = nn.Parameter({ 4 * hidden_size })
+      end
     end
   end
 end
 
--- one layer over x, its time along dim td ([B, T, in] when td is 1, [T, B, in] when 0: the
--- layout the module is given, so neither needs a transpose); returns out in x's layout
--- ([B, T, H] or [T, B, H]), h [B, H], c [B, H]
-function nn.LSTM:layer(l, x, h, c, td)
+-- one direction of one layer over x, its time along dim td ([B, T, in] when td is 1,
+-- [T, B, in] when 0: the layout the module is given, so neither needs a transpose), with the
+-- weights whose names end in sfx, from the last step to the first when sfx is "_reverse";
+-- returns out in x's layout ([B, T, H] or [T, B, H]; step t's state at t), h [B, H], c [B, H]
+function nn.LSTM:layer(l, sfx, x, h, c, td)
   local H = self.hidden_size
-  local xw = matmul(x, self["weight_ih_l" .. l]:t())       -- all timesteps in one product
-  if self.use_bias then xw = xw + (self["bias_ih_l" .. l] + self["bias_hh_l" .. l]) end
-  local w_hh_t = self["weight_hh_l" .. l]:t()
-  local outs = {}
-  for t = 0, x:size(td) - 1 do
+  local name = function(p) return p .. "_l" .. l .. sfx end
+  local xw = matmul(x, self[name("weight_ih")]:t())       -- all timesteps in one product
+  if self.use_bias then xw = xw + (self[name("bias_ih")] + self[name("bias_hh")]) end
+  local w_hh_t = self[name("weight_hh")]:t()
+  local outs, T = {}, x:size(td)
+  for step = 0, T - 1 do
+    local t = sfx == "_reverse" and T - 1 - step or step
     local gates = xw:select(td, t)
     if h then gates = gates + matmul(h, w_hh_t) end
     local i = sigmoid(gates:narrow(-1, 0, H))
@@ -182,7 +189,7 @@ function nn.LSTM:layer(l, x, h, c, td)
     local o = sigmoid(gates:narrow(-1, 3 * H, H))
     c = c and (f * c + i * g) or (i * g)
     h = o * tanh(c)
-    outs[#outs + 1] = h
+    outs[t + 1] = h
   end
   return stack(outs, td), h, c
 end
@@ -194,11 +201,15 @@ function nn.LSTM:forward(x, state)
   end
   local td = self.batch_first and 1 or 0 -- the time dim
   local h0, c0 = state and state[1], state and state[2]
-  local hs, cs = {}, {}
+  local hs, cs = {}, {} -- h_n, c_n: [num_layers * directions, B, H], a layer's directions in turn
   for l = 0, self.num_layers - 1 do
-    local h, c
-    x, h, c = self:layer(l, x, h0 and h0:select(0, l), c0 and c0:select(0, l), td)
-    hs[#hs + 1], cs[#cs + 1] = h, c
+    local outs = {}
+    for _, sfx in ipairs(self.directions) do
+      local k = #hs -- this direction's initial state in h0, c0
+      local out, h, c = self:layer(l, sfx, x, h0 and h0:select(0, k), c0 and c0:select(0, k), td)
+      outs[#outs + 1], hs[k + 1], cs[k + 1] = out, h, c
+    end
+    x = #outs == 1 and outs[1] or cat(outs, -1)
   end
   return x, { stack(hs, 0), stack(cs, 0) }
 end

@@ -376,8 +376,10 @@ def _ops_fold_projection(seed):
 def _ops_lstm(seed):
     return _ops("lstm", op_models.LstmOps,
                 lambda g: {"x": randn(g, 9, 40, 24), "h0": randn(g, 2, 40, 64),
-                           "c0": randn(g, 2, 40, 64), "y": randn(g, 3, 6, 24)},
-                ["out", "h_n", "c_n", "plain"], seed)
+                           "c0": randn(g, 2, 40, 64), "y": randn(g, 3, 6, 24),
+                           "z": randn(g, 4, 7, 24), "hz": randn(g, 4, 4, 16),
+                           "cz": randn(g, 4, 4, 16)},
+                ["out", "h_n", "c_n", "plain", "both", "both_h", "both_c"], seed)
 
 
 def _ops_softmax(seed):

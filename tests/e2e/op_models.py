@@ -117,11 +117,13 @@ class LstmOps(nn.Module):
         super().__init__()
         self.seq = nn.LSTM(24, 64, num_layers=2)
         self.plain = nn.LSTM(24, 20, bias=False, batch_first=True)
+        self.both = nn.LSTM(24, 16, num_layers=2, bidirectional=True, batch_first=True)
 
-    def forward(self, x, h0, c0, y):
+    def forward(self, x, h0, c0, y, z, hz, cz):
         out, (h_n, c_n) = self.seq(x, (h0, c0))
         plain, _ = self.plain(y)
-        return out, h_n, c_n, plain
+        both, (both_h, both_c) = self.both(z, (hz, cz))
+        return out, h_n, c_n, plain, both, both_h, both_c
 
 
 class FoldProjection(nn.Module):

@@ -1,30 +1,39 @@
 -- Op-level compile-and-compare model (not an example): nn.LSTM as PyTorch's defaults have
 -- it, batch_first = false (time-major [T, B, in]: each step's slice of the input projection
 -- and its output rows contiguous), two layers from a given initial state, returning the
--- final state too, at a batch that --threads 2 splits into row groups; and a one-layer
--- LSTM without biases, batch first, from a zero state.
+-- final state too, at a batch that --threads 2 splits into row groups; a one-layer LSTM
+-- without biases, batch first, from a zero state; and a bidirectional one, two layers (the
+-- second reads both directions' outputs), batch first, from a given state.
 -- PyTorch twin: tests/e2e/op_models.py.
 --
--- inputs:  x [9, 40, 24] (time-major), h0 [2, 40, 64], c0 [2, 40, 64], y [3, 6, 24]
--- outputs: out [9, 40, 64], h_n [2, 40, 64], c_n [2, 40, 64], plain [3, 6, 20]
+-- inputs:  x [9, 40, 24] (time-major), h0 [2, 40, 64], c0 [2, 40, 64], y [3, 6, 24],
+--          z [4, 7, 24], hz [4, 4, 16], cz [4, 4, 16]
+-- outputs: out [9, 40, 64], h_n [2, 40, 64], c_n [2, 40, 64], plain [3, 6, 20],
+--          both [4, 7, 32], both_h [4, 4, 16], both_c [4, 4, 16]
 
 local LstmOps = nn.Module("LstmOps")
 
 function LstmOps:init()
   self.seq = nn.LSTM(24, 64, {num_layers = 2})
   self.plain = nn.LSTM(24, 20, {bias = false, batch_first = true})
+  self.both = nn.LSTM(24, 16, {num_layers = 2, bidirectional = true, batch_first = true})
 end
 
-function LstmOps:forward(x, h0, c0, y)
+function LstmOps:forward(x, h0, c0, y, z, hz, cz)
   local out, state = self.seq(x, {h0, c0})
   local plain = self.plain(y)
-  return out, state[1], state[2], plain
+  local both, bstate = self.both(z, {hz, cz})
+  return out, state[1], state[2], plain, both, bstate[1], bstate[2]
 end
 
 local m = LstmOps()
-local out, h_n, c_n, plain = m(input("x", {9, 40, 24}), input("h0", {2, 40, 64}),
-                               input("c0", {2, 40, 64}), input("y", {3, 6, 24}))
+local out, h_n, c_n, plain, both, both_h, both_c =
+  m(input("x", {9, 40, 24}), input("h0", {2, 40, 64}), input("c0", {2, 40, 64}),
+    input("y", {3, 6, 24}), input("z", {4, 7, 24}), input("hz", {4, 4, 16}), input("cz", {4, 4, 16}))
 output("out", out)
 output("h_n", h_n)
 output("c_n", c_n)
 output("plain", plain)
+output("both", both)
+output("both_h", both_h)
+output("both_c", both_c)
