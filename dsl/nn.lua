@@ -154,15 +154,24 @@ function nn.LSTM:init(input_size, hidden_size, o)
   -- bidirectional: a second set of weights per layer (names ending in _reverse) runs over
   -- the sequence backwards; a layer's output is both directions' concatenated
   self.directions = opt(o, "bidirectional", false) and { "", "_reverse" } or { "" }
-  if opt(o, "proj_size", 0) ~= 0 then fail("nn.LSTM: proj_size is not supported") end
+  -- proj_size: h = (o * tanh(c)) W_hr^T, the state's and the output's size (c keeps hidden)
+  self.proj_size = opt(o, "proj_size", 0)
+  if math.type(self.proj_size) ~= "integer" or self.proj_size < 0 or self.proj_size >= hidden_size then
+    fail(string.format("nn.LSTM: proj_size must be an integer from 0 to hidden_size - 1 (%d), got %s",
+                       hidden_size - 1, tostring(self.proj_size)))
+  end
+  local out_size = self.proj_size > 0 and self.proj_size or hidden_size
   for l = 0, self.num_layers - 1 do
-    local inp = l == 0 and input_size or hidden_size * #self.directions
+    local inp = l == 0 and input_size or out_size * #self.directions
     for _, sfx in ipairs(self.directions) do
       self["weight_ih_l" .. l .. sfx] = nn.Parameter({ 4 * hidden_size, inp })
-      self["weight_hh_l" .. l .. sfx] = nn.Parameter({ 4 * hidden_size, hidden_size })
+      self["weight_hh_l" .. l .. sfx] = nn.Parameter({ 4 * hidden_size, out_size })
       if self.use_bias then
         self["bias_ih_l" .. l .. sfx] = nn.Parameter({ 4 * hidden_size })
         self["bias_hh_l" .. l .. sfx] = nn.Parameter({ 4 * hidden_size })
+      end
+      if self.proj_size > 0 then
+        self["weight_hr_l" .. l .. sfx] = nn.Parameter({ self.proj_size, hidden_size })
       end
     end
   end
@@ -171,7 +180,8 @@ end
 -- one direction of one layer over x, its time along dim td ([B, T, in] when td is 1,
 -- [T, B, in] when 0: the layout the module is given, so neither needs a transpose), with the
 -- weights whose names end in sfx, from the last step to the first when sfx is "_reverse";
--- returns out in x's layout ([B, T, H] or [T, B, H]; step t's state at t), h [B, H], c [B, H]
+-- returns out in x's layout ([B, T, P] or [T, B, P]; step t's state at t), h [B, P], c [B, H]
+-- (P: proj_size, else H)
 function nn.LSTM:layer(l, sfx, x, h, c, td)
   local H = self.hidden_size
   local name = function(p) return p .. "_l" .. l .. sfx end
@@ -189,6 +199,7 @@ function nn.LSTM:layer(l, sfx, x, h, c, td)
     local o = sigmoid(gates:narrow(-1, 3 * H, H))
     c = c and (f * c + i * g) or (i * g)
     h = o * tanh(c)
+    if self.proj_size > 0 then h = matmul(h, self[name("weight_hr")]:t()) end
     outs[t + 1] = h
   end
   return stack(outs, td), h, c
@@ -201,7 +212,7 @@ function nn.LSTM:forward(x, state)
   end
   local td = self.batch_first and 1 or 0 -- the time dim
   local h0, c0 = state and state[1], state and state[2]
-  local hs, cs = {}, {} -- h_n, c_n: [num_layers * directions, B, H], a layer's directions in turn
+  local hs, cs = {}, {} -- h_n, c_n: [num_layers * directions, B, P or H], a layer's directions in turn
   for l = 0, self.num_layers - 1 do
     local outs = {}
     for _, sfx in ipairs(self.directions) do

@@ -378,8 +378,9 @@ def _ops_lstm(seed):
                 lambda g: {"x": randn(g, 9, 40, 24), "h0": randn(g, 2, 40, 64),
                            "c0": randn(g, 2, 40, 64), "y": randn(g, 3, 6, 24),
                            "z": randn(g, 4, 7, 24), "hz": randn(g, 4, 4, 16),
-                           "cz": randn(g, 4, 4, 16)},
-                ["out", "h_n", "c_n", "plain", "both", "both_h", "both_c"], seed)
+                           "cz": randn(g, 4, 4, 16), "w": randn(g, 5, 3, 24)},
+                ["out", "h_n", "c_n", "plain", "both", "both_h", "both_c", "proj", "proj_h",
+                 "proj_c"], seed)
 
 
 def _ops_softmax(seed):

@@ -118,12 +118,14 @@ class LstmOps(nn.Module):
         self.seq = nn.LSTM(24, 64, num_layers=2)
         self.plain = nn.LSTM(24, 20, bias=False, batch_first=True)
         self.both = nn.LSTM(24, 16, num_layers=2, bidirectional=True, batch_first=True)
+        self.proj = nn.LSTM(24, 20, num_layers=2, bidirectional=True, proj_size=8)
 
-    def forward(self, x, h0, c0, y, z, hz, cz):
+    def forward(self, x, h0, c0, y, z, hz, cz, w):
         out, (h_n, c_n) = self.seq(x, (h0, c0))
         plain, _ = self.plain(y)
         both, (both_h, both_c) = self.both(z, (hz, cz))
-        return out, h_n, c_n, plain, both, both_h, both_c
+        proj, (proj_h, proj_c) = self.proj(w)
+        return out, h_n, c_n, plain, both, both_h, both_c, proj, proj_h, proj_c
 
 
 class FoldProjection(nn.Module):
