@@ -18,11 +18,17 @@
 #include <string.h>
 #include <time.h>
 
-/* whether bytes [from, to) of p still hold 0x7f, as they were filled */
-static int untouched(const unsigned char *p, size_t from, size_t to) {
-  for (size_t i = from; i < to; i++)
-    if (p[i] != 0x7f)
+/* a buffer's bytes: `bytes` rounded up to 64, and 64 more */
+static size_t padded(size_t bytes) { return (bytes + 63) / 64 * 64 + 64; }
+
+/* whether `who` left bytes [size, end) of its workspace p as they were filled (0x7f);
+ * prints what it did when not */
+static int within(const char *who, const unsigned char *p, size_t size, size_t end) {
+  for (size_t i = size; i < end; i++)
+    if (p[i] != 0x7f) {
+      printf("check: %s wrote past its workspace's %zu bytes\n", who, size);
       return 0;
+    }
   return 1;
 }
 
@@ -113,7 +119,7 @@ int main(int argc, char **argv) {
   void *params = calloc(1, m->params_size + 1);
   float *storage = NULL;
   void *prepared = NULL, *pws = NULL;
-  size_t ws_bytes = (m->workspace_size + 63) / 64 * 64 + 64;
+  size_t ws_bytes = padded(m->workspace_size);
   void *ws = aligned_alloc(64, ws_bytes);
   if (!in || !out || !expect || !params || !ws)
     goto done;
@@ -155,30 +161,22 @@ int main(int argc, char **argv) {
     all_ok &= compare(&m->outputs[k], out[k], expect[k], tol, "");
   /* the prepared variant, from a buffer and a workspace of 0x7f bytes; the workspace
    * is as big as the larger of its two sizes, and 64 bytes more */
-  size_t pws_bytes = m->prepare_workspace_size > m->run_prepared_workspace_size
-                         ? m->prepare_workspace_size
-                         : m->run_prepared_workspace_size;
-  pws_bytes = (pws_bytes + 63) / 64 * 64 + 64;
+  const size_t pws_bytes = padded(m->prepare_workspace_size > m->run_prepared_workspace_size
+                                      ? m->prepare_workspace_size
+                                      : m->run_prepared_workspace_size);
   if (m->prepare) {
-    size_t prep_bytes = (m->prepared_size + 63) / 64 * 64 + 64;
+    size_t prep_bytes = padded(m->prepared_size);
     if (!(prepared = aligned_alloc(64, prep_bytes)) || !(pws = aligned_alloc(64, pws_bytes)))
       goto done;
     memset(prepared, 0x7f, prep_bytes);
     memset(pws, 0x7f, pws_bytes);
     int prep_rc = m->prepare(params, prepared, pws);
-    if (!untouched(pws, m->prepare_workspace_size, pws_bytes)) {
-      printf("check: prepare wrote past its workspace's %zu bytes\n", m->prepare_workspace_size);
-      all_ok = 0;
-    }
+    all_ok &= within("prepare", pws, m->prepare_workspace_size, pws_bytes);
     memset(pws, 0x7f, pws_bytes); /* the run must not need what prepare left there */
     for (int k = 0; k < nout; k++)
       memset(out[k], 0x7f, (size_t)m->outputs[k].numel * 4);
     int run_rc = m->call_prepared(in, out, params, prepared, pws);
-    if (!untouched(pws, m->run_prepared_workspace_size, pws_bytes)) {
-      printf("check: run_prepared wrote past its workspace's %zu bytes\n",
-             m->run_prepared_workspace_size);
-      all_ok = 0;
-    }
+    all_ok &= within("run_prepared", pws, m->run_prepared_workspace_size, pws_bytes);
     if ((prep_rc | run_rc) != rc) {
       printf("check: the prepared variant returned %d (prepare %d) where run returned %d\n",
              run_rc, prep_rc, rc);
