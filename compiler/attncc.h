@@ -321,8 +321,12 @@ void row_groups(Graph *g);                 /* kernels the threads run through by
  * 64, hidden 64, 2 threads, the model 5.5 % faster with it on one thread; 8192 the same
  * either way; 16384 5 % faster split, at hidden 256). A row group is formed when its
  * members' work adds up to one of these. */
+#ifndef MIN_PARALLEL_FLOPS /* overridable at build time: tests build one with every split forced */
 #define MIN_PARALLEL_FLOPS 2000000
+#endif
+#ifndef MIN_PARALLEL_ELEMENTS
 #define MIN_PARALLEL_ELEMENTS 8192
+#endif
 
 // emit.c
 /* The embedded float data of a model written as a binary blob (emit_weights.c): filled

@@ -104,6 +104,10 @@ static void put_prefixed(StrBuf *sb, const char *text, size_t len, const char *p
 
 /* ---- layernorm, softmax, reductions, gather (matmul: emit_gemm.c) ---- */
 
+#ifndef MIN_PARALLEL_LAYERNORM
+#define MIN_PARALLEL_LAYERNORM 65536 /* values from which a LayerNorm's rows are split */
+#endif
+
 /* rows of src0 (+ residual) normalized, then * gamma + bias: sources in that order */
 static void emit_layernorm(StrBuf *sb, const EmitOptions *o, const Node *n) {
   int64_t d = n->shape.ndim ? n->shape.dim[n->shape.ndim - 1] : 1;
@@ -115,7 +119,7 @@ static void emit_layernorm(StrBuf *sb, const EmitOptions *o, const Node *n) {
   emit_float_literal(&eps, n->eps);
   const long long rows = (long long)(shape_numel(&n->shape) / d);
   int t = o->threads;
-  if (t <= 1 || rows < 2 * t || rows * d < 65536) {
+  if (t <= 1 || rows < 2 * t || rows * d < MIN_PARALLEL_LAYERNORM) {
     sb_printf(sb, "  %s_layernorm(%lld, %lld, s0, %s, %s, %s, %s, y);\n", o->prefix, rows,
               (long long)d, r, w, b, eps.buf);
   } else { /* rows split between the threads (x, the residual and y are rows x d) */
@@ -145,7 +149,9 @@ static void outer_inner(const Shape *s, int axis, int64_t *outer, int64_t *len, 
   *len = s->dim[axis];
 }
 
+#ifndef MIN_PARALLEL_SOFTMAX
 #define MIN_PARALLEL_SOFTMAX 16384 /* values from which a softmax or reduction is split */
+#endif
 
 /* the threads a kernel over `outer` independent slices of `values` values in all runs on:
  * the slices split in equal chunks, as elementwise loops split their outer dim */

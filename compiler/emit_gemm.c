@@ -34,7 +34,9 @@ static const char *epilogue_args(const Node *n, const char *res_rows, int64_t ld
 /* the row stride of a weight product's residual: N, or its source's (fuse.c) */
 static int64_t residual_ld(const Node *n, int64_t N) { return n->res_ld ? n->res_ld : N; }
 
+#ifndef MIN_ROWS_PER_THREAD
 #define MIN_ROWS_PER_THREAD 16 /* split rows when each thread gets this many, else columns */
+#endif
 
 /* How a product with a packed weight is split between threads: parts calls (1: one call
  * over everything), each on `chunk` rows (by_rows) or columns (a whole number of panels). */
