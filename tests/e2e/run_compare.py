@@ -39,6 +39,9 @@ environment:
                  machine can run: generic, avx2, avx512, and neon under qemu-aarch64 when
                  an AArch64 cross compiler is installed: every third case)
   ATTNCC_NEON_CC the cross compiler for neon (default aarch64-linux-gnu-gcc)
+  ATTNCC_ARMHF_CC the cross compiler of the armhf/generic mode, the portable code on
+                 32-bit ARM under qemu-arm (default arm-linux-gnueabihf-gcc; the mode
+                 runs when it and qemu-arm are installed: every third case)
   CC             the C compiler attncc check builds with (default clang), given
                  -DATTNCC_TRAP_UNPLANNED_ROWS here (as is each mode's --cc compiler: gcc,
                  the neon cross compilers): a GEMM strip height the emitter did not plan
@@ -82,6 +85,16 @@ def neon_cross_args():
     if not (shutil.which(cc.split()[0]) and shutil.which("qemu-aarch64")):
         return None
     return ["--cc", cc, "--emulator", "qemu-aarch64"]
+
+
+def armhf_args():
+    """attncc check's arguments that build the portable code for 32-bit ARM (armhf: 4-byte
+    pointers and size_t, and a third compiler) with a cross compiler and run it under qemu's
+    user-mode emulator, or None when either is missing."""
+    cc = os.environ.get("ATTNCC_ARMHF_CC", "arm-linux-gnueabihf-gcc")
+    if not (shutil.which(cc.split()[0]) and shutil.which("qemu-arm")):
+        return None
+    return ["--target", "generic", "--cc", cc, "--emulator", "qemu-arm"]
 
 
 def machine_targets():
@@ -144,6 +157,8 @@ def make_modes(targets):
         if shutil.which("clang"):  # the other compiler, named with its flag (--cc's words)
             modes.append(("clang/neon", ["--target", "neon", "--cc", "clang --target=aarch64-linux-gnu",
                                          "--emulator", "qemu-aarch64"]))
+    if "generic" in targets and armhf_args() is not None:
+        modes.append(("armhf/generic", armhf_args()))
     return tuple(modes)
 
 
@@ -210,10 +225,13 @@ def case_modes(index):
     the CPU time of a native run, its build included) run for every EMULATED_EVERY-th case,
     which still covers each example (test-kernels runs the emulated GEMM over every tail),
     and the emulated 2-thread and clang-built ones for every third of those; the generic
-    code built by gcc -O3 with FMA for every EMULATED_EVERY-th case too, other ones."""
+    code built by gcc -O3 with FMA for every EMULATED_EVERY-th case too, other ones, and
+    the generic code on 32-bit ARM for the third of the cases left."""
     def runs(extra):
         if GCC_O3_FMA in extra:
             return index % EMULATED_EVERY == 1
+        if "qemu-arm" in extra:
+            return index % EMULATED_EVERY == 2
         if "--emulator" not in extra:
             return True
         if "--threads" in extra:
