@@ -46,6 +46,14 @@ build/asan/%.o: %.c
 build/attncc-asan: $(call asan_objs,$(SRCS) build/embedded.c)
 	$(CC) $(CFLAGS) $(SAN) -o $@ $^ $(LDLIBS)
 
+# the compiler with every thread-split threshold at its least (attncc.h, emit.c,
+# emit_gemm.c), so --threads 2 splits every loop it can: test-e2e's split2 mode sends the
+# cases' small, awkward shapes through the threaded paths with it
+SPLIT_ALL := -DMIN_PARALLEL_FLOPS=1 -DMIN_PARALLEL_ELEMENTS=1 -DMIN_PARALLEL_SOFTMAX=1 \
+             -DMIN_PARALLEL_LAYERNORM=1 -DMIN_ROWS_PER_THREAD=2
+build/attncc-split: $(SRCS) build/embedded.c $(HDRS)
+	$(CC) $(CFLAGS) -O1 $(SPLIT_ALL) -o $@ $(SRCS) build/embedded.c $(LDLIBS)
+
 install: attncc
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/attncc/runtime
 	install -m 755 attncc $(DESTDIR)$(PREFIX)/bin/attncc
@@ -124,8 +132,8 @@ test-kernels: $(KERNEL_TESTS) build/test_gemm_avx512_rowwise build/test_rowops b
 test-cli: attncc build/attncc-asan
 	ATTNCC=./build/attncc-asan bash tests/cli/run.sh
 
-test-e2e: build/attncc-asan
-	ATTNCC=./build/attncc-asan $(PYTHON) tests/e2e/run_compare.py -j 2
+test-e2e: build/attncc-asan build/attncc-split
+	ATTNCC=./build/attncc-asan ATTNCC_SPLIT=./build/attncc-split $(PYTHON) tests/e2e/run_compare.py -j 2
 
 # attncc debug: planted faults are reported at their op and model.lua line
 test-debug: build/attncc-asan

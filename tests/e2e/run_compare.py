@@ -38,6 +38,11 @@ environment:
   ATTNCC_TARGETS comma-separated --target values to test (default: every target this
                  machine can run: generic, avx2, avx512, and neon under qemu-aarch64 when
                  an AArch64 cross compiler is installed: every third case)
+  ATTNCC_SPLIT   attncc built with every thread-split threshold at its least (make
+                 build/attncc-split; make test-e2e sets it): when set, every other
+                 example case's 2-thread run on the best target is made by it (mode
+                 split2/...), so the small shapes go through the threaded paths; the
+                 other cases' by ATTNCC, at the thresholds users get (threads2/...)
   ATTNCC_NEON_CC the cross compiler for neon (default aarch64-linux-gnu-gcc)
   ATTNCC_ARMHF_CC the cross compiler of the armhf/generic mode, the portable code on
                  32-bit ARM under qemu-arm (default arm-linux-gnueabihf-gcc; the mode
@@ -138,6 +143,16 @@ def with_trap(extra):
     return out
 
 
+SPLIT_MODE = "split2/%s"  # the 2-thread mode run by the forced-split compiler
+
+
+def split_attncc_path():
+    """The compiler built with every thread-split threshold at its least (ATTNCC_SPLIT,
+    `make build/attncc-split`), or None."""
+    a = os.environ.get("ATTNCC_SPLIT")
+    return os.path.abspath(a) if a else None
+
+
 def make_modes(targets):
     """Embedded weights on every target; run-time weights on the best one; and the best one
     split over 2 threads (OpenMP), so the threaded GEMM and attention paths are compared too
@@ -148,6 +163,8 @@ def make_modes(targets):
     modes = [("embedded/%s" % t, target_args(t)) for t in targets]
     modes.append(("runtime/%s" % best, ["--runtime-weights"] + target_args(best)))
     modes.append(("threads2/%s" % best, target_args(best) + ["--threads", "2"]))
+    if split_attncc_path():  # every loop split that can be (every other case: case_modes)
+        modes.append((SPLIT_MODE % best, target_args(best) + ["--threads", "2"]))
     if "generic" in targets and "avx2" in targets and shutil.which("gcc"):
         # the portable kernels as gcc -O3 builds them with FMA: the tile's fmaf path and its
         # -O2 vectorizer cost model (kernels_generic.c)
@@ -180,8 +197,9 @@ def define_args(defines):
     return args
 
 
-def check_command(case, wpath, rpath, extra):
-    return [attncc_path(), "check", os.path.join("examples", case.lua), "--weights", wpath,
+def check_command(case, wpath, rpath, extra, mode=""):
+    compiler = split_attncc_path() if mode.startswith(SPLIT_MODE % "") else attncc_path()
+    return [compiler, "check", os.path.join("examples", case.lua), "--weights", wpath,
             "--ref", rpath] + define_args(case.defines) + extra
 
 
@@ -220,14 +238,28 @@ def _case(case):
 EMULATED_EVERY = 3
 
 
+def split_case(index):
+    """Whether case number `index` runs its 2-thread run through the forced-split compiler
+    (when there is one): every other example case; the op-level models keep theirs at the
+    thresholds users get, as they were written for (inputs big enough to be split, row
+    groups as they form)."""
+    return split_attncc_path() is not None and index % 2 == 1 and \
+        not cases_mod.CASES[index].name.startswith("ops_")
+
+
 def case_modes(index):
     """The modes case number `index` runs: all, except that the emulated ones (qemu, about 5x
     the CPU time of a native run, its build included) run for every EMULATED_EVERY-th case,
     which still covers each example (test-kernels runs the emulated GEMM over every tail),
     and the emulated 2-thread and clang-built ones for every third of those; the generic
     code built by gcc -O3 with FMA for every EMULATED_EVERY-th case too, other ones, and
-    the generic code on 32-bit ARM for the third of the cases left."""
-    def runs(extra):
+    the generic code on 32-bit ARM for the third of the cases left; the native 2-thread run
+    by the forced-split compiler for the cases split_case picks, instead of ATTNCC."""
+    def runs(mode, extra):
+        if mode.startswith(SPLIT_MODE % ""):
+            return split_case(index)
+        if mode.startswith("threads2/") and "--emulator" not in extra:
+            return not split_case(index)
         if GCC_O3_FMA in extra:
             return index % EMULATED_EVERY == 1
         if "qemu-arm" in extra:
@@ -239,7 +271,7 @@ def case_modes(index):
         if "clang" in " ".join(extra):  # other cases than the 2-thread ones
             return index % (3 * EMULATED_EVERY) == EMULATED_EVERY
         return index % EMULATED_EVERY == 0
-    return [(m, extra) for m, extra in MODES if runs(extra)]
+    return [(m, extra) for m, extra in MODES if runs(m, extra)]
 
 
 def run_case(case, keep=False):
@@ -260,7 +292,7 @@ def run_case(case, keep=False):
         timeout = float(os.environ.get("ATTNCC_TIMEOUT", "60"))
         env = dict(os.environ, CC=os.environ.get("CC", "clang") + " " + TRAP_UNPLANNED)
         for mode, extra in case_modes(index):
-            cmd = check_command(case, wpath, rpath, with_trap(extra))
+            cmd = check_command(case, wpath, rpath, with_trap(extra), mode)
             t0 = time.time()
             try:
                 p = subprocess.run(cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
